@@ -1,0 +1,71 @@
+"""PyTorch eager: the FP32 reference on CPU or CUDA, and FP16/BF16 on CUDA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from harness.backends.base import LoadRequest
+from harness.build import materialize
+from harness.build.weights import load_yolo
+from harness.cache import file_sha256
+from harness.errors import BackendUnavailable
+from harness.recipes import Variant
+
+_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+class TorchRunner:
+    """A fused Ultralytics detection model in inference mode on one device and dtype."""
+
+    def __init__(self, net: object, device: str, dtype: str, artifact: Path) -> None:
+        import torch
+
+        self.net = net
+        self.device = torch.device(device)
+        self.dtype = getattr(torch, dtype)
+        self.artifact = artifact
+        self.artifact_sha256 = file_sha256(artifact)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Run one batch; copying the result to the host waits for the device."""
+        import torch
+
+        x = torch.from_numpy(batch).to(self.device, self.dtype)
+        with torch.inference_mode():
+            y = self.net(x)
+        if isinstance(y, tuple | list):
+            y = y[0]
+        return y.float().cpu().numpy()
+
+
+class TorchBackend:
+    """Loads the variant's checkpoint through Ultralytics and runs it eagerly."""
+
+    def unsupported(self, variant: Variant, device: str) -> str | None:
+        """Half precisions run on CUDA only; a CUDA device must exist when asked for."""
+        import torch
+
+        if variant.precision not in _DTYPES:
+            return f"PyTorch eager has no {variant.precision} path (supported: {', '.join(_DTYPES)})"
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            return f"device {device!r} requested but torch.cuda.is_available() is False"
+        if variant.precision != "fp32" and not device.startswith("cuda"):
+            return f"PyTorch {variant.precision} inference is measured on CUDA only; device is {device!r}"
+        return None
+
+    def load(self, request: LoadRequest) -> TorchRunner:
+        """Materialize the checkpoint, fuse Conv+BN, move it to the device and dtype."""
+        reason = self.unsupported(request.variant, request.ctx.device)
+        if reason:
+            raise BackendUnavailable(reason)
+        import torch
+
+        torch.set_num_threads(request.ctx.threads)
+        path = materialize(request.variant.source, request.ctx)
+        yolo = load_yolo(path)
+        yolo.fuse()
+        dtype = _DTYPES[request.variant.precision]
+        net = yolo.model.to(request.ctx.device).to(getattr(torch, dtype)).eval()
+        return TorchRunner(net, request.ctx.device, dtype, path)

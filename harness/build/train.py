@@ -1,0 +1,59 @@
+"""Train reference models from an Ultralytics model YAML with a fixed seed, and resolve user weights."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from harness.build import BuildContext, builder, external, materialize
+from harness.build.weights import load_yolo
+from harness.cache import file_sha256
+from harness.errors import WeightsError
+from harness.recipes import TrainRecipe, WeightsRecipe
+
+MODEL_FILE = "model.pt"
+
+
+def weights_recipe(path: Path) -> WeightsRecipe:
+    """Describe a user's checkpoint by its content hash (validating that it exists)."""
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist (expected an Ultralytics .pt checkpoint)")
+    return WeightsRecipe(sha256=file_sha256(path), path=str(path.resolve()))
+
+
+@external(WeightsRecipe)
+def _resolve_weights(recipe: WeightsRecipe, ctx: BuildContext) -> Path:
+    path = Path(recipe.path)
+    load_yolo(path)  # fail early and clearly on a corrupt checkpoint
+    return path
+
+
+@builder(TrainRecipe)
+def _train(recipe: TrainRecipe, ctx: BuildContext, tmp: Path) -> str:
+    from ultralytics import YOLO
+
+    data_yaml = materialize(recipe.data, ctx)
+    model = YOLO(recipe.cfg, task="detect")
+    model.train(
+        data=str(data_yaml),
+        epochs=recipe.epochs,
+        batch=recipe.batch,
+        imgsz=recipe.imgsz,
+        seed=recipe.seed,
+        deterministic=True,
+        device=ctx.device,
+        workers=min(ctx.threads, 2),
+        project=str(tmp),
+        name="run",
+        exist_ok=True,
+        plots=False,
+        val=False,
+        amp=False,
+        verbose=False,
+    )
+    run = tmp / "run"
+    shutil.copy2(run / "weights" / "last.pt", tmp / MODEL_FILE)
+    if (run / "results.csv").is_file():
+        shutil.copy2(run / "results.csv", tmp / "train_results.csv")
+    shutil.rmtree(run)
+    return MODEL_FILE

@@ -1,0 +1,478 @@
+"""Load and validate the harness config into a frozen :class:`HarnessConfig`.
+
+The config lives in ``harness.toml`` (top level) or ``pyproject.toml`` (``[tool.harness]``);
+``harness.toml`` wins when both exist. Values are layered: profile defaults < file <
+overrides (e.g. from the command line). Every layer is checked: an unknown key at any
+level is a ConfigError naming the file and dotted key with a did-you-mean suggestion;
+a wrong type names the key and the expected type. Relative paths are resolved against the
+config file's directory (profile defaults and overrides: against ``rootdir``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+from harness.budgets import Budgets
+from harness.errors import ConfigError
+from harness.profiles import DEFAULT_PROFILE, PROFILES, profile_defaults
+from harness.validate import Where, check_keys
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 needs the tomli backport
+    import tomli as tomllib
+
+__all__ = [
+    "PRECISIONS",
+    "FALLBACK_BACKENDS",
+    "ModelSpec",
+    "MatrixSpec",
+    "LatencySpec",
+    "DatasetSpec",
+    "HarnessConfig",
+    "default_known_backends",
+    "find_config",
+    "load_config",
+    "build_config",
+]
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+FALLBACK_BACKENDS = ("torch", "onnxruntime", "onnxruntime-trt")
+TOP_KEYS = (
+    "profile", "data", "imgsz", "device", "threads", "seed", "cache_dir", "reports_dir",
+    "baselines_dir", "models", "train", "matrix", "budgets", "latency", "dataset",
+)  # fmt: skip
+MODEL_KEYS = ("name", "weights", "cfg", "train", "teacher")
+TRAIN_KEYS = ("epochs", "batch", "imgsz")
+_TOP_PATHS = ("data", "cache_dir", "reports_dir", "baselines_dir")
+_MODEL_PATHS = ("weights", "teacher")
+_DEVICE = re.compile(r"cpu|cuda(:\d+)?|mps")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+_T = TypeVar("_T", bound="_IntTable")
+
+
+def default_known_backends() -> tuple[str, ...]:
+    """Backend names from the registry, or :data:`FALLBACK_BACKENDS` before it exists."""
+    try:
+        from harness.backends.registry import known_backends
+    except ImportError:
+        return FALLBACK_BACKENDS
+    return tuple(known_backends())
+
+
+def _imgsz(where: Where, value: object, name: str) -> int:
+    """An image size: integer >= 32 and a multiple of 32 (the YOLO stride)."""
+    size = where.integer(value, name, 32)
+    if size % 32:
+        raise where.error(name, "a multiple of 32", value)
+    return size
+
+
+def _path(where: Where, value: object, name: str, must_exist: bool) -> Path:
+    """A path already made absolute by :func:`_resolve_layer` (a str means rootdir-less input)."""
+    path = value if isinstance(value, Path) else Path(where.string(value, name)).absolute()
+    if must_exist and not path.exists():
+        raise ConfigError(f"{where.key(name)} in {where.source}: file not found: {path}")
+    return path
+
+
+class _IntTable:
+    """Mixin for frozen dataclasses whose fields are integers with lower bounds."""
+
+    MINIMUMS: ClassVar[Mapping[str, int]]
+
+    def __post_init__(self) -> None:
+        for name, low in self.MINIMUMS.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{type(self).__name__}.{name} must be an integer >= {low}")
+
+    @classmethod
+    def from_mapping(cls: type[_T], table: Mapping[str, object], where: Where) -> _T:
+        """Parse a table holding exactly this class's keys."""
+        check_keys(table, cls.MINIMUMS, where)
+        for name in cls.MINIMUMS:
+            if name not in table:
+                raise ConfigError(f"missing key '{where.key(name)}' in {where.source}")
+        return cls(**{n: where.integer(table[n], n, low) for n, low in cls.MINIMUMS.items()})
+
+
+@dataclass(frozen=True)
+class LatencySpec(_IntTable):
+    """How latency is measured: warm-up calls, timed rounds, interleaved rounds, batch."""
+
+    MINIMUMS: ClassVar[Mapping[str, int]] = {
+        "warmup": 0, "rounds": 1, "interleaved_rounds": 1, "throughput_batch": 1,
+    }  # fmt: skip
+    warmup: int
+    rounds: int
+    interleaved_rounds: int
+    throughput_batch: int
+
+
+@dataclass(frozen=True)
+class DatasetSpec(_IntTable):
+    """Size and seed of the built-in synthetic dataset (ignored when ``data`` is set)."""
+
+    MINIMUMS: ClassVar[Mapping[str, int]] = {"n_train": 1, "n_val": 1, "n_calib": 1, "seed": 0}
+    n_train: int
+    n_val: int
+    n_calib: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model under test: pretrained ``weights`` or an Ultralytics ``cfg`` to train."""
+
+    name: str
+    weights: Path | None
+    cfg: str | None
+    epochs: int
+    batch: int
+    train_imgsz: int
+    teacher: Path | None = None
+
+    def __post_init__(self) -> None:
+        if (self.weights is None) == (self.cfg is None):
+            raise ValueError(f"model {self.name!r}: set exactly one of weights or cfg")
+        if not _NAME.fullmatch(self.name):
+            raise ValueError(f"model name {self.name!r} must match {_NAME.pattern}")
+
+
+@dataclass(frozen=True)
+class MatrixSpec:
+    """The axes of the variant matrix; each is non-empty and free of duplicates."""
+
+    prune: tuple[float, ...]
+    precision: tuple[str, ...]
+    backend: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for name in ("prune", "precision", "backend"):
+            values = getattr(self, name)
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"matrix.{name} must be non-empty without duplicates")
+        if not all(0.0 <= p < 1.0 for p in self.prune):
+            raise ValueError("matrix.prune values must be in [0, 1)")
+        if not set(self.precision) <= set(PRECISIONS):
+            raise ValueError(f"matrix.precision values must be among {PRECISIONS}")
+
+    @classmethod
+    def from_mapping(
+        cls, table: Mapping[str, object], where: Where, known_backends: Collection[str]
+    ) -> MatrixSpec:
+        """Parse ``[matrix]``; backends are checked against ``known_backends``."""
+        check_keys(table, ("prune", "precision", "backend"), where)
+        prune = _unique(where, table, "prune", lambda w, v, n: w.number(v, n, 0.0, 1.0))
+        precision = _unique(where, table, "precision", lambda w, v, n: w.choice(v, n, PRECISIONS))
+        backend = _unique(where, table, "backend", lambda w, v, n: w.choice(v, n, known_backends))
+        return cls(prune, precision, backend)  # type: ignore[arg-type]
+
+
+_Reader = Callable[[Where, object, str], object]
+
+
+def _unique(where: Where, table: Mapping[str, object], key: str, read: _Reader) -> tuple[object, ...]:
+    """A non-empty, duplicate-free list at ``table[key]``, each item parsed by ``read``."""
+    if key not in table:
+        raise ConfigError(f"missing key '{where.key(key)}' in {where.source}")
+    items = where.sequence(table[key], key)
+    if not items:
+        raise where.error(key, "a non-empty list", table[key])
+    values = tuple(read(where, item, f"{key}[{i}]") for i, item in enumerate(items))
+    for i, value in enumerate(values):
+        if value in values[:i]:
+            raise ConfigError(f"{where.key(key)} in {where.source}: {value!r} is listed twice")
+    return values
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    """The validated configuration of one harness run (all paths absolute)."""
+
+    profile: str
+    source: Path | None
+    rootdir: Path
+    data: Path | None
+    imgsz: int
+    device: str
+    threads: int
+    seed: int
+    cache_dir: Path
+    reports_dir: Path
+    baselines_dir: Path
+    models: tuple[ModelSpec, ...]
+    matrix: MatrixSpec
+    budgets: Budgets
+    latency: LatencySpec
+    dataset: DatasetSpec
+
+    def __post_init__(self) -> None:
+        names = [m.name for m in self.models]
+        if not names or len(set(names)) != len(names):
+            raise ValueError("models must be non-empty with unique names")
+
+    def model(self, name: str) -> ModelSpec:
+        """The model called ``name`` (KeyError if absent)."""
+        for spec in self.models:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"no model named {name!r}; models: {', '.join(m.name for m in self.models)}")
+
+
+# --- reading files and layering -------------------------------------------------------
+
+
+def find_config(rootdir: Path) -> tuple[Path, str] | None:
+    """The config file in ``rootdir`` and its table prefix, or None (profile defaults only)."""
+    harness_toml = rootdir / "harness.toml"
+    if harness_toml.is_file():
+        return harness_toml, ""
+    pyproject = rootdir / "pyproject.toml"
+    if pyproject.is_file():
+        tool = _read_toml(pyproject).get("tool")
+        if isinstance(tool, Mapping) and "harness" in tool:
+            return pyproject, "tool.harness"
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    """Parse a TOML file; unreadable or invalid files raise ConfigError naming the path."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML in {path}: {exc}") from exc
+
+
+def _file_layer(path: Path, prefix: str) -> dict[str, object]:
+    """The harness table of a config file (``prefix`` "tool.harness" for pyproject.toml)."""
+    data = _read_toml(path)
+    if not prefix:
+        return data
+    where = Where(path.name)
+    tool = where.table(data.get("tool", {}), "tool")
+    return dict(where.child("tool").table(tool.get("harness", {}), "harness"))
+
+
+def _resolve_layer(layer: Mapping[str, object], base: Path) -> dict[str, object]:
+    """A copy of ``layer`` with string paths made absolute against ``base``."""
+    out = dict(layer)
+    for key in _TOP_PATHS:
+        if isinstance(out.get(key), str):
+            out[key] = _absolute(base, out[key])  # type: ignore[arg-type]
+    if isinstance(out.get("models"), list):
+        out["models"] = [_resolve_model(m, base) for m in out["models"]]  # type: ignore[union-attr]
+    return out
+
+
+def _resolve_model(model: object, base: Path) -> object:
+    """A model table with its paths (and a cfg that is a local file) made absolute."""
+    if not isinstance(model, Mapping):
+        return model
+    out = dict(model)
+    for key in _MODEL_PATHS:
+        if isinstance(out.get(key), str):
+            out[key] = _absolute(base, out[key])
+    cfg = out.get("cfg")
+    if isinstance(cfg, str) and cfg and (base / cfg).is_file():
+        out["cfg"] = str(_absolute(base, cfg))
+    return out
+
+
+def _absolute(base: Path, text: str) -> Path:
+    """``text`` as an absolute path, ``~`` expanded, relative to ``base``."""
+    return (base / Path(text).expanduser()).absolute()
+
+
+def _merge(base: Mapping[str, object], over: Mapping[str, object]) -> dict[str, object]:
+    """Deep merge: tables merge key by key, anything else in ``over`` replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)  # type: ignore[arg-type]
+        else:
+            out[key] = value
+    return out
+
+
+def _display(path: Path, rootdir: Path) -> str:
+    """``path`` relative to ``rootdir`` when inside it, for messages."""
+    try:
+        return str(path.resolve().relative_to(rootdir.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_config(
+    rootdir: Path,
+    path: Path | None = None,
+    profile: str | None = None,
+    overrides: Mapping[str, object] | None = None,
+    known_backends: Collection[str] | None = None,
+    overrides_source: str = "command-line overrides",
+) -> HarnessConfig:
+    """Load the config for ``rootdir`` (or the explicit ``path``) and validate it.
+
+    ``profile`` beats a ``profile`` key in ``overrides``, which beats the file's. Paths in
+    ``overrides`` are relative to ``rootdir``. ``known_backends`` defaults to the registry.
+    """
+    rootdir = Path(rootdir).absolute()
+    backends = tuple(known_backends) if known_backends is not None else default_known_backends()
+    found = _explicit(path, rootdir) if path is not None else find_config(rootdir)
+    source = found[0] if found else None
+    where = Where(_display(found[0], rootdir), found[1]) if found else Where("profile defaults")
+    base = found[0].parent if found else rootdir
+    layer = _resolve_layer(_file_layer(*found), base) if found else {}
+    extra = _resolve_layer(overrides or {}, rootdir)
+    extra_where = Where(overrides_source)
+    name = _choose_profile(profile, [(layer, where), (extra, extra_where)])
+    merged = _merge(_resolve_layer(profile_defaults(name), base), layer)
+    build = {"profile": name, "source": source, "rootdir": rootdir, "known_backends": backends}
+    config = build_config(merged, where, **build)  # type: ignore[arg-type]
+    if extra:
+        config = build_config(_merge(merged, extra), extra_where, **build)  # type: ignore[arg-type]
+    return config
+
+
+def _explicit(path: Path, rootdir: Path) -> tuple[Path, str]:
+    """An explicitly named config file and its table prefix."""
+    path = path if path.is_absolute() else rootdir / path
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    return path, "tool.harness" if path.name == "pyproject.toml" else ""
+
+
+def _choose_profile(explicit: str | None, layers: list[tuple[dict[str, object], Where]]) -> str:
+    """The profile name: explicit argument, else the last layer that sets one."""
+    if explicit is not None:
+        return Where("the profile argument").choice(explicit, "profile", PROFILES)
+    name = DEFAULT_PROFILE
+    for layer, where in layers:
+        if "profile" in layer:
+            name = where.choice(layer["profile"], "profile", PROFILES)
+    return name
+
+
+# --- building the config from one merged mapping --------------------------------------
+
+
+def build_config(
+    mapping: Mapping[str, object],
+    where: Where,
+    *,
+    profile: str,
+    source: Path | None,
+    rootdir: Path,
+    known_backends: Collection[str],
+) -> HarnessConfig:
+    """Validate a merged mapping (profile defaults included) into a HarnessConfig."""
+    check_keys(mapping, TOP_KEYS, where)
+    for key in TOP_KEYS:
+        if key not in mapping and key not in ("profile", "data", "threads", "budgets"):
+            raise ConfigError(f"missing key '{where.key(key)}' in {where.source}")
+    imgsz = _imgsz(where, mapping["imgsz"], "imgsz")
+    models = _models(mapping, where, imgsz)
+    return HarnessConfig(
+        profile=profile,
+        source=source,
+        rootdir=rootdir,
+        data=_path(where, mapping["data"], "data", True) if "data" in mapping else None,
+        imgsz=imgsz,
+        device=_device(where, mapping["device"]),
+        threads=where.integer(mapping.get("threads", os.cpu_count() or 1), "threads", 1),
+        seed=where.integer(mapping["seed"], "seed", 0),
+        cache_dir=_path(where, mapping["cache_dir"], "cache_dir", False),
+        reports_dir=_path(where, mapping["reports_dir"], "reports_dir", False),
+        baselines_dir=_path(where, mapping["baselines_dir"], "baselines_dir", False),
+        models=models,
+        matrix=MatrixSpec.from_mapping(
+            where.table(mapping["matrix"], "matrix"), where.child("matrix"), known_backends
+        ),
+        budgets=_budgets(mapping, where),
+        latency=LatencySpec.from_mapping(
+            where.table(mapping["latency"], "latency"), where.child("latency")
+        ),
+        dataset=DatasetSpec.from_mapping(
+            where.table(mapping["dataset"], "dataset"), where.child("dataset")
+        ),
+    )
+
+
+def _device(where: Where, value: object) -> str:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
+    device = where.string(value, "device")
+    if not _DEVICE.fullmatch(device):
+        raise where.error("device", "'cpu', 'cuda', 'cuda:N' or 'mps'", value)
+    return device
+
+
+def _budgets(mapping: Mapping[str, object], where: Where) -> Budgets:
+    """The ``budgets`` table (module defaults when absent)."""
+    table = where.table(mapping.get("budgets", {}), "budgets")
+    return Budgets.from_mapping(table, where.source, where.key("budgets"), PRECISIONS)
+
+
+def _train(table: Mapping[str, object], where: Where, fallback: Mapping[str, int]) -> dict[str, int]:
+    """A ``train`` table: epochs >= 1, batch >= 1, imgsz (multiple of 32) over ``fallback``."""
+    check_keys(table, TRAIN_KEYS, where)
+    out = dict(fallback)
+    for key in ("epochs", "batch"):
+        if key in table:
+            out[key] = where.integer(table[key], key, 1)
+    if "imgsz" in table:
+        out["imgsz"] = _imgsz(where, table["imgsz"], "imgsz")
+    return out
+
+
+def _models(mapping: Mapping[str, object], where: Where, imgsz: int) -> tuple[ModelSpec, ...]:
+    """Parse ``models`` (non-empty list of tables, unique names) using ``train`` defaults."""
+    train_table = where.table(mapping["train"], "train")
+    defaults = _train(train_table, where.child("train"), {"imgsz": imgsz})
+    for key in ("epochs", "batch"):
+        if key not in defaults:
+            raise ConfigError(f"missing key '{where.child('train').key(key)}' in {where.source}")
+    items = where.sequence(mapping["models"], "models")
+    if not items:
+        raise where.error("models", "a non-empty list of tables", mapping["models"])
+    models = tuple(_model(item, where.child("models").item(i), defaults) for i, item in enumerate(items))
+    for i, model in enumerate(models):
+        if model.name in [m.name for m in models[:i]]:
+            raise ConfigError(
+                f"{where.key('models')}[{i}].name in {where.source}: duplicate model name '{model.name}'"
+            )
+    return models
+
+
+def _model(item: object, where: Where, defaults: Mapping[str, int]) -> ModelSpec:
+    """One ``[[models]]`` table."""
+    if not isinstance(item, Mapping):
+        raise ConfigError(f"{where.prefix} in {where.source}: expected a table, got {item!r}")
+    table = item
+    check_keys(table, MODEL_KEYS, where)
+    if ("weights" in table) == ("cfg" in table):
+        raise ConfigError(f"{where.prefix} in {where.source}: set exactly one of 'weights' or 'cfg'")
+    name = where.string(table.get("name"), "name")
+    if not _NAME.fullmatch(name):
+        raise where.error("name", "letters, digits, '_', '.', '-' (not first)", name)
+    train = _train(where.table(table.get("train", {}), "train"), where.child("train"), defaults)
+    has_weights = "weights" in table
+    return ModelSpec(
+        name=name,
+        weights=_path(where, table["weights"], "weights", True) if has_weights else None,
+        cfg=None if has_weights else where.string(table["cfg"], "cfg"),
+        epochs=train["epochs"],
+        batch=train["batch"],
+        train_imgsz=train["imgsz"],
+        teacher=_path(where, table["teacher"], "teacher", True) if "teacher" in table else None,
+    )

@@ -1,0 +1,29 @@
+"""Datasets: the synthetic generator and the YOLO-layout reader."""
+
+from __future__ import annotations
+
+from harness.datasets.synthetic import SHAPES, SyntheticSpec, ensure_dataset, generate, render_sample
+from harness.datasets.yolo import (
+    DataSpec,
+    Sample,
+    dataset_hash,
+    label_path,
+    list_split,
+    load_data_yaml,
+    read_labels,
+)
+
+__all__ = [
+    "SHAPES",
+    "DataSpec",
+    "Sample",
+    "SyntheticSpec",
+    "dataset_hash",
+    "ensure_dataset",
+    "generate",
+    "label_path",
+    "list_split",
+    "load_data_yaml",
+    "read_labels",
+    "render_sample",
+]

@@ -1,0 +1,135 @@
+"""The environment fingerprint that keys stored baselines.
+
+Two runs are compared on absolute latency only when their fingerprints are equal: same CPU
+model, core count, thread setting, GPU and versions of Python and the numeric libraries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+__all__ = ["Fingerprint", "current", "cpu_model", "gpu_name", "package_version"]
+
+_CPUINFO = Path("/proc/cpuinfo")
+_NOISE = re.compile(r"\((r|tm)\)|@.*$|\b(w/|with) radeon.*$|\b\d+-core\b|\b(cpu|processor)\b", re.I)
+_OPTIONAL = ("gpu", "torch", "ultralytics", "onnxruntime", "numpy")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What makes latency numbers comparable between two runs."""
+
+    cpu: str
+    cores: int
+    threads: int
+    gpu: str | None
+    python: str
+    torch: str | None
+    ultralytics: str | None
+    onnxruntime: str | None
+    numpy: str | None
+
+    @property
+    def id(self) -> str:
+        """Readable slug plus a short hash of every field, e.g. ``amd-epyc-9b14-2c-3f2a9c1d``."""
+        parts = [_slug(self.cpu) or "cpu"]
+        if self.gpu:
+            parts.append(_slug(self.gpu))
+        digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        return "-".join([*parts, f"{self.cores}c", digest[:8]])
+
+    def to_dict(self) -> dict[str, str | int | None]:
+        """A JSON-ready dict of every field."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Fingerprint:
+        """Parse :meth:`to_dict` output; raises ValueError naming the bad field."""
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(f"unknown fingerprint field(s): {', '.join(unknown)}")
+        values = {name: _field(data, name) for name in names}
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _field(data: Mapping[str, object], name: str) -> str | int | None:
+    """One validated field of a fingerprint dict."""
+    if name not in data:
+        if name in _OPTIONAL:
+            return None
+        raise ValueError(f"fingerprint field '{name}' is missing")
+    value = data[name]
+    if name in ("cores", "threads"):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"fingerprint field '{name}' must be an integer >= 1, got {value!r}")
+        return value
+    if value is None and name in _OPTIONAL:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"fingerprint field '{name}' must be a string, got {value!r}")
+    return value
+
+
+def _slug(text: str) -> str:
+    """Lower-case words of a hardware name joined by ``-``, without vendor noise."""
+    cleaned = _NOISE.sub(" ", text.lower())
+    return "-".join(re.findall(r"[a-z0-9]+", cleaned))[:40].strip("-")
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo, else ``platform.processor()``."""
+    try:
+        for line in _CPUINFO.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def gpu_name() -> str | None:
+    """Name of CUDA device 0 when torch is installed and CUDA is available."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    return str(torch.cuda.get_device_name(0))
+
+
+def package_version(*names: str) -> str | None:
+    """Installed version of the first distribution found among ``names``, else None."""
+    for name in names:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def current(threads: int) -> Fingerprint:
+    """The fingerprint of this machine for a run configured with ``threads`` threads."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    return Fingerprint(
+        cpu=cpu_model(),
+        cores=os.cpu_count() or 1,
+        threads=threads,
+        gpu=gpu_name(),
+        python=platform.python_version(),
+        torch=package_version("torch"),
+        ultralytics=package_version("ultralytics"),
+        onnxruntime=package_version("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino"),
+        numpy=package_version("numpy"),
+    )

@@ -1,0 +1,200 @@
+"""The one pre- and post-processing path used to measure the accuracy of every backend.
+
+``letterbox`` and ``unletterbox`` mirror Ultralytics' ``LetterBox`` (centred, scale-up allowed,
+pad 114, bilinear) and ``scale_boxes``; ``postprocess`` mirrors the NMS of Ultralytics' detection
+validator (multi-label, class-aware) without its time limit, so results do not depend on speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torchvision
+
+from harness.datasets.yolo import Sample, read_labels
+from harness.errors import DatasetError, HarnessError
+from harness.measure.map import COCO_MAX_DET, Detections, GroundTruth, MapResult, mean_average_precision
+
+PAD_VALUE = 114
+MAX_NMS = 30_000  # candidate boxes fed to NMS per image, as Ultralytics
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class LetterboxInfo:
+    """How an image was fitted into the square input: resize ratio and left/top padding in pixels."""
+
+    scale: float
+    pad_x: int
+    pad_y: int
+
+
+def _resized_wh(orig_hw: tuple[int, int], scale: float) -> tuple[int, int]:
+    """Size (w, h) of the resized image before padding, rounded per side as Ultralytics."""
+    h, w = orig_hw
+    return max(round(w * scale), 1), max(round(h * scale), 1)
+
+
+def letterbox(img_bgr: np.ndarray, imgsz: int) -> tuple[np.ndarray, LetterboxInfo]:
+    """Fit a BGR uint8 (h, w, 3) image into ``imgsz`` x ``imgsz``, keeping its aspect ratio.
+
+    Returns the (3, imgsz, imgsz) float32 RGB array in [0, 1] and the transform to undo.
+    """
+    if img_bgr.ndim != 3 or img_bgr.shape[2] != 3:
+        raise ValueError(f"letterbox expects a (h, w, 3) BGR image, got shape {img_bgr.shape}")
+    h, w = img_bgr.shape[:2]
+    scale = min(imgsz / h, imgsz / w)
+    new_w, new_h = _resized_wh((h, w), scale)
+    img = img_bgr
+    if (new_w, new_h) != (w, h):
+        img = cv2.resize(img_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    dw, dh = (imgsz - new_w) / 2, (imgsz - new_h) / 2
+    top, bottom = round(dh - 0.1), round(dh + 0.1)
+    left, right = round(dw - 0.1), round(dw + 0.1)
+    img = cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
+    chw = np.ascontiguousarray(img[..., ::-1].transpose(2, 0, 1)).astype(np.float32) / 255.0
+    return chw, LetterboxInfo(scale=scale, pad_x=left, pad_y=top)
+
+
+def unletterbox(dets: Detections, info: LetterboxInfo, orig_shape: tuple[int, ...]) -> Detections:
+    """Map detections from letterbox pixels back to the original (h, w) image, clipped to it."""
+    h, w = orig_shape[:2]
+    new_w, new_h = _resized_wh((h, w), info.scale)
+    boxes = dets.boxes.copy()
+    boxes[:, [0, 2]] = ((boxes[:, [0, 2]] - info.pad_x) / (new_w / w)).clip(0, w)
+    boxes[:, [1, 3]] = ((boxes[:, [1, 3]] - info.pad_y) / (new_h / h)).clip(0, h)
+    return Detections(boxes, dets.scores, dets.classes)
+
+
+def _threshold(pred: np.ndarray, conf: float, max_det: int) -> Detections:
+    """End-to-end rows [x1, y1, x2, y2, score, cls]: keep score > conf, the first max_det."""
+    pred = pred[pred[:, 4] > conf][:max_det]
+    return Detections(pred[:, :4], pred[:, 4], pred[:, 5].astype(np.int64))
+
+
+def _xywh2xyxy(xywh: torch.Tensor) -> torch.Tensor:
+    xy, half = xywh[:, :2], xywh[:, 2:] / 2
+    return torch.cat([xy - half, xy + half], dim=1)
+
+
+def _nms(pred: np.ndarray, conf: float, iou: float, max_det: int) -> Detections:
+    """(4 + nc, N) centre-xywh + class scores: every class score > conf is a candidate, class-aware NMS."""
+    x = torch.from_numpy(np.ascontiguousarray(pred.T, dtype=np.float32))
+    anchor, cls = torch.nonzero(x[:, 4:] > conf, as_tuple=True)
+    scores = x[anchor, 4 + cls]
+    if len(scores) > MAX_NMS:
+        top = scores.argsort(descending=True)[:MAX_NMS]
+        anchor, cls, scores = anchor[top], cls[top], scores[top]
+    boxes = _xywh2xyxy(x[anchor, :4])
+    keep = torchvision.ops.batched_nms(boxes, scores, cls, iou)[:max_det]
+    return Detections(boxes[keep].numpy(), scores[keep].numpy(), cls[keep].numpy())
+
+
+def postprocess(
+    raw: np.ndarray,
+    conf: float = 0.001,
+    iou: float = 0.7,
+    max_det: int = 300,
+    *,
+    end2end: bool | None = None,
+) -> list[Detections]:
+    """Turn raw model output into per-image detections in letterbox pixel coordinates.
+
+    Accepts (B, 4 + nc, N) centre-xywh + class scores (YOLOv8/11; class-aware NMS at ``iou``)
+    and (B, K, 6) rows [x1, y1, x2, y2, score, cls] (end-to-end, e.g. YOLO26; threshold only).
+    ``end2end=None`` infers the format as Ultralytics does: last dimension 6 means end-to-end.
+    """
+    raw = np.asarray(raw)
+    if raw.ndim != 3:
+        raise ValueError(f"raw output must be (B, 4+nc, N) or (B, K, 6), got shape {raw.shape}")
+    if end2end is None:
+        end2end = raw.shape[-1] == 6
+    if end2end:
+        return [_threshold(p, conf, max_det) for p in raw]
+    if raw.shape[1] < 5:
+        raise ValueError(f"raw output (B, 4+nc, N) needs at least one class channel, got shape {raw.shape}")
+    return [_nms(p, conf, iou, max_det) for p in raw]
+
+
+def _read_image(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DatasetError(f"cannot read image {path} (missing or not an image)")
+    return img
+
+
+def _ground_truth(label: Path, nc: int, orig_hw: tuple[int, ...]) -> GroundTruth:
+    """Labels (normalised centre-xywh) as xyxy boxes in original image pixels."""
+    labels = read_labels(label, nc).astype(np.float64)
+    h, w = orig_hw[:2]
+    xc, yc, bw, bh = labels[:, 1] * w, labels[:, 2] * h, labels[:, 3] * w, labels[:, 4] * h
+    boxes = np.stack([xc - bw / 2, yc - bh / 2, xc + bw / 2, yc + bh / 2], axis=1)
+    return GroundTruth(boxes, labels[:, 0].astype(np.int64))
+
+
+def _check_raw(raw: np.ndarray, batch: int, nc: int) -> None:
+    """The model output must fit the batch and, for the NMS format, the dataset's class count."""
+    if raw.ndim != 3 or raw.shape[0] != batch:
+        raise HarnessError(
+            f"predict returned shape {raw.shape} for a batch of {batch}; "
+            f"expected ({batch}, 4+nc, N) or ({batch}, K, 6)"
+        )
+    if raw.shape[-1] != 6 and raw.shape[1] != 4 + nc:
+        raise HarnessError(
+            f"predict returned {raw.shape[1] - 4} class channels (shape {raw.shape}) "
+            f"but the dataset has {nc} classes"
+        )
+
+
+def _batches(samples: Sequence[Sample], batch: int) -> Iterator[Sequence[Sample]]:
+    for start in range(0, len(samples), batch):
+        yield samples[start : start + batch]
+
+
+def _predict_batch(
+    predict: Predict, images: list[np.ndarray], imgsz: int, batch: int, nc: int
+) -> list[Detections]:
+    """Letterbox, run ``predict`` on a full batch (the last one padded by repetition), map back."""
+    inputs, infos = zip(*(letterbox(img, imgsz) for img in images))
+    padded = list(inputs) + [inputs[-1]] * (batch - len(inputs))
+    raw = np.asarray(predict(np.stack(padded)))
+    _check_raw(raw, batch, nc)
+    dets = postprocess(raw)[: len(images)]
+    return [unletterbox(d, info, img.shape) for d, info, img in zip(dets, infos, images)]
+
+
+def evaluate(
+    predict: Predict,
+    samples: Sequence[Sample],
+    names: Sequence[str],
+    imgsz: int,
+    batch: int = 1,
+) -> MapResult:
+    """COCO mAP of a model given as ``predict`` (float32 NCHW batch -> raw output array).
+
+    Every batch has exactly ``batch`` images; the last one is padded by repeating its final image
+    and the padded outputs are dropped. Predictions use ``postprocess`` defaults (conf 0.001, IoU 0.7,
+    300 per image); mAP uses COCO's 100 detections per image and class.
+    """
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    if not samples:
+        raise DatasetError("no samples to evaluate")
+    dets: list[Detections] = []
+    gts: list[GroundTruth] = []
+    for chunk in _batches(samples, batch):
+        images = [_read_image(s.image) for s in chunk]
+        dets += _predict_batch(predict, images, imgsz, batch, len(names))
+        gts += [_ground_truth(s.label, len(names), img.shape) for s, img in zip(chunk, images)]
+    result = mean_average_precision(dets, gts, max_det=COCO_MAX_DET)
+    if result.n_gt == 0:
+        raise DatasetError(
+            f"no labelled objects in {len(samples)} samples (labels under {samples[0].label.parent})"
+        )
+    return result

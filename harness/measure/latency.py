@@ -1,0 +1,101 @@
+"""Latency statistics and the same-run, interleaved speedup against a reference.
+
+Timing uses ``time.perf_counter`` around a call that returns host arrays (so the device has
+finished); warm-up calls run first; raw samples are kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+Call = Callable[[], object]
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Milliseconds, from raw per-call samples."""
+
+    mean_ms: float
+    std_ms: float
+    median_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    samples: int
+
+    @classmethod
+    def from_seconds(cls, samples: Sequence[float]) -> LatencySummary:
+        """Summarize raw samples given in seconds."""
+        if not samples:
+            raise ValueError("no latency samples to summarize")
+        ms = np.asarray(samples, dtype=np.float64) * 1e3
+        p90, p95, p99 = np.percentile(ms, [90, 95, 99])
+        return cls(
+            mean_ms=float(ms.mean()),
+            std_ms=float(ms.std(ddof=1)) if ms.size > 1 else 0.0,
+            median_ms=float(np.median(ms)),
+            p90_ms=float(p90),
+            p95_ms=float(p95),
+            p99_ms=float(p99),
+            samples=int(ms.size),
+        )
+
+    def as_metrics(self) -> dict[str, float]:
+        """Flat metric dict with the harness's metric names."""
+        return {
+            "latency_mean_ms": self.mean_ms,
+            "latency_std_ms": self.std_ms,
+            "latency_median_ms": self.median_ms,
+            "latency_p90_ms": self.p90_ms,
+            "latency_p95_ms": self.p95_ms,
+            "latency_p99_ms": self.p99_ms,
+        }
+
+
+@dataclass(frozen=True)
+class Interleaved:
+    """Samples of a candidate and a reference taken alternately in one run."""
+
+    candidate_s: tuple[float, ...]
+    reference_s: tuple[float, ...]
+
+    @property
+    def speedup(self) -> float:
+        """median(reference) / median(candidate): above 1 means the candidate is faster."""
+        return float(np.median(self.reference_s) / np.median(self.candidate_s))
+
+
+def time_call(fn: Call) -> float:
+    """Seconds one call takes."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def interleave(candidate: Call, reference: Call, rounds: int, warmup: int) -> Interleaved:
+    """Alternate candidate and reference (ABBA order) so that drift hits both equally."""
+    for _ in range(warmup):
+        candidate()
+        reference()
+    cand: list[float] = []
+    ref: list[float] = []
+    for i in range(rounds):
+        if i % 2 == 0:
+            cand.append(time_call(candidate))
+            ref.append(time_call(reference))
+        else:
+            ref.append(time_call(reference))
+            cand.append(time_call(candidate))
+    return Interleaved(tuple(cand), tuple(ref))
+
+
+def throughput(fn: Call, batch: int, rounds: int, warmup: int) -> float:
+    """Images per second at ``batch``: batch / median seconds per call."""
+    for _ in range(warmup):
+        fn()
+    seconds = [time_call(fn) for _ in range(rounds)]
+    return batch / float(np.median(seconds))

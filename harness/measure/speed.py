@@ -1,0 +1,48 @@
+"""Speed figures of a variant, measured in the same run as its reference."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from harness.backends.base import Runner
+from harness.measure.latency import LatencySummary, interleave, throughput
+from harness.measure.size import peak_cuda_memory_mb, peak_host_memory_mb
+
+Metrics = dict[str, float | None]
+
+
+def latency_metrics(samples_s: Sequence[float] | None) -> Metrics:
+    """Latency statistics from raw samples; every figure None when nothing was timed."""
+    if not samples_s:
+        keys = LatencySummary.from_seconds([1.0]).as_metrics()
+        return {k: None for k in keys}
+    return dict(LatencySummary.from_seconds(samples_s).as_metrics())
+
+
+def speedup_metrics(candidate: Runner, reference: Runner, x: np.ndarray, rounds: int, warmup: int) -> Metrics:
+    """Interleaved same-run speedup of ``candidate`` over ``reference`` on the same input."""
+    result = interleave(lambda: candidate(x), lambda: reference(x), rounds, warmup)
+    return {
+        "speedup_vs_reference": result.speedup,
+        "reference_latency_median_ms": float(np.median(result.reference_s) * 1e3),
+    }
+
+
+def throughput_metrics(runner: Runner, x: np.ndarray, rounds: int, warmup: int) -> Metrics:
+    """Images per second at the batch size of ``x``."""
+    batch = int(x.shape[0])
+    return {
+        "throughput_ips": throughput(lambda: runner(x), batch, rounds, warmup),
+        "throughput_batch": float(batch),
+    }
+
+
+def memory_metrics(load_and_run: Callable[[], object], device: str, backend: str) -> Metrics:
+    """Peak memory that loading the variant and running one batch adds (host RSS or CUDA)."""
+    if device.startswith("cuda"):
+        value = peak_cuda_memory_mb(load_and_run, device) if backend == "torch" else None
+    else:
+        value = peak_host_memory_mb(load_and_run)
+    return {"peak_memory_mb": value}

@@ -1,0 +1,88 @@
+"""pytest plugin: options, matrix parametrization, fixtures, and the end-of-session report.
+
+Hooks stay thin; the work happens in :mod:`harness.session` and the library modules. Per-run
+state lives in ``config.stash``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.runstate import RunState
+
+STATE_KEY = pytest.StashKey[RunState]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ``harness`` option group; every option has the ``--harness-`` prefix but one."""
+    group = parser.getgroup("harness", "YOLO compression harness")
+    group.addoption(
+        "--harness-profile",
+        choices=("quick", "default", "full"),
+        default=None,
+        help="matrix size: quick | default | full (default: the config's profile, else 'default')",
+    )
+    group.addoption(
+        "--harness-config",
+        type=Path,
+        default=None,
+        help="config file (default: harness.toml, else [tool.harness] in pyproject.toml, in rootdir)",
+    )
+    group.addoption(
+        "--harness-reports",
+        type=Path,
+        default=None,
+        help="reports directory (default: the config's reports_dir, 'reports')",
+    )
+    group.addoption(
+        "--update-baselines",
+        action="store_true",
+        default=False,
+        help="write today's numbers to baselines/ (default: off; nothing stored is ever overwritten)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Create the (lazy) run state; nothing is loaded until a suite asks for it."""
+    config.stash[STATE_KEY] = RunState.from_pytest(config)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize every test that takes ``variant`` with the matrix, ids like yolo11n-p00-fp32-onnxruntime."""
+    if "variant" in metafunc.fixturenames:
+        session = metafunc.config.stash[STATE_KEY].session()
+        variants = session.variants
+        metafunc.parametrize("variant", variants, ids=[v.slug for v in variants])
+    if "model_name" in metafunc.fixturenames:
+        session = metafunc.config.stash[STATE_KEY].session()
+        names = list(dict.fromkeys(v.model for v in session.variants))
+        metafunc.parametrize("model_name", names)
+
+
+@pytest.fixture(scope="session")
+def harness_state(pytestconfig: pytest.Config) -> RunState:
+    """The run state: session, results being collected, baseline notes."""
+    return pytestconfig.stash[STATE_KEY]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Record each variant test's outcome (passed, failed, skipped and why) in the results."""
+    report = yield
+    variant = getattr(getattr(item, "callspec", None), "params", {}).get("variant")
+    if variant is not None and (report.when == "call" or report.outcome != "passed"):
+        item.config.stash[STATE_KEY].outcome(variant, item.originalname, report)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write reports/<run>/ and, when asked, the baselines."""
+    session.config.stash[STATE_KEY].finish()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where the report went, which baselines changed, and any fingerprint mismatch."""
+    for line in terminalreporter.config.stash[STATE_KEY].summary_lines():
+        terminalreporter.write_line(line)

@@ -1,0 +1,75 @@
+"""Built-in profiles: the defaults a config file starts from, kept as plain data.
+
+Each profile has the same shape as a ``[tool.harness]`` table. Precedence when loading:
+profile values < config file values < command-line overrides (tables merge key by key,
+lists and scalars replace). Relative paths here are relative to the config directory.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from harness.errors import ConfigError
+from harness.validate import did_you_mean
+
+__all__ = ["PROFILES", "DEFAULT_PROFILE", "profile_defaults"]
+
+DEFAULT_PROFILE = "default"
+
+_COMMON: dict[str, object] = {
+    "device": "cpu",
+    "seed": 0,
+    "cache_dir": ".harness-cache",
+    "reports_dir": "reports",
+    "baselines_dir": "baselines",
+}
+
+_QUICK: dict[str, object] = {
+    **_COMMON,
+    "imgsz": 64,
+    "train": {"epochs": 1, "batch": 8},
+    "models": [{"name": "yolo11n", "cfg": "yolo11n.yaml"}],
+    "matrix": {"prune": [0.0], "precision": ["fp32"], "backend": ["torch", "onnxruntime"]},
+    "latency": {"warmup": 2, "rounds": 10, "interleaved_rounds": 10, "throughput_batch": 2},
+    "dataset": {"n_train": 32, "n_val": 16, "n_calib": 8, "seed": 0},
+}
+
+_DEFAULT: dict[str, object] = {
+    **_COMMON,
+    "imgsz": 320,
+    "train": {"epochs": 15, "batch": 16},
+    "models": [{"name": "yolo11n", "cfg": "yolo11n.yaml"}],
+    "matrix": {"prune": [0.0], "precision": ["fp32"], "backend": ["torch", "onnxruntime"]},
+    "latency": {"warmup": 10, "rounds": 50, "interleaved_rounds": 30, "throughput_batch": 8},
+    "dataset": {"n_train": 384, "n_val": 200, "n_calib": 128, "seed": 0},
+}
+
+_FULL: dict[str, object] = {
+    **_DEFAULT,
+    "models": [
+        {"name": "yolo11n", "cfg": "yolo11n.yaml"},
+        {"name": "yolov8n", "cfg": "yolov8n.yaml"},
+        {"name": "yolo26n", "cfg": "yolo26n.yaml"},
+    ],
+    "matrix": {
+        "prune": [0.0],
+        "precision": ["fp32", "fp16", "bf16"],
+        "backend": ["torch", "onnxruntime", "onnxruntime-trt"],
+    },
+}
+
+PROFILES: Mapping[str, Mapping[str, object]] = MappingProxyType(
+    {"quick": _QUICK, "default": _DEFAULT, "full": _FULL}
+)
+
+
+def profile_defaults(name: str, source: str = "profile") -> dict[str, object]:
+    """A deep copy of profile ``name``; unknown names raise ConfigError naming ``source``."""
+    if name not in PROFILES:
+        raise ConfigError(
+            f"unknown profile '{name}' in {source} (expected one of: "
+            f"{', '.join(PROFILES)}){did_you_mean(name, PROFILES)}"
+        )
+    return copy.deepcopy(dict(PROFILES[name]))

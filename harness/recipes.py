@@ -1,0 +1,166 @@
+"""Frozen dataclass recipes: every knob that changes an artifact, hashed into a cache key.
+
+A recipe's canonical JSON (sorted keys, type tag, schema version, nested recipes inlined) is
+hashed with sha256; the hash keys the artifact cache. Fields marked ``hashed=False`` (such as a
+local path whose content is already covered by a checksum) are left out of the hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+RECIPE_SCHEMA = 1
+
+
+def unhashed(default: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field excluded from the recipe hash (for example a local path)."""
+    if default is dataclasses.MISSING:
+        return field(metadata={"hashed": False})
+    return field(default=default, metadata={"hashed": False})
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Base class: a build step described by value."""
+
+    kind: ClassVar[str] = "recipe"
+
+    def to_dict(self, *, for_hash: bool = False) -> dict[str, Any]:
+        """JSON-ready dict with a type tag; nested recipes become nested dicts."""
+        out: dict[str, Any] = {"kind": self.kind, "schema": RECIPE_SCHEMA}
+        for f in dataclasses.fields(self):
+            if for_hash and not f.metadata.get("hashed", True):
+                continue
+            out[f.name] = _plain(getattr(self, f.name), for_hash)
+        return out
+
+    def canonical_json(self) -> str:
+        """The exact bytes that are hashed: sorted keys, no whitespace."""
+        return json.dumps(self.to_dict(for_hash=True), sort_keys=True, separators=(",", ":"))
+
+    def key(self) -> str:
+        """sha256 of the canonical JSON: the artifact cache key."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+def _plain(value: Any, for_hash: bool) -> Any:
+    if isinstance(value, Recipe):
+        return value.to_dict(for_hash=for_hash)
+    if isinstance(value, tuple | list):
+        return [_plain(v, for_hash) for v in value]
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+@dataclass(frozen=True)
+class SyntheticDataRecipe(Recipe):
+    """The built-in synthetic dataset, generated from a seed."""
+
+    kind: ClassVar[str] = "synthetic-data"
+    seed: int
+    imgsz: int
+    n_train: int
+    n_val: int
+    n_calib: int
+    generator_version: int
+
+
+@dataclass(frozen=True)
+class UserDataRecipe(Recipe):
+    """A user's Ultralytics ``data.yaml``; its content hash stands for the data."""
+
+    kind: ClassVar[str] = "user-data"
+    sha256: str
+    yaml_path: str = unhashed("")
+
+
+DataRecipe = SyntheticDataRecipe | UserDataRecipe
+
+
+@dataclass(frozen=True)
+class TrainRecipe(Recipe):
+    """Train an Ultralytics model YAML from scratch on a dataset with a fixed seed."""
+
+    kind: ClassVar[str] = "train"
+    cfg: str
+    data: DataRecipe
+    epochs: int
+    batch: int
+    imgsz: int
+    seed: int
+    versions: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class WeightsRecipe(Recipe):
+    """A user's existing ``.pt``; its content hash stands for the weights."""
+
+    kind: ClassVar[str] = "weights"
+    sha256: str
+    path: str = unhashed("")
+
+
+SourceRecipe = TrainRecipe | WeightsRecipe
+
+
+@dataclass(frozen=True)
+class ExportRecipe(Recipe):
+    """Export a PyTorch checkpoint to a deployable format through Ultralytics' exporter."""
+
+    kind: ClassVar[str] = "export"
+    source: SourceRecipe
+    format: str
+    imgsz: int
+    batch: int
+    half: bool
+    versions: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One cell of the matrix: model x prune ratio x precision x backend (x distillation).
+
+    Not an artifact itself: the backend builds what it needs from ``source``.
+    """
+
+    model: str
+    source: SourceRecipe
+    prune: float = 0.0
+    precision: str = "fp32"
+    backend: str = "torch"
+    distill: str | None = None
+    imgsz: int = 320
+
+    @property
+    def slug(self) -> str:
+        """Readable pytest id, e.g. ``yolo11n-p00-fp32-onnxruntime``."""
+        parts = [self.model, f"p{round(self.prune * 100):02d}", self.precision, self.backend]
+        if self.distill:
+            parts.insert(2, f"kd-{self.distill}")
+        return "-".join(parts)
+
+    @property
+    def is_reference(self) -> bool:
+        """The FP32 PyTorch, unpruned, undistilled variant every other one is compared with."""
+        return self.reference() == self
+
+    def reference(self) -> Variant:
+        """The same model's FP32 PyTorch reference variant."""
+        return dataclasses.replace(self, prune=0.0, precision="fp32", backend="torch", distill=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description, recipe included."""
+        return {
+            "model": self.model,
+            "prune": self.prune,
+            "precision": self.precision,
+            "backend": self.backend,
+            "distill": self.distill,
+            "imgsz": self.imgsz,
+            "source": self.source.to_dict(),
+        }

@@ -1,0 +1,238 @@
+"""Result records of one run and their JSON file (``results.json``, schema version 1).
+
+Measurement code records metrics per variant; several tests may contribute to the same
+variant, so records merge. A metric that was not measured is ``None`` (JSON ``null``),
+never 0. Units come from :data:`harness.budgets.METRICS`; the file format is documented
+in ``docs/results-schema.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.budgets import METRICS
+from harness.environment import Fingerprint
+from harness.errors import ResultsError
+from harness.fsutil import atomic_write_text
+from harness.validate import did_you_mean
+
+__all__ = ["SCHEMA_VERSION", "STATUSES", "VariantResult", "RunResults", "check_metrics"]
+
+SCHEMA_VERSION = 1
+STATUSES = ("skipped", "passed", "failed", "error")  # in rising severity; merging keeps the worst
+_OPTIONAL_STR = (str, type(None))
+_VARIANT_TYPES: dict[str, type | tuple[type, ...]] = {
+    "variant": str, "model": str, "backend": str, "precision": str, "prune": (int, float),
+    "recipe": dict, "artifact": _OPTIONAL_STR, "artifact_sha256": _OPTIONAL_STR,
+    "metrics": dict, "status": str, "messages": list,
+}  # fmt: skip
+_RUN_TYPES: dict[str, type | tuple[type, ...]] = {
+    "schema_version": int, "run_id": str, "created": str, "profile": str,
+    "fingerprint": dict, "fingerprint_id": str, "variants": list,
+}  # fmt: skip
+
+
+def check_metrics(metrics: Mapping[str, object]) -> dict[str, float | None]:
+    """Validated metrics: known names, finite numbers or None. Raises ValueError."""
+    out: dict[str, float | None] = {}
+    for name, value in metrics.items():
+        if name not in METRICS:
+            raise ValueError(f"unknown metric {name!r}{did_you_mean(name, METRICS)}")
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"metric {name!r} must be a number or None, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"metric {name!r} is {value}; record None when not measured")
+        out[name] = None if value is None else float(value)
+    return out
+
+
+@dataclass
+class VariantResult:
+    """Everything recorded about one variant (one row of the deployment table)."""
+
+    variant: str
+    model: str
+    backend: str
+    precision: str
+    prune: float
+    recipe: dict[str, object] = field(default_factory=dict)
+    artifact: str | None = None
+    artifact_sha256: str | None = None
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    status: str = "passed"
+    messages: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status {self.status!r} is not one of {STATUSES}")
+        if not 0.0 <= self.prune < 1.0:
+            raise ValueError(f"prune {self.prune!r} is not in [0, 1)")
+        self.metrics = check_metrics(self.metrics)
+
+    def merge(
+        self,
+        metrics: Mapping[str, float | None] | None = None,
+        status: str | None = None,
+        messages: Iterable[str] = (),
+    ) -> None:
+        """Add measured values (None never erases one), keep the worse status, add messages."""
+        for name, value in check_metrics(metrics or {}).items():
+            if value is not None or name not in self.metrics:
+                self.metrics[name] = value
+        if status is not None:
+            if status not in STATUSES:
+                raise ValueError(f"status {status!r} is not one of {STATUSES}")
+            self.status = max(self.status, status, key=STATUSES.index)
+        self.messages.extend(m for m in messages if m not in self.messages)
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> VariantResult:
+        """Parse :meth:`to_dict` output (raises KeyError/TypeError/ValueError)."""
+        record = _checked(data, _VARIANT_TYPES, "variant")
+        return cls(**{f.name: record[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+def _checked(data: object, types: Mapping[str, type | tuple[type, ...]], what: str) -> dict[str, object]:
+    """``data`` as a dict; raises for a missing key or a value of the wrong JSON type."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{what}: expected an object, got {type(data).__name__}")
+    for key, kind in types.items():
+        if key not in data:
+            raise KeyError(f"{what}: missing key '{key}'")
+        value = data[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise TypeError(f"{what}: key '{key}' has the wrong type ({type(value).__name__})")
+    return data
+
+
+@dataclass
+class RunResults:
+    """All variant results of one run, with the environment they were measured in."""
+
+    run_id: str
+    created: str
+    profile: str
+    fingerprint: dict[str, object]
+    fingerprint_id: str
+    variants: list[VariantResult] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def new(
+        cls, profile: str, fingerprint: Fingerprint, run_id: str | None = None,
+        now: datetime | None = None,
+    ) -> RunResults:  # fmt: skip
+        """An empty run; ``run_id`` defaults to ``YYYYmmdd-HHMMSS-xxxx`` (UTC + random)."""
+        now = now or datetime.now(timezone.utc)
+        run_id = run_id or f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+        created = now.isoformat(timespec="seconds")
+        return cls(run_id, created, profile, fingerprint.to_dict(), fingerprint.id)
+
+    def variant(self, slug: str) -> VariantResult | None:
+        """The record of ``slug``, None if nothing was recorded for it."""
+        return next((v for v in self.variants if v.variant == slug), None)
+
+    def record(
+        self,
+        variant: str,
+        *,
+        model: str,
+        backend: str,
+        precision: str,
+        prune: float,
+        recipe: Mapping[str, object] | None = None,
+        artifact: str | None = None,
+        artifact_sha256: str | None = None,
+        metrics: Mapping[str, float | None] | None = None,
+        status: str | None = None,
+        messages: Iterable[str] = (),
+    ) -> VariantResult:
+        """Create the record of ``variant`` or merge into it (identity fields must agree)."""
+        current = self.variant(variant)
+        if current is None:
+            current = VariantResult(variant, model, backend, precision, prune)
+            current.status = status or current.status
+            self.variants.append(current)
+        elif (current.model, current.backend, current.precision, current.prune) != (
+            model, backend, precision, prune,
+        ):  # fmt: skip
+            raise ValueError(f"variant {variant!r} was recorded with other model/backend/precision/prune")
+        if recipe is not None:
+            current.recipe = dict(recipe)
+        current.artifact = artifact or current.artifact
+        current.artifact_sha256 = artifact_sha256 or current.artifact_sha256
+        current.merge(metrics, status, messages)
+        return current
+
+    def merge(
+        self,
+        slug: str,
+        metrics: Mapping[str, float | None],
+        status: str | None = None,
+        messages: Iterable[str] = (),
+    ) -> VariantResult:
+        """Merge into the existing record of ``slug`` (KeyError if it was never recorded)."""
+        current = self.variant(slug)
+        if current is None:
+            raise KeyError(f"variant {slug!r} has no record; call record() first")
+        current.merge(metrics, status, messages)
+        return current
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict (schema in docs/results-schema.md)."""
+        return asdict(self)
+
+    def to_json(self) -> str:
+        """The results file text."""
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    def save(self, path: Path) -> None:
+        """Write the results file atomically."""
+        atomic_write_text(path, self.to_json())
+
+    @classmethod
+    def from_dict(cls, data: object, source: str = "results") -> RunResults:
+        """Parse a decoded results document; problems raise ResultsError naming ``source``."""
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        if isinstance(version, int) and version > SCHEMA_VERSION:
+            raise ResultsError(
+                f"{source}: schema_version {version} is newer than supported ({SCHEMA_VERSION}); "
+                "upgrade the harness"
+            )
+        try:
+            return cls._parse(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ResultsError(f"{source}: invalid results file: {exc}") from exc
+
+    @classmethod
+    def _parse(cls, data: object) -> RunResults:
+        """Validate and build (raises KeyError/TypeError/ValueError)."""
+        data = _checked(data, _RUN_TYPES, "results")
+        if data["schema_version"] != SCHEMA_VERSION:
+            raise ValueError(f"unsupported schema_version {data['schema_version']}")
+        Fingerprint.from_dict(data["fingerprint"])  # type: ignore[arg-type]
+        variants = [VariantResult.from_dict(v) for v in data["variants"]]  # type: ignore[attr-defined]
+        fixed = {k: data[k] for k in _RUN_TYPES if k != "variants"}
+        return cls(**fixed, variants=variants)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, path: Path) -> RunResults:
+        """Read a results file; unreadable, corrupt or too new files raise ResultsError."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ResultsError(f"cannot read results file {path}: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise ResultsError(f"{path}: not valid JSON: {exc}") from exc
+        return cls.from_dict(data, str(path))

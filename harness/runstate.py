@@ -1,0 +1,231 @@
+"""The pytest-facing run state: turns measurements into records, budget verdicts and reports.
+
+The plugin keeps one :class:`RunState` in ``config.stash``. Measurement itself lives in
+:mod:`harness.session` and :mod:`harness.measure`; this module decides what to record, which
+checks apply, and what the terminal says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.backends.base import Runner
+from harness.baselines import Baseline, format_changes
+from harness.budgets import CheckResult, check_baseline_drop, check_latency_regression, check_map_drop, check_speedup
+from harness.config import HarnessConfig, load_config
+from harness.errors import BackendUnavailable
+from harness.measure.footprint import footprint
+from harness.measure.latency import interleave
+from harness.measure.speed import latency_metrics, memory_metrics, speedup_metrics, throughput_metrics
+from harness.recipes import Variant
+from harness.report.writer import write_run
+from harness.results import RunResults
+from harness.session import HarnessSession
+
+Metrics = dict[str, float | None]
+
+
+@dataclass
+class RunState:
+    """Options of this pytest run plus the lazily created harness session and its results."""
+
+    rootdir: Path
+    config_path: Path | None
+    profile: str | None
+    reports_dir: Path | None
+    update_baselines: bool
+    is_worker: bool
+    _session: HarnessSession | None = None
+    _results: RunResults | None = None
+    _lines: list[str] = field(default_factory=list)
+    _noted_models: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_pytest(cls, config: pytest.Config) -> RunState:
+        """Read the harness options; load nothing yet."""
+        return cls(
+            rootdir=Path(config.rootpath),
+            config_path=config.getoption("harness_config"),
+            profile=config.getoption("harness_profile"),
+            reports_dir=config.getoption("harness_reports"),
+            update_baselines=bool(config.getoption("update_baselines")),
+            is_worker=hasattr(config, "workerinput"),
+        )
+
+    # -- session ------------------------------------------------------------------------
+
+    def session(self) -> HarnessSession:
+        """Load and validate the config and expand the matrix, once per run."""
+        if self._session is None:
+            config = load_config(self.rootdir, path=self.config_path, profile=self.profile)
+            self._session = HarnessSession.from_config(config)
+            self._results = RunResults.new(config.profile, self._session.fingerprint)
+        return self._session
+
+    @property
+    def config(self) -> HarnessConfig:
+        """The validated config."""
+        return self.session().config
+
+    @property
+    def results(self) -> RunResults:
+        """Records of this run."""
+        self.session()
+        assert self._results is not None  # set together with the session
+        return self._results
+
+    def _runner(self, variant: Variant, batch: int = 1) -> Runner:
+        try:
+            return self.session().runner(variant, batch)
+        except BackendUnavailable as exc:
+            pytest.skip(f"{variant.slug}: {exc}")
+
+    def record(self, variant: Variant, metrics: Metrics, runner: Runner | None = None) -> None:
+        """Merge measured metrics into the variant's record."""
+        self.results.record(
+            variant.slug,
+            model=variant.model,
+            backend=variant.backend,
+            precision=variant.precision,
+            prune=variant.prune,
+            recipe=variant.to_dict(),
+            artifact=str(runner.artifact) if runner else None,
+            artifact_sha256=runner.artifact_sha256 if runner else None,
+            metrics=metrics,
+        )
+
+    # -- baselines ----------------------------------------------------------------------
+
+    def baseline(self, variant: Variant) -> tuple[Baseline | None, bool]:
+        """The stored baseline of the variant's model, and whether it is from this machine."""
+        baseline, same = self.session().baseline(variant.model)
+        if baseline is not None and not same and variant.model not in self._noted_models:
+            self._noted_models.add(variant.model)
+            self._lines.append(
+                f"harness: baseline for {variant.model} is from fingerprint {baseline.fingerprint_id}, "
+                f"this machine is {self.session().fingerprint.id}: accuracy is compared, "
+                "absolute latency is not"
+            )
+        return baseline, same
+
+    def _stored(self, variant: Variant, metric: str) -> float | None:
+        baseline, _ = self.baseline(variant)
+        return baseline.metric(variant.slug, metric) if baseline else None
+
+    # -- measurements -------------------------------------------------------------------
+
+    def measure_accuracy(self, variant: Variant) -> list[CheckResult]:
+        """mAP of the variant and of its reference; accuracy budget checks."""
+        runner = self._runner(variant)
+        result = self.session().accuracy(variant)
+        reference = self.session().accuracy(variant.reference())
+        self.record(variant, {"map50": result.map50, "map50_95": result.map50_95}, runner)
+        budget = self.config.budgets.for_variant(variant.slug, variant.precision)
+        stored = self._stored(variant, "map50_95")
+        return [
+            check_map_drop(budget, variant.slug, result.map50_95, reference.map50_95, stored),
+            check_baseline_drop(budget, variant.slug, result.map50_95, stored),
+        ]
+
+    def timing_input(self, variant: Variant) -> tuple[Runner, np.ndarray]:
+        """The variant's batch-1 runner and a real preprocessed val image."""
+        runner = self._runner(variant)
+        return runner, self.session().input_batch(variant, 1)
+
+    def measure_speed(self, variant: Variant, samples_s: Sequence[float] | None) -> list[CheckResult]:
+        """Latency stats, same-run speedup, throughput, size and memory; speed budget checks."""
+        session, lat = self.session(), self.config.latency
+        runner, x = self.timing_input(variant)
+        reference = self._runner(variant.reference())
+        metrics: Metrics = latency_metrics(samples_s)
+        metrics |= speedup_metrics(runner, reference, x, lat.interleaved_rounds, lat.warmup)
+        batched = self._runner(variant, lat.throughput_batch)
+        metrics |= throughput_metrics(batched, session.input_batch(variant, lat.throughput_batch), 10, 2)
+        metrics |= footprint(variant, runner.artifact, session.ctx)
+        metrics |= memory_metrics(
+            lambda: session.fresh_runner(variant)(x), session.ctx.device, variant.backend
+        )
+        ref_ms = metrics.pop("reference_latency_median_ms")
+        self.record(variant, metrics, runner)
+        budget = self.config.budgets.for_variant(variant.slug, variant.precision)
+        baseline, same = self.baseline(variant)
+        stored = baseline.metric(variant.slug, "latency_median_ms") if baseline else None
+        stored_speedup = baseline.metric(variant.slug, "speedup_vs_reference") if baseline else None
+        return [
+            check_speedup(budget, variant.slug, metrics["speedup_vs_reference"], ref_ms, stored_speedup),
+            check_latency_regression(budget, variant.slug, metrics["latency_median_ms"], stored, same),
+        ]
+
+    def measure_repeatability(self, model: str) -> float:
+        """Latency ratio of the model's reference against itself, interleaved in this run."""
+        reference = next(v for v in self.session().variants if v.model == model).reference()
+        runner = self._runner(reference)
+        x = self.session().input_batch(reference, 1)
+        lat = self.config.latency
+        return interleave(lambda: runner(x), lambda: runner(x), lat.interleaved_rounds, lat.warmup).speedup
+
+    # -- verdicts, outcomes, end of run ---------------------------------------------------
+
+    def enforce(self, checks: Sequence[CheckResult]) -> None:
+        """Fail the test when any check failed; its message names variant, metric, value, limit, baseline."""
+        failed = [c for c in checks if c.failed]
+        if failed:
+            pytest.fail("\n".join(c.message for c in failed), pytrace=False)
+
+    def outcome(self, variant: Variant, test: str, report: pytest.TestReport) -> None:
+        """Record the test's outcome (worst one wins) with the reason for a skip or failure."""
+        if self._results is None:
+            return
+        status = {"passed": "passed", "skipped": "skipped"}.get(report.outcome, "failed")
+        if report.when != "call" and report.outcome == "failed":
+            status = "error"
+        message = _reason(report)
+        self.results.record(
+            variant.slug,
+            model=variant.model,
+            backend=variant.backend,
+            precision=variant.precision,
+            prune=variant.prune,
+            recipe=variant.to_dict(),
+            status=status,
+            messages=[f"{test}: {message}"] if message else [],
+        )
+
+    def finish(self) -> None:
+        """Write the report (controller only) and, when asked, the baselines."""
+        if self._results is None or not self._results.variants or self.is_worker:
+            return
+        reports_dir = self.reports_dir or self.config.reports_dir
+        out = write_run(self._results, reports_dir)
+        self._lines.append(f"harness: report written to {out} (latest: {reports_dir / 'latest'})")
+        if self.update_baselines:
+            self._update_baselines()
+
+    def _update_baselines(self) -> None:
+        by_model: dict[str, dict[str, Metrics]] = {}
+        for record in self.results.variants:
+            if record.status == "passed" or record.metrics:
+                by_model.setdefault(record.model, {})[record.variant] = dict(record.metrics)
+        for model, variants in by_model.items():
+            changes = self.session().baselines.update(self.session().fingerprint, model, variants)
+            path = self.session().baselines.path(self.session().fingerprint.id, model)
+            self._lines.append(f"harness: baseline {path} updated: " + (format_changes(changes) or "no change"))
+
+    def summary_lines(self) -> list[str]:
+        """Lines for the terminal summary."""
+        return list(self._lines)
+
+
+def _reason(report: pytest.TestReport) -> str:
+    """One-line reason of a skip or failure ("" for a pass)."""
+    if report.passed:
+        return ""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    text = str(report.longrepr or "")
+    return text.strip().splitlines()[-1] if text.strip() else report.outcome

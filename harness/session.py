@@ -1,0 +1,112 @@
+"""Per-run state and measurements, callable without pytest (the plugin is a thin layer on top)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from harness.backends.base import LoadRequest, Runner
+from harness.backends.registry import get_backend
+from harness.baselines import Baseline, BaselineStore
+from harness.build import BuildContext, materialize
+from harness.cache import ArtifactCache
+from harness.config import HarnessConfig
+from harness.datasets.yolo import DataSpec, Sample, list_split, load_data_yaml
+from harness.environment import Fingerprint, current
+from harness.errors import BackendUnavailable, DatasetError
+from harness.matrix import build_variants, data_recipe
+from harness.measure.accuracy import evaluate, letterbox
+from harness.measure.map import MapResult
+from harness.recipes import Variant
+
+
+@dataclass
+class HarnessSession:
+    """Everything one run shares: config, cache, loaded runners, measured accuracy, baselines."""
+
+    config: HarnessConfig
+    fingerprint: Fingerprint
+    ctx: BuildContext
+    variants: list[Variant]
+    baselines: BaselineStore
+    _runners: dict[tuple[str, int], Runner | BackendUnavailable] = field(default_factory=dict)
+    _accuracy: dict[str, MapResult] = field(default_factory=dict)
+    _data: DataSpec | None = None
+
+    @classmethod
+    def from_config(cls, config: HarnessConfig) -> HarnessSession:
+        """Expand the matrix (cheap: nothing is built until a test asks for it)."""
+        ctx = BuildContext(ArtifactCache(config.cache_dir), config.device, config.threads)
+        return cls(
+            config=config,
+            fingerprint=current(config.threads),
+            ctx=ctx,
+            variants=build_variants(config),
+            baselines=BaselineStore(config.baselines_dir),
+        )
+
+    @property
+    def data(self) -> DataSpec:
+        """The dataset, generated (synthetic) or validated (user's) on first use."""
+        if self._data is None:
+            self._data = load_data_yaml(materialize(data_recipe(self.config), self.ctx))
+        return self._data
+
+    def val_samples(self) -> list[Sample]:
+        """Validation images (an empty split is a DatasetError naming the folder)."""
+        return list_split(self.data, "val")
+
+    def runner(self, variant: Variant, batch: int = 1) -> Runner:
+        """The loaded runner for ``variant`` at ``batch`` (built and loaded once per run)."""
+        key = (variant.slug, batch)
+        if key not in self._runners:
+            try:
+                backend = get_backend(variant.backend)
+                self._runners[key] = backend.load(LoadRequest(variant, batch, self.ctx))
+            except BackendUnavailable as exc:
+                self._runners[key] = exc
+        found = self._runners[key]
+        if isinstance(found, BackendUnavailable):
+            raise found
+        return found
+
+    def fresh_runner(self, variant: Variant, batch: int = 1) -> Runner:
+        """A newly loaded runner (for peak-memory measurement), not kept."""
+        return get_backend(variant.backend).load(LoadRequest(variant, batch, self.ctx))
+
+    def accuracy(self, variant: Variant) -> MapResult:
+        """mAP of ``variant`` on the val split through the shared pre/post-processing path."""
+        if variant.slug not in self._accuracy:
+            runner = self.runner(variant)
+            self._accuracy[variant.slug] = evaluate(
+                runner, self.val_samples(), self.data.names, variant.imgsz
+            )
+        return self._accuracy[variant.slug]
+
+    def input_batch(self, variant: Variant, batch: int) -> np.ndarray:
+        """A real, preprocessed batch of val images for timing."""
+        samples = self.val_samples()
+        images = [_read(samples[i % len(samples)].image) for i in range(batch)]
+        return np.stack([letterbox(img, variant.imgsz)[0] for img in images])
+
+    def baseline(self, model: str) -> tuple[Baseline | None, bool]:
+        """The stored baseline for ``model`` and whether its fingerprint is this machine's."""
+        found = self.baselines.load_any(model, prefer=self.fingerprint.id)
+        if found is None:
+            return None, False
+        return found
+
+    def artifact(self, variant: Variant) -> Path:
+        """The file the variant runs (checkpoint or exported graph)."""
+        return self.runner(variant).artifact
+
+
+def _read(path: Path) -> np.ndarray:
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DatasetError(f"cannot read image {path} (missing or not an image)")
+    return img

@@ -1,0 +1,32 @@
+"""Latency statistics and interleaving (no timing assertions: those belong in the suites)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.measure.latency import Interleaved, LatencySummary, interleave
+
+samples = st.lists(st.floats(min_value=1e-5, max_value=1.0), min_size=2, max_size=200)
+
+
+@given(samples)
+def test_summary_percentiles_are_ordered(xs: list[float]) -> None:
+    s = LatencySummary.from_seconds(xs)
+    assert min(xs) * 1e3 - 1e-9 <= s.median_ms <= s.p90_ms <= s.p95_ms <= s.p99_ms <= max(xs) * 1e3 + 1e-9
+    assert s.samples == len(xs)
+    assert np.isclose(s.mean_ms, np.mean(xs) * 1e3)
+
+
+@given(samples, st.floats(min_value=0.1, max_value=10))
+def test_speedup_is_ratio_of_medians(ref: list[float], factor: float) -> None:
+    cand = tuple(x / factor for x in ref)
+    assert np.isclose(Interleaved(cand, tuple(ref)).speedup, factor)
+
+
+def test_interleave_alternates_and_counts() -> None:
+    order: list[str] = []
+    result = interleave(lambda: order.append("c"), lambda: order.append("r"), rounds=4, warmup=1)
+    assert order == ["c", "r", "c", "r", "r", "c", "c", "r", "r", "c"]
+    assert len(result.candidate_s) == len(result.reference_s) == 4

@@ -1,0 +1,91 @@
+"""Report folder: results.json + tables per run, atomic 'latest' link, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.environment import Fingerprint
+from harness.errors import HarnessError
+from harness.report.writer import LATEST, render_markdown, write_run, write_tables
+from harness.results import RunResults
+
+FP = Fingerprint("AMD EPYC 9B14", 2, 2, None, "3.11.7", "2.5.0", "8.4.0", "1.20.0", "2.1.0")
+
+
+def _run(run_id: str) -> RunResults:
+    run = RunResults.new("quick", FP, run_id=run_id)
+    run.record("m-p00-fp32-torch", model="m", backend="torch", precision="fp32", prune=0.0,
+               metrics={"map50_95": 0.5, "latency_median_ms": None})  # fmt: skip
+    return run
+
+
+def test_write_run_writes_files_and_latest(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    run = _run("run1")
+    run_dir = write_run(run, reports)
+    assert run_dir == reports / "run1"
+    assert sorted(p.name for p in run_dir.iterdir()) == ["deployment.csv", "deployment.md", "results.json"]
+    assert RunResults.load(run_dir / "results.json") == run
+    assert os.readlink(reports / LATEST) == "run1"
+    assert json.loads((reports / LATEST / "results.json").read_text())["run_id"] == "run1"
+
+
+def test_latest_moves_to_the_newest_run_and_old_runs_stay(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    write_run(_run("run1"), reports)
+    write_run(_run("run2"), reports)
+    assert os.readlink(reports / LATEST) == "run2"
+    assert (reports / "run1" / "results.json").is_file()
+    assert not [p for p in reports.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_markdown_report_has_environment_and_table() -> None:
+    text = render_markdown(_run("run1"))
+    assert text.startswith("# Deployment: run run1\n")
+    assert FP.id in text and "AMD EPYC 9B14" in text
+    assert "| m-p00-fp32-torch" in text and "`-` = not measured" in text
+
+
+def test_write_tables_into_any_folder(tmp_path: Path) -> None:
+    paths = write_tables(_run("r"), tmp_path / "out")
+    assert [p.name for p in paths] == ["deployment.md", "deployment.csv"]
+    assert all(p.is_file() for p in paths)
+
+
+def test_unwritable_reports_dir_names_the_dir(tmp_path: Path) -> None:
+    blocker = tmp_path / "reports"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(HarnessError, match=r"cannot write reports to .*reports"):
+        write_run(_run("run1"), blocker)
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores permissions")
+def test_read_only_reports_dir(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    reports.chmod(0o500)
+    try:
+        with pytest.raises(HarnessError, match=str(reports)):
+            write_run(_run("run1"), reports)
+    finally:
+        reports.chmod(0o700)
+
+
+def test_latest_that_is_a_real_directory_is_an_error(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    (reports / LATEST).mkdir(parents=True)
+    with pytest.raises(HarnessError, match=str(reports)):
+        write_run(_run("run1"), reports)
+
+
+@pytest.mark.parametrize("run_id", ["../x", "latest", "a/b", ""])
+def test_unsafe_run_ids_are_refused(tmp_path: Path, run_id: str) -> None:
+    run = _run("x")
+    run.run_id = run_id
+    with pytest.raises(HarnessError, match="report folder name"):
+        write_run(run, tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,54 @@
+"""Recipes: stable hashes, readable slugs, unhashed local paths."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.recipes import SyntheticDataRecipe, TrainRecipe, Variant, WeightsRecipe
+
+DATA = SyntheticDataRecipe(seed=0, imgsz=320, n_train=8, n_val=4, n_calib=2, generator_version=1)
+TRAIN = TrainRecipe(cfg="yolo11n.yaml", data=DATA, epochs=1, batch=8, imgsz=320, seed=0, versions=(("torch", "2"),))
+
+
+def test_hash_is_stable_and_pinned() -> None:
+    # Pinned: a silent change of the canonical form would orphan every user's cache.
+    assert DATA.canonical_json() == (
+        '{"generator_version":1,"imgsz":320,"kind":"synthetic-data","n_calib":2,'
+        '"n_train":8,"n_val":4,"schema":1,"seed":0}'
+    )
+    assert DATA.key() == SyntheticDataRecipe(**dataclasses.asdict(DATA)).key()
+
+
+def test_every_field_changes_the_hash() -> None:
+    for field in ("epochs", "batch", "imgsz", "seed"):
+        changed = dataclasses.replace(TRAIN, **{field: getattr(TRAIN, field) + 1})
+        assert changed.key() != TRAIN.key(), field
+    assert dataclasses.replace(TRAIN, data=dataclasses.replace(DATA, seed=1)).key() != TRAIN.key()
+    assert dataclasses.replace(TRAIN, versions=(("torch", "3"),)).key() != TRAIN.key()
+
+
+def test_local_path_is_not_hashed_but_content_is() -> None:
+    a = WeightsRecipe(sha256="ab", path="/home/a/best.pt")
+    b = WeightsRecipe(sha256="ab", path="/srv/b/best.pt")
+    assert a.key() == b.key()
+    assert WeightsRecipe(sha256="cd", path=a.path).key() != a.key()
+
+
+@given(
+    prune=st.sampled_from([0.0, 0.1, 0.3, 0.55]),
+    precision=st.sampled_from(["fp32", "fp16", "int8"]),
+    backend=st.sampled_from(["torch", "onnxruntime", "openvino"]),
+)
+def test_slug_reads_like_the_matrix(prune: float, precision: str, backend: str) -> None:
+    v = Variant("yolo11n", TRAIN, prune, precision, backend)
+    assert v.slug == f"yolo11n-p{round(prune * 100):02d}-{precision}-{backend}"
+    assert v.reference().slug == "yolo11n-p00-fp32-torch"
+    assert v.is_reference == (prune == 0.0 and precision == "fp32" and backend == "torch")
+
+
+def test_distilled_slug_names_the_method() -> None:
+    v = Variant("yolo11n", TRAIN, 0.3, "fp32", "onnxruntime", distill="response")
+    assert v.slug == "yolo11n-p30-kd-response-fp32-onnxruntime"
