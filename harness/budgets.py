@@ -271,11 +271,11 @@ def check_map_drop(
     what = f"{variant}: mAP50-95 drop vs FP32 reference"
     context = f"(value {_fmt(value)}, reference {_fmt(reference)}, baseline {_fmt(baseline)})"
     result = _Partial("map_drop", variant, "map50_95", value, limit, reference, baseline)
-    skip = _missing(value=value, reference=reference, limit=limit)
-    if skip:
+    if value is None or reference is None or limit is None:
+        skip = _missing(value=value, reference=reference, limit=limit)
         return result.done(None, f"{what} not checked: {skip} {context}")
-    drop = regression("map50_95", value, reference)  # type: ignore[arg-type]
-    ok = drop <= limit + _TOLERANCE  # type: ignore[operator]
+    drop = regression("map50_95", value, reference)
+    ok = drop <= limit + _TOLERANCE
     return result.done(ok, f"{what} {drop:.4f} {'<=' if ok else '>'} limit {limit:.4f} {context}")
 
 
@@ -294,11 +294,11 @@ def check_baseline_drop(
     what = f"{variant}: {label} drop vs baseline"
     context = f"(value {_fmt(value)}, baseline {_fmt(baseline)})"
     result = _Partial("baseline_drop", variant, metric, value, limit, None, baseline)
-    skip = _missing(value=value, baseline=baseline, limit=limit)
-    if skip:
+    if value is None or baseline is None or limit is None:
+        skip = _missing(value=value, baseline=baseline, limit=limit)
         return result.done(None, f"{what} not checked: {skip} {context}")
-    drop = regression(metric, value, baseline)  # type: ignore[arg-type]
-    ok = drop <= limit + _TOLERANCE  # type: ignore[operator]
+    drop = regression(metric, value, baseline)
+    ok = drop <= limit + _TOLERANCE
     return result.done(ok, f"{what} {drop:.4f} {'<=' if ok else '>'} limit {limit:.4f} {context}")
 
 
@@ -318,10 +318,10 @@ def check_speedup(
     what = f"{variant}: speedup vs reference"
     context = f"(value {_fmt(speedup)}, reference latency {_fmt(reference)} ms, baseline {_fmt(baseline)})"
     result = _Partial("min_speedup", variant, "speedup_vs_reference", speedup, limit, reference, baseline)
-    skip = _missing(speedup=speedup, limit=limit)
-    if skip:
+    if speedup is None or limit is None:
+        skip = _missing(speedup=speedup, limit=limit)
         return result.done(None, f"{what} not checked: {skip} {context}")
-    ok = speedup >= limit - _TOLERANCE  # type: ignore[operator]
+    ok = speedup >= limit - _TOLERANCE
     sign = ">=" if ok else "<"
     return result.done(ok, f"{what} {speedup:.2f}x {sign} limit {limit:.2f}x {context}")
 
@@ -339,17 +339,18 @@ def check_latency_regression(
     what = f"{variant}: {METRICS[metric].label} regression vs baseline"
     context = f"(value {_fmt(latency, 3)} ms, baseline {_fmt(baseline_latency, 3)} ms)"
     result = _Partial("latency_regression", variant, metric, latency, limit, None, baseline_latency)
-    skip = _missing(latency=latency, baseline=baseline_latency, limit=limit)
-    if not skip and not same_fingerprint:
+    if latency is None or baseline_latency is None or limit is None:
+        skip = _missing(latency=latency, baseline=baseline_latency, limit=limit)
+    elif not same_fingerprint:
         skip = "baseline was measured on another fingerprint"
-    if not skip and baseline_latency <= 0:  # type: ignore[operator]
+    elif baseline_latency <= 0:
         skip = "baseline latency is not positive"
-    if skip:
-        return result.done(None, f"{what} not checked: {skip} {context}")
-    ratio = regression(metric, latency, baseline_latency) / baseline_latency  # type: ignore[arg-type,operator]
-    ok = ratio <= limit + _TOLERANCE  # type: ignore[operator]
-    sign = "<=" if ok else ">"
-    return result.done(ok, f"{what} {ratio:+.1%} {sign} limit {limit:.1%} {context}")
+    else:
+        ratio = regression(metric, latency, baseline_latency) / baseline_latency
+        ok = ratio <= limit + _TOLERANCE
+        sign = "<=" if ok else ">"
+        return result.done(ok, f"{what} {ratio:+.1%} {sign} limit {limit:.1%} {context}")
+    return result.done(None, f"{what} not checked: {skip} {context}")
 
 
 @dataclass(frozen=True)

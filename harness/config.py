@@ -10,11 +10,11 @@ config file's directory (profile defaults and overrides: against ``rootdir``).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-import sys
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
@@ -23,10 +23,7 @@ from harness.errors import ConfigError
 from harness.profiles import DEFAULT_PROFILE, PROFILES, profile_defaults
 from harness.validate import Where, check_keys
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 needs the tomli backport
-    import tomli as tomllib
+import tomllib
 
 __all__ = [
     "PRECISIONS",
@@ -338,10 +335,12 @@ def load_config(
     extra_where = Where(overrides_source)
     name = _choose_profile(profile, [(layer, where), (extra, extra_where)])
     merged = _merge(_resolve_layer(profile_defaults(name), base), layer)
-    build = {"profile": name, "source": source, "rootdir": rootdir, "known_backends": backends}
-    config = build_config(merged, where, **build)  # type: ignore[arg-type]
+    build = functools.partial(
+        build_config, profile=name, source=source, rootdir=rootdir, known_backends=backends
+    )
+    config = build(merged, where)  # errors here come from the file
     if extra:
-        config = build_config(_merge(merged, extra), extra_where, **build)  # type: ignore[arg-type]
+        config = build(_merge(merged, extra), extra_where)  # and here from the overrides
     return config
 
 

@@ -16,7 +16,13 @@ import pytest
 
 from harness.backends.base import Runner
 from harness.baselines import Baseline, format_changes
-from harness.budgets import CheckResult, check_baseline_drop, check_latency_regression, check_map_drop, check_speedup
+from harness.budgets import (
+    CheckResult,
+    check_baseline_drop,
+    check_latency_regression,
+    check_map_drop,
+    check_speedup,
+)
 from harness.config import HarnessConfig, load_config
 from harness.errors import BackendUnavailable
 from harness.measure.footprint import footprint

@@ -70,21 +70,20 @@ class Where:
 
     def integer(self, value: object, name: str, minimum: int | None = None) -> int:
         """``value`` as an integer (booleans rejected), at least ``minimum`` if given."""
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        if not ok or (minimum is not None and value < minimum):  # type: ignore[operator]
-            bound = f" >= {minimum}" if minimum is not None else ""
-            raise self.error(name, f"an integer{bound}", value)
-        return int(value)  # type: ignore[arg-type]
+        if isinstance(value, int) and not isinstance(value, bool):
+            if minimum is None or value >= minimum:
+                return value
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise self.error(name, f"an integer{bound}", value)
 
     def number(self, value: object, name: str, low: float, high: float | None = None) -> float:
         """``value`` as a float in ``[low, high)`` (``high`` None: no upper bound)."""
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        number = float(value) if ok else float("nan")  # type: ignore[arg-type]
-        in_range = math.isfinite(number) and low <= number and (high is None or number < high)
-        if not ok or not in_range:
-            bound = f"in [{low}, {high})" if high is not None else f">= {low}"
-            raise self.error(name, f"a number {bound}", value)
-        return number
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+            if math.isfinite(number) and low <= number and (high is None or number < high):
+                return number
+        bound = f"in [{low}, {high})" if high is not None else f">= {low}"
+        raise self.error(name, f"a number {bound}", value)
 
     def choice(self, value: object, name: str, choices: Collection[str]) -> str:
         """``value`` as one of ``choices``, with a did-you-mean for near misses."""

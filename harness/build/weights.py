@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 # What torch.load / Ultralytics raise for a file that is not a checkpoint.
 _LOAD_ERRORS = (
     RuntimeError,
+    TypeError,
     EOFError,
     pickle.UnpicklingError,
     zipfile.BadZipFile,

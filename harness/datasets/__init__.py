@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.datasets.synthetic import SHAPES, SyntheticSpec, ensure_dataset, generate, render_sample
+from harness.datasets.synthetic import SHAPES, SyntheticSpec, generate, render_sample
 from harness.datasets.yolo import (
     DataSpec,
     Sample,
@@ -19,7 +19,6 @@ __all__ = [
     "Sample",
     "SyntheticSpec",
     "dataset_hash",
-    "ensure_dataset",
     "generate",
     "label_path",
     "list_split",

@@ -25,8 +25,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -510,30 +508,6 @@ def generate(spec: SyntheticSpec, out_dir: Path | str) -> Path:
         raise DatasetError(f"synthetic dataset output {out} must be missing or an empty directory")
     out.mkdir(parents=True, exist_ok=True)
     return _build(spec, out, out)
-
-
-def ensure_dataset(spec: SyntheticSpec, cache_root: Path | str) -> Path:
-    """Return ``data.yaml`` of ``spec`` under ``cache_root``, generating it once.
-
-    The dataset is built in a temporary sibling folder and renamed into
-    ``cache_root/synthetic-<spec.key()>``, so readers never see a half-written one and
-    concurrent callers agree on the result.
-    """
-    root = Path(cache_root).absolute()
-    final = root / f"synthetic-{spec.key()}"
-    if (final / "data.yaml").is_file():
-        return final / "data.yaml"
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-synthetic-", dir=root))
-    try:
-        _build(spec, tmp, final)
-        os.rename(tmp, final)
-    except OSError:
-        if not (final / "data.yaml").is_file():
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return final / "data.yaml"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

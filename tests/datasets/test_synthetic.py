@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.datasets import synthetic
-from harness.datasets.synthetic import SHAPES, SyntheticSpec, ensure_dataset, generate, render_sample
+from harness.datasets.synthetic import SHAPES, SyntheticSpec, generate, render_sample
 from harness.datasets.yolo import list_split, load_data_yaml, read_labels
 from harness.errors import ConfigError, DatasetError
 
@@ -161,16 +161,6 @@ def test_generate_refuses_non_empty_dir(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("x")
     with pytest.raises(DatasetError, match=str(tmp_path)):
         generate(SMALL, tmp_path)
-
-
-def test_ensure_dataset_builds_once(tmp_path: Path) -> None:
-    yaml_path = ensure_dataset(SMALL, tmp_path)
-    assert yaml_path.parent.name == f"synthetic-{SMALL.key()}"
-    assert load_data_yaml(yaml_path).root == yaml_path.parent
-    before = yaml_path.stat().st_mtime_ns
-    assert ensure_dataset(SMALL, tmp_path) == yaml_path
-    assert yaml_path.stat().st_mtime_ns == before
-    assert [p.name for p in tmp_path.iterdir()] == [yaml_path.parent.name]
 
 
 def test_cli_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,79 @@
+"""Backends on a real (quick-profile) model: same network, same outputs; clear skips and errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from harness.backends.registry import get_backend
+from harness.config import HarnessConfig
+from harness.errors import BackendUnavailable
+from harness.session import HarnessSession
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def session(quick_config: HarnessConfig) -> HarnessSession:
+    return HarnessSession.from_config(quick_config)
+
+
+def _variant(session: HarnessSession, backend: str, precision: str = "fp32"):  # type: ignore[no-untyped-def]
+    base = session.variants[0]
+    return dataclasses.replace(base, backend=backend, precision=precision)
+
+
+def test_torch_and_onnxruntime_agree_on_raw_outputs(session: HarnessSession) -> None:
+    torch_variant = _variant(session, "torch")
+    ort_variant = _variant(session, "onnxruntime")
+    x = session.input_batch(torch_variant, 1)
+    a = session.runner(torch_variant)(x)
+    b = session.runner(ort_variant)(x)
+    assert a.shape == b.shape == (1, 4 + len(session.data.names), a.shape[2])
+    assert a.dtype == b.dtype == np.float32
+    np.testing.assert_allclose(a, b, atol=2e-3, rtol=1e-3)
+
+
+def test_batched_runner_matches_batch_one(session: HarnessSession) -> None:
+    variant = _variant(session, "onnxruntime")
+    x2 = session.input_batch(variant, 2)
+    batched = session.runner(variant, batch=2)(x2)
+    single = session.runner(variant, batch=1)(x2[1:2])
+    np.testing.assert_allclose(batched[1:2], single, atol=1e-4)
+
+
+def test_artifacts_are_hashed_files(session: HarnessSession) -> None:
+    runner = session.runner(_variant(session, "onnxruntime"))
+    assert runner.artifact.suffix == ".onnx" and runner.artifact.is_file()
+    assert len(runner.artifact_sha256) == 64
+
+
+@pytest.mark.parametrize(
+    ("backend", "precision", "reason"),
+    [
+        ("torch", "fp16", "measured on CUDA only"),
+        ("torch", "bf16", "measured on CUDA only"),
+        ("onnxruntime", "fp16", "only on a CUDA device"),
+        ("onnxruntime-trt", "fp32", "needs a CUDA device"),
+    ],
+)
+def test_unsupported_combinations_skip_with_reason(
+    session: HarnessSession, backend: str, precision: str, reason: str
+) -> None:
+    if session.ctx.device != "cpu":
+        pytest.skip("these combinations are unsupported on the CPU only")
+    variant = _variant(session, backend, precision)
+    assert reason in (get_backend(backend).unsupported(variant, "cpu") or "")
+    with pytest.raises(BackendUnavailable, match=reason):
+        session.runner(variant)
+
+
+def test_cuda_device_without_cuda_is_a_skip(session: HarnessSession) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    variant = _variant(session, "torch")
+    assert "torch.cuda.is_available() is False" in (get_backend("torch").unsupported(variant, "cuda:0") or "")

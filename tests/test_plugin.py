@@ -1,0 +1,117 @@
+"""End-to-end tests of the pytest plugin with the `quick` profile (pytester, real models).
+
+The session-wide ``shared_cache`` keeps the reference training to once per test session.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def project(pytester: pytest.Pytester, shared_cache: Path) -> pytest.Pytester:
+    """A fresh project: the repository's suites plus a quick-profile harness.toml."""
+    shutil.copytree(ROOT / "suites", pytester.path / "suites")
+    _write_config(pytester, shared_cache)
+    return pytester
+
+
+def _write_config(pytester: pytest.Pytester, cache: Path, extra: str = "") -> None:
+    (pytester.path / "harness.toml").write_text(f'profile = "quick"\ncache_dir = "{cache}"\n{extra}')
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "harness.plugin", "suites/", "-p", "no:cacheprovider", *args)
+
+
+def _results(pytester: pytest.Pytester) -> dict:
+    return json.loads((pytester.path / "reports" / "latest" / "results.json").read_text())
+
+
+def test_quick_matrix_end_to_end(project: pytest.Pytester) -> None:
+    result = _run(project, "-v")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_accuracy?yolo11n-p00-fp32-torch? PASSED*",
+            "*test_speed?yolo11n-p00-fp32-onnxruntime? PASSED*",
+            "*harness: report written to*",
+        ]
+    )
+    run = _results(project)
+    assert run["schema_version"] == 1 and run["profile"] == "quick"
+    by_slug = {v["variant"]: v for v in run["variants"]}
+    assert set(by_slug) == {"yolo11n-p00-fp32-torch", "yolo11n-p00-fp32-onnxruntime"}
+    ort = by_slug["yolo11n-p00-fp32-onnxruntime"]
+    assert ort["artifact"].endswith(".onnx") and len(ort["artifact_sha256"]) == 64
+    for metric in ("map50_95", "latency_median_ms", "latency_p99_ms", "speedup_vs_reference",
+                   "throughput_ips", "params", "gflops", "file_bytes"):  # fmt: skip
+        assert isinstance(ort["metrics"][metric], float), metric
+    # Both backends ran the same network through the same evaluation path.
+    assert abs(ort["metrics"]["map50_95"] - by_slug["yolo11n-p00-fp32-torch"]["metrics"]["map50_95"]) < 0.01
+    table = (project.path / "reports" / "latest" / "deployment.md").read_text()
+    assert "yolo11n-p00-fp32-onnxruntime" in table
+    assert (project.path / "reports" / "latest" / "deployment.csv").is_file()
+
+
+def test_k_selects_by_id(project: pytest.Pytester) -> None:
+    result = _run(project, "-k", "onnxruntime and accuracy", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*test_accuracy?yolo11n-p00-fp32-onnxruntime?*", "*1/5 tests collected*"])
+
+
+def test_baselines_written_only_when_asked(project: pytest.Pytester) -> None:
+    result = _run(project, "-k", "accuracy")
+    result.assert_outcomes(passed=2)
+    assert not (project.path / "baselines").exists()
+    result = _run(project, "-k", "accuracy", "--update-baselines")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["*harness: baseline*yolo11n.json updated*", "*yolo11n-p00-fp32-torch map50_95: - -> *"]
+    )
+    (stored,) = (project.path / "baselines").glob("*/yolo11n.json")
+    before = stored.read_bytes()
+    _run(project, "-k", "accuracy").assert_outcomes(passed=2)
+    assert stored.read_bytes() == before
+
+
+def test_baseline_regression_fails_with_a_named_message(project: pytest.Pytester) -> None:
+    _run(project, "-k", "accuracy and torch", "--update-baselines").assert_outcomes(passed=1)
+    (stored,) = (project.path / "baselines").glob("*/yolo11n.json")
+    doc = json.loads(stored.read_text())
+    doc["variants"]["yolo11n-p00-fp32-torch"]["map50_95"] = 0.9
+    stored.write_text(json.dumps(doc))
+    result = _run(project, "-k", "accuracy and torch")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*yolo11n-p00-fp32-torch: mAP50-95 drop vs baseline * > limit 0.0050 (value *, baseline 0.9000)*"]
+    )
+    assert _results(project)["variants"][0]["status"] == "failed"
+
+
+def test_other_fingerprint_compares_accuracy_not_latency(project: pytest.Pytester) -> None:
+    _run(project, "-k", "torch", "--update-baselines").assert_outcomes(passed=2)
+    (stored,) = (project.path / "baselines").glob("*/yolo11n.json")
+    other = stored.parent.parent / "other-machine-00000000"
+    other.mkdir()
+    doc = json.loads(stored.read_text())
+    doc["variants"]["yolo11n-p00-fp32-torch"]["latency_median_ms"] = 1e-6  # would be a huge regression
+    (other / "yolo11n.json").write_text(json.dumps(doc))
+    shutil.rmtree(stored.parent)
+    result = _run(project, "-k", "torch")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*baseline for yolo11n is from fingerprint other-machine-00000000*"
+                                 "accuracy is compared, absolute latency is not*"])
+
+
+def test_unknown_backend_is_a_clear_collection_error(project: pytest.Pytester, shared_cache: Path) -> None:
+    _write_config(project, shared_cache, '[matrix]\nbackend = ["torch", "onnxrutime"]\n')
+    result = _run(project)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*onnxrutime*did you mean 'onnxruntime'*"])
