@@ -60,7 +60,7 @@ METRICS: Mapping[str, MetricInfo] = types.MappingProxyType(
         "params": MetricInfo("count", False, "parameters"),
         "gflops": MetricInfo("GFLOPs", False, "GFLOPs"),
         "file_bytes": MetricInfo("bytes", False, "file size"),
-        "peak_memory_mb": MetricInfo("MB", False, "peak memory"),
+        "peak_memory_mb": MetricInfo("MiB", False, "peak memory"),
     }
 )
 

@@ -78,8 +78,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write reports/<run>/ and, when asked, the baselines."""
-    session.config.stash[STATE_KEY].finish()
+    """Write reports/<run>/ and, when asked, the baselines (an xdist worker hands its records up)."""
+    state = session.config.stash[STATE_KEY]
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and state.has_records():
+        workeroutput["harness_results"] = state.results.to_json()
+    state.finish()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """pytest-xdist controller: merge the records a worker measured."""
+    data = getattr(node, "workeroutput", {}).get("harness_results")
+    if data:
+        node.config.stash[STATE_KEY].absorb(data)  # type: ignore[attr-defined]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -7,6 +7,7 @@ checks apply, and what the terminal says.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,8 @@ class RunState:
     def results(self) -> RunResults:
         """Records of this run."""
         self.session()
-        assert self._results is not None  # set together with the session
+        if self._results is None:  # set together with the session
+            raise RuntimeError("run results missing after the session was created")
         return self._results
 
     def _runner(self, variant: Variant, batch: int = 1) -> Runner:
@@ -93,6 +95,15 @@ class RunState:
 
     def record(self, variant: Variant, metrics: Metrics, runner: Runner | None = None) -> None:
         """Merge measured metrics into the variant's record."""
+        self._record(
+            variant,
+            artifact=str(runner.artifact) if runner else None,
+            artifact_sha256=runner.artifact_sha256 if runner else None,
+            metrics=metrics,
+        )
+
+    def _record(self, variant: Variant, **fields: object) -> None:
+        """Create or merge the variant's record; identity fields come from the variant."""
         self.results.record(
             variant.slug,
             model=variant.model,
@@ -100,9 +111,7 @@ class RunState:
             precision=variant.precision,
             prune=variant.prune,
             recipe=variant.to_dict(),
-            artifact=str(runner.artifact) if runner else None,
-            artifact_sha256=runner.artifact_sha256 if runner else None,
-            metrics=metrics,
+            **fields,  # type: ignore[arg-type]
         )
 
     # -- baselines ----------------------------------------------------------------------
@@ -191,16 +200,29 @@ class RunState:
         if report.when != "call" and report.outcome == "failed":
             status = "error"
         message = _reason(report)
-        self.results.record(
-            variant.slug,
-            model=variant.model,
-            backend=variant.backend,
-            precision=variant.precision,
-            prune=variant.prune,
-            recipe=variant.to_dict(),
-            status=status,
-            messages=[f"{test}: {message}"] if message else [],
-        )
+        self._record(variant, status=status, messages=[f"{test}: {message}"] if message else [])
+
+    def has_records(self) -> bool:
+        """Whether any variant was recorded in this process."""
+        return self._results is not None and bool(self._results.variants)
+
+    def absorb(self, results_json: str) -> None:
+        """Merge records measured by a pytest-xdist worker into this (controller) run."""
+        other = RunResults.from_dict(json.loads(results_json), source="xdist worker")
+        for record in other.variants:
+            self.results.record(
+                record.variant,
+                model=record.model,
+                backend=record.backend,
+                precision=record.precision,
+                prune=record.prune,
+                recipe=record.recipe,
+                artifact=record.artifact,
+                artifact_sha256=record.artifact_sha256,
+                metrics=record.metrics,
+                status=record.status,
+                messages=record.messages,
+            )
 
     def finish(self) -> None:
         """Write the report (controller only) and, when asked, the baselines."""

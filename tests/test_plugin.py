@@ -11,6 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.build import materialize
+from harness.config import HarnessConfig
+from harness.datasets.synthetic import SyntheticSpec, generate
+from harness.session import HarnessSession
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
@@ -115,3 +120,39 @@ def test_unknown_backend_is_a_clear_collection_error(project: pytest.Pytester, s
     result = _run(project)
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*onnxrutime*did you mean 'onnxruntime'*"])
+
+
+def test_users_own_weights_and_data(pytester: pytest.Pytester, quick_config: HarnessConfig) -> None:
+    """The path real users take: their .pt and data.yaml in [tool.harness] of pyproject.toml."""
+    session = HarnessSession.from_config(quick_config)
+    weights = materialize(session.variants[0].source, session.ctx)
+    shutil.copy(weights, pytester.path / "best.pt")
+    generate(SyntheticSpec(n_train=4, n_val=6, n_calib=2, imgsz=64, seed=7), pytester.path / "data")
+    shutil.copytree(ROOT / "suites", pytester.path / "suites")
+    (pytester.path / "pyproject.toml").write_text(
+        f"""
+[tool.harness]
+profile = "quick"
+data = "data/data.yaml"
+cache_dir = "{quick_config.cache_dir}"
+
+[[tool.harness.models]]
+name = "det-n"
+weights = "best.pt"
+"""
+    )
+    result = _run(pytester, "-k", "accuracy", "-v", "--benchmark-json", "bench.json")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*test_accuracy?det-n-p00-fp32-onnxruntime? PASSED*"])
+    run = _results(pytester)
+    source = run["variants"][0]["recipe"]["source"]
+    assert source["kind"] == "weights" and source["path"].endswith("best.pt")
+
+
+def test_benchmark_options_work_unchanged(project: pytest.Pytester) -> None:
+    result = _run(project, "-k", "speed and onnxruntime", "--benchmark-json", "bench.json")
+    result.assert_outcomes(passed=1)
+    bench = json.loads((project.path / "bench.json").read_text())
+    (entry,) = bench["benchmarks"]
+    assert entry["extra_info"]["variant"] == "yolo11n-p00-fp32-onnxruntime"
+    assert entry["stats"]["rounds"] == 10

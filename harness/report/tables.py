@@ -43,7 +43,7 @@ DEPLOYMENT_COLUMNS = (
     Column("p95 ms", "latency_p95_ms"),
     Column("p99 ms", "latency_p99_ms"),
     Column("Throughput img/s", "throughput_ips", digits=1),
-    Column("Peak mem MB", "peak_memory_mb", digits=1),
+    Column("Peak mem MiB", "peak_memory_mb", digits=1),
     Column("Params M", "params", divisor=1e6, digits=3),
     Column("GFLOPs", "gflops"),
     Column("Size MB", "file_bytes", divisor=1e6),

@@ -32,7 +32,7 @@ def render_markdown(run: RunResults) -> str:
         f"Profile `{run.profile}`, fingerprint `{run.fingerprint_id}` ({env}), "
         f"created {run.created}.\n\n"
         f"{to_markdown(deployment_table(run))}\n\n"
-        "Latency in ms per image at batch 1 (p50 = median); sizes in MB (10^6 bytes); "
+        "Latency in ms per image at batch 1 (p50 = median); file sizes in MB (10^6 bytes), peak memory in MiB; "
         "params in millions; `-` = not measured.\n"
     )
 

@@ -1,0 +1,56 @@
+"""Matrix expansion: every cell once, the reference first, readable ids, unbuilt axes rejected."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from harness.config import HarnessConfig, load_config
+from harness.errors import ConfigError
+from harness.matrix import build_variants, data_recipe
+from harness.recipes import SyntheticDataRecipe, TrainRecipe, WeightsRecipe
+
+
+def _config(tmp_path: Path, text: str) -> HarnessConfig:
+    (tmp_path / "harness.toml").write_text(text)
+    return load_config(tmp_path)
+
+
+def test_quick_profile_matrix(tmp_path: Path) -> None:
+    config = _config(tmp_path, 'profile = "quick"\n')
+    variants = build_variants(config)
+    assert [v.slug for v in variants] == ["yolo11n-p00-fp32-torch", "yolo11n-p00-fp32-onnxruntime"]
+    assert variants[0].is_reference
+    assert isinstance(variants[0].source, TrainRecipe)
+    assert isinstance(data_recipe(config), SyntheticDataRecipe)
+
+
+def test_full_profile_crosses_every_axis(tmp_path: Path) -> None:
+    config = _config(tmp_path, 'profile = "full"\n')
+    variants = build_variants(config)
+    m = config.matrix
+    assert len(variants) == len(config.models) * len(m.prune) * len(m.precision) * len(m.backend)
+    assert len({v.slug for v in variants}) == len(variants)
+    firsts = [variants[i] for i in range(0, len(variants), len(variants) // len(config.models))]
+    assert all(v.is_reference for v in firsts)
+
+
+def test_user_weights_are_hashed_by_content(tmp_path: Path) -> None:
+    (tmp_path / "w.pt").write_bytes(b"weights")
+    config = _config(
+        tmp_path,
+        'profile = "quick"\n[[models]]\nname = "det-n"\nweights = "w.pt"\n',
+    )
+    (variant, *_) = build_variants(config)
+    assert variant.slug == "det-n-p00-fp32-torch"
+    assert isinstance(variant.source, WeightsRecipe)
+    assert variant.source.path == str((tmp_path / "w.pt").resolve())
+
+
+def test_unbuilt_prune_ratio_is_rejected_before_anything_runs(tmp_path: Path) -> None:
+    config = _config(tmp_path, 'profile = "quick"\n')
+    pruned = dataclasses.replace(config, matrix=dataclasses.replace(config.matrix, prune=(0.0, 0.3)))
+    with pytest.raises(ConfigError, match=r"matrix\.prune contains \[0\.3\]"):
+        build_variants(pruned)
