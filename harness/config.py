@@ -46,7 +46,7 @@ TOP_KEYS = (
     "baselines_dir", "models", "train", "matrix", "budgets", "latency", "dataset",
 )  # fmt: skip
 MODEL_KEYS = ("name", "weights", "cfg", "train", "teacher")
-TRAIN_KEYS = ("epochs", "batch", "imgsz")
+TRAIN_KEYS = ("epochs", "batch", "imgsz", "pre_epochs", "pre_imgsz")
 _TOP_PATHS = ("data", "cache_dir", "reports_dir", "baselines_dir")
 _MODEL_PATHS = ("weights", "teacher")
 _DEVICE = re.compile(r"cpu|cuda(:\d+)?|mps")
@@ -136,6 +136,8 @@ class ModelSpec:
     batch: int
     train_imgsz: int
     teacher: Path | None = None
+    pre_epochs: int = 0
+    pre_imgsz: int | None = None
 
     def __post_init__(self) -> None:
         if (self.weights is None) == (self.cfg is None):
@@ -423,14 +425,18 @@ def _budgets(mapping: Mapping[str, object], where: Where) -> Budgets:
 
 
 def _train(table: Mapping[str, object], where: Where, fallback: Mapping[str, int]) -> dict[str, int]:
-    """A ``train`` table: epochs >= 1, batch >= 1, imgsz (multiple of 32) over ``fallback``."""
+    """A ``train`` table over ``fallback``: epochs >= 1, batch >= 1, imgsz (multiple of 32), and an
+    optional cheaper first stage: ``pre_epochs`` >= 0 at ``pre_imgsz`` (default imgsz / 2)."""
     check_keys(table, TRAIN_KEYS, where)
     out = dict(fallback)
     for key in ("epochs", "batch"):
         if key in table:
             out[key] = where.integer(table[key], key, 1)
-    if "imgsz" in table:
-        out["imgsz"] = _imgsz(where, table["imgsz"], "imgsz")
+    if "pre_epochs" in table:
+        out["pre_epochs"] = where.integer(table["pre_epochs"], "pre_epochs", 0)
+    for key in ("imgsz", "pre_imgsz"):
+        if key in table:
+            out[key] = _imgsz(where, table[key], key)
     return out
 
 
@@ -474,4 +480,6 @@ def _model(item: object, where: Where, defaults: Mapping[str, int]) -> ModelSpec
         batch=train["batch"],
         train_imgsz=train["imgsz"],
         teacher=_path(where, table["teacher"], "teacher", True) if "teacher" in table else None,
+        pre_epochs=train.get("pre_epochs", 0),
+        pre_imgsz=train.get("pre_imgsz"),
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 from harness.build.data import synthetic_recipe, user_recipe
-from harness.build.train import weights_recipe
+from harness.build.train import REFERENCE_HYP, weights_recipe
 from harness.config import HarnessConfig, ModelSpec
 from harness.errors import ConfigError
 from harness.recipes import DataRecipe, SourceRecipe, TrainRecipe, Variant
@@ -26,15 +27,20 @@ def source_recipe(model: ModelSpec, data: DataRecipe, config: HarnessConfig) -> 
         return weights_recipe(model.weights)
     if model.cfg is None:
         raise ConfigError(f"model {model.name!r} needs either 'weights' or 'cfg'")
-    return TrainRecipe(
+    stage = functools.partial(
+        TrainRecipe,
         cfg=model.cfg,
         data=data,
-        epochs=model.epochs,
         batch=model.batch,
-        imgsz=model.train_imgsz or config.imgsz,
         seed=config.seed,
         versions=versions("torch", "ultralytics"),
+        hyp=REFERENCE_HYP,
     )
+    first = None
+    if model.pre_epochs > 0:  # a cheap low-resolution stage, then the main stage from its weights
+        pre_imgsz = model.pre_imgsz or max(32, model.train_imgsz // 64 * 32)
+        first = stage(epochs=model.pre_epochs, imgsz=pre_imgsz)
+    return stage(epochs=model.epochs, imgsz=model.train_imgsz, init=first)
 
 
 def build_variants(config: HarnessConfig) -> list[Variant]:

@@ -94,6 +94,8 @@ class TrainRecipe(Recipe):
     imgsz: int
     seed: int
     versions: tuple[tuple[str, str], ...]
+    hyp: tuple[tuple[str, float | int | str], ...] = ()
+    init: TrainRecipe | WeightsRecipe | None = None  # start from these weights instead of ``cfg``
 
 
 @dataclass(frozen=True)

@@ -98,10 +98,6 @@ class HarnessSession:
             return None, False
         return found
 
-    def artifact(self, variant: Variant) -> Path:
-        """The file the variant runs (checkpoint or exported graph)."""
-        return self.runner(variant).artifact
-
 
 def _read(path: Path) -> np.ndarray:
     import cv2

@@ -54,3 +54,13 @@ def test_unbuilt_prune_ratio_is_rejected_before_anything_runs(tmp_path: Path) ->
     pruned = dataclasses.replace(config, matrix=dataclasses.replace(config.matrix, prune=(0.0, 0.3)))
     with pytest.raises(ConfigError, match=r"matrix\.prune contains \[0\.3\]"):
         build_variants(pruned)
+
+
+def test_low_resolution_first_stage_chains_recipes(tmp_path: Path) -> None:
+    config = _config(tmp_path, 'profile = "quick"\nimgsz = 320\n[train]\nepochs = 2\npre_epochs = 5\n')
+    source = build_variants(config)[0].source
+    assert isinstance(source, TrainRecipe) and isinstance(source.init, TrainRecipe)
+    assert (source.imgsz, source.epochs) == (320, 2)
+    assert (source.init.imgsz, source.init.epochs, source.init.init) == (160, 5, None)
+    changed = _config(tmp_path, 'profile = "quick"\nimgsz = 320\n[train]\nepochs = 2\npre_epochs = 6\n')
+    assert build_variants(changed)[0].source.key() != source.key()

@@ -156,3 +156,10 @@ def test_benchmark_options_work_unchanged(project: pytest.Pytester) -> None:
     (entry,) = bench["benchmarks"]
     assert entry["extra_info"]["variant"] == "yolo11n-p00-fp32-onnxruntime"
     assert entry["stats"]["rounds"] == 10
+
+
+def test_xdist_workers_share_the_cache_and_one_report(project: pytest.Pytester) -> None:
+    result = _run(project, "-n", "2", "-k", "accuracy")
+    result.assert_outcomes(passed=2)
+    slugs = {v["variant"] for v in _results(project)["variants"]}
+    assert slugs == {"yolo11n-p00-fp32-torch", "yolo11n-p00-fp32-onnxruntime"}
