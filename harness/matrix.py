@@ -6,7 +6,7 @@ import functools
 import itertools
 
 from harness.build.data import synthetic_recipe, user_recipe
-from harness.build.train import REFERENCE_HYP, weights_recipe
+from harness.build.train import FINETUNE_HYP, REFERENCE_HYP, weights_recipe
 from harness.config import HarnessConfig, ModelSpec
 from harness.errors import ConfigError
 from harness.recipes import DataRecipe, SourceRecipe, TrainRecipe, Variant
@@ -40,7 +40,9 @@ def source_recipe(model: ModelSpec, data: DataRecipe, config: HarnessConfig) -> 
     if model.pre_epochs > 0:  # a cheap low-resolution stage, then the main stage from its weights
         pre_imgsz = model.pre_imgsz or max(32, model.train_imgsz // 64 * 32)
         first = stage(epochs=model.pre_epochs, imgsz=pre_imgsz)
-    return stage(epochs=model.epochs, imgsz=model.train_imgsz, init=first)
+    if first is None:
+        return stage(epochs=model.epochs, imgsz=model.train_imgsz)
+    return stage(epochs=model.epochs, imgsz=model.train_imgsz, init=first, hyp=REFERENCE_HYP + FINETUNE_HYP)
 
 
 def build_variants(config: HarnessConfig) -> list[Variant]:

@@ -39,11 +39,12 @@ _QUICK: dict[str, object] = {
 _DEFAULT: dict[str, object] = {
     **_COMMON,
     "imgsz": 320,
-    "train": {"epochs": 15, "batch": 16},
+    # 16 cheap epochs at 160 px, then 3 at 320 px from those weights: mAP50-95 ~0.6-0.7 in ~7 min.
+    "train": {"epochs": 3, "batch": 8, "pre_epochs": 16},
     "models": [{"name": "yolo11n", "cfg": "yolo11n.yaml"}],
     "matrix": {"prune": [0.0], "precision": ["fp32"], "backend": ["torch", "onnxruntime"]},
     "latency": {"warmup": 10, "rounds": 50, "interleaved_rounds": 30, "throughput_batch": 8},
-    "dataset": {"n_train": 384, "n_val": 200, "n_calib": 128, "seed": 0},
+    "dataset": {"n_train": 640, "n_val": 200, "n_calib": 128, "seed": 0},
 }
 
 _FULL: dict[str, object] = {

@@ -65,8 +65,9 @@ def test_quick_profile_values(tmp_path: Path) -> None:
 def test_default_and_full_profiles(tmp_path: Path) -> None:
     default = _load(tmp_path)
     assert default.profile == "default"
-    assert (default.dataset.n_train, default.dataset.n_val, default.dataset.n_calib) == (384, 200, 128)
-    assert (default.models[0].epochs, default.models[0].batch, default.imgsz) == (15, 16, 320)
+    assert (default.dataset.n_train, default.dataset.n_val, default.dataset.n_calib) == (640, 200, 128)
+    model = default.models[0]
+    assert (model.epochs, model.batch, model.pre_epochs, default.imgsz) == (3, 8, 16, 320)
     full = _load(tmp_path, profile="full")
     assert [m.name for m in full.models] == ["yolo11n", "yolov8n", "yolo26n"]
     assert full.matrix.precision == ("fp32", "fp16", "bf16")
@@ -201,7 +202,7 @@ def test_file_models_replace_profile_models(tmp_path: Path) -> None:
         train = {epochs = 2}
     """)  # fmt: skip
     cfg = _load(tmp_path, profile="full")
-    assert [(m.name, m.epochs, m.batch) for m in cfg.models] == [("a", 2, 16)]
+    assert [(m.name, m.epochs, m.batch) for m in cfg.models] == [("a", 2, 8)]
     assert cfg.model("a").cfg == "yolov8n.yaml"
     with pytest.raises(KeyError, match="no model named 'b'"):
         cfg.model("b")

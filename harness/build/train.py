@@ -21,6 +21,10 @@ REFERENCE_HYP: tuple[tuple[str, float | int | str], ...] = (
     ("lr0", 0.002),
     ("warmup_epochs", 1),
     ("mosaic", 0.0),
+    ("nbs", 8),  # nominal batch = batch: one optimizer step per batch, not per 64 images
+)
+FINETUNE_HYP: tuple[tuple[str, float | int | str], ...] = (
+    ("warmup_epochs", 0),  # a stage that starts from trained weights skips the warm-up's high bias LR
 )
 
 
