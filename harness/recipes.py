@@ -46,6 +46,10 @@ class Recipe:
         """sha256 of the canonical JSON: the artifact cache key."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
+    def describe(self) -> str:
+        """One line for progress messages."""
+        return self.kind
+
 
 def _plain(value: Any, for_hash: bool) -> Any:
     if isinstance(value, Recipe):
@@ -68,6 +72,10 @@ class SyntheticDataRecipe(Recipe):
     n_val: int
     n_calib: int
     generator_version: int
+
+    def describe(self) -> str:
+        """E.g. ``synthetic dataset 640/200/128 images at 320 px``."""
+        return f"synthetic dataset {self.n_train}/{self.n_val}/{self.n_calib} images at {self.imgsz} px"
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,11 @@ class TrainRecipe(Recipe):
     hyp: tuple[tuple[str, float | int | str], ...] = ()
     init: TrainRecipe | WeightsRecipe | None = None  # start from these weights instead of ``cfg``
 
+    def describe(self) -> str:
+        """E.g. ``train yolo11n.yaml: 16 epochs at 160 px``."""
+        start = " from the previous stage" if self.init else ""
+        return f"train {self.cfg}: {self.epochs} epochs at {self.imgsz} px{start}"
+
 
 @dataclass(frozen=True)
 class WeightsRecipe(Recipe):
@@ -121,6 +134,10 @@ class ExportRecipe(Recipe):
     batch: int
     half: bool
     versions: tuple[tuple[str, str], ...]
+
+    def describe(self) -> str:
+        """E.g. ``export onnx (batch 1, imgsz 320)``."""
+        return f"export {self.format} (batch {self.batch}, imgsz {self.imgsz}{', fp16' if self.half else ''})"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ checks apply, and what the terminal says.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from harness.results import RunResults
 from harness.session import HarnessSession
 
 Metrics = dict[str, float | None]
+THROUGHPUT_ROUNDS = 10  # timed batched calls; each is batch x slower than a batch-1 call
 
 
 @dataclass
@@ -47,6 +48,7 @@ class RunState:
     reports_dir: Path | None
     update_baselines: bool
     is_worker: bool
+    log: Callable[[str], None] = print
     _session: HarnessSession | None = None
     _results: RunResults | None = None
     _lines: list[str] = field(default_factory=list)
@@ -62,6 +64,7 @@ class RunState:
             reports_dir=config.getoption("harness_reports"),
             update_baselines=bool(config.getoption("update_baselines")),
             is_worker=hasattr(config, "workerinput"),
+            log=_terminal_writer(config),
         )
 
     # -- session ------------------------------------------------------------------------
@@ -70,7 +73,7 @@ class RunState:
         """Load and validate the config and expand the matrix, once per run."""
         if self._session is None:
             config = load_config(self.rootdir, path=self.config_path, profile=self.profile)
-            self._session = HarnessSession.from_config(config)
+            self._session = HarnessSession.from_config(config, log=self.log)
             self._results = RunResults.new(config.profile, self._session.fingerprint)
         return self._session
 
@@ -160,7 +163,8 @@ class RunState:
         metrics: Metrics = latency_metrics(samples_s)
         metrics |= speedup_metrics(runner, reference, x, lat.interleaved_rounds, lat.warmup)
         batched = self._runner(variant, lat.throughput_batch)
-        metrics |= throughput_metrics(batched, session.input_batch(variant, lat.throughput_batch), 10, 2)
+        batch_x = session.input_batch(variant, lat.throughput_batch)
+        metrics |= throughput_metrics(batched, batch_x, THROUGHPUT_ROUNDS, lat.warmup)
         metrics |= footprint(variant, runner.artifact, session.ctx)
         metrics |= memory_metrics(
             lambda: session.fresh_runner(variant)(x), session.ctx.device, variant.backend
@@ -247,6 +251,18 @@ class RunState:
     def summary_lines(self) -> list[str]:
         """Lines for the terminal summary."""
         return list(self._lines)
+
+
+def _terminal_writer(config: pytest.Config) -> Callable[[str], None]:
+    """Write progress lines past output capturing (long builds must not look like a hang)."""
+
+    def write(message: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(message)
+
+    return write
 
 
 def _reason(report: pytest.TestReport) -> str:

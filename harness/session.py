@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,9 +38,11 @@ class HarnessSession:
     _data: DataSpec | None = None
 
     @classmethod
-    def from_config(cls, config: HarnessConfig) -> HarnessSession:
+    def from_config(cls, config: HarnessConfig, log: Callable[[str], None] | None = None) -> HarnessSession:
         """Expand the matrix (cheap: nothing is built until a test asks for it)."""
         ctx = BuildContext(ArtifactCache(config.cache_dir), config.device, config.threads)
+        if log is not None:
+            ctx = dataclasses.replace(ctx, log=log)
         return cls(
             config=config,
             fingerprint=current(config.threads),

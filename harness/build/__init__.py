@@ -22,6 +22,7 @@ class BuildContext:
     cache: ArtifactCache
     device: str = "cpu"
     threads: int = 2
+    log: Callable[[str], None] = lambda message: None
 
 
 _BUILDERS: dict[type[Recipe], Builder] = {}
@@ -54,7 +55,13 @@ def build(recipe: Recipe, ctx: BuildContext) -> Artifact:
     fn = _BUILDERS.get(type(recipe))
     if fn is None:
         raise TypeError(f"no builder registered for {type(recipe).__name__}")
-    return ctx.cache.get_or_build(recipe, lambda tmp: fn(recipe, ctx, tmp))
+    found = ctx.cache.get(recipe)
+    if found is not None:
+        return found
+    ctx.log(f"harness: building {recipe.describe()} (cache key {recipe.key()[:12]})")
+    artifact = ctx.cache.get_or_build(recipe, lambda tmp: fn(recipe, ctx, tmp))
+    ctx.log(f"harness: built {recipe.kind} {recipe.key()[:12]} in {artifact.build_seconds:.0f} s")
+    return artifact
 
 
 def materialize(recipe: Recipe, ctx: BuildContext) -> Path:
