@@ -189,9 +189,15 @@ class RunResults:
         current.merge(metrics, status, messages)
         return current
 
+    def absorb(self, other: RunResults) -> None:
+        """Merge every record of ``other`` (another shard of the same run) into this run."""
+        for result in other.variants:
+            fields_ = result.to_dict()
+            self.record(str(fields_.pop("variant")), **fields_)  # type: ignore[arg-type]
+
     def to_dict(self) -> dict[str, object]:
-        """A JSON-ready dict (schema in docs/results-schema.md)."""
-        return asdict(self)
+        """A JSON-ready dict (schema in docs/results-schema.md), with the unit of every metric."""
+        return asdict(self) | {"units": {name: info.unit for name, info in METRICS.items()}}
 
     def to_json(self) -> str:
         """The results file text."""

@@ -212,21 +212,7 @@ class RunState:
 
     def absorb(self, results_json: str) -> None:
         """Merge records measured by a pytest-xdist worker into this (controller) run."""
-        other = RunResults.from_dict(json.loads(results_json), source="xdist worker")
-        for record in other.variants:
-            self.results.record(
-                record.variant,
-                model=record.model,
-                backend=record.backend,
-                precision=record.precision,
-                prune=record.prune,
-                recipe=record.recipe,
-                artifact=record.artifact,
-                artifact_sha256=record.artifact_sha256,
-                metrics=record.metrics,
-                status=record.status,
-                messages=record.messages,
-            )
+        self.results.absorb(RunResults.from_dict(json.loads(results_json), source="xdist worker"))
 
     def finish(self) -> None:
         """Write the report (controller only) and, when asked, the baselines."""

@@ -131,7 +131,7 @@ def test_explicit_path_and_relative_paths_resolve_against_its_directory(tmp_path
     _write(tmp_path / "conf" / "data" / "data.yaml", "names: [a]\n")
     _write(tmp_path / "conf" / "w" / "best.pt", "")
     _write(tmp_path / "conf" / "my.yaml", "nc: 1\n")
-    path = _write(tmp_path / "conf" / "bench.toml", """
+    _write(tmp_path / "conf" / "bench.toml", """
         data = "data/data.yaml"
         cache_dir = "cache"
         [train]

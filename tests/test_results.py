@@ -198,3 +198,17 @@ def test_docs_describe_every_field_and_metric() -> None:
         row = next(line for line in text.splitlines() if line.startswith(f"| `{name}` |"))
         better = {True: "higher", False: "lower", None: "-"}[info.higher_is_better]
         assert f"| {better} |" in row, name
+
+
+def test_absorb_merges_another_shard() -> None:
+    a, b = _run(), _run()
+    a.record("m-p00-fp32-torch", model="m", backend="torch", precision="fp32", prune=0.0, metrics={"map50": 0.5})
+    b.record("m-p00-fp32-torch", model="m", backend="torch", precision="fp32", prune=0.0,
+             metrics={"latency_median_ms": 3.0}, status="failed", messages=["x"])  # fmt: skip
+    b.record("m-p00-fp32-onnxruntime", model="m", backend="onnxruntime", precision="fp32", prune=0.0)
+    a.absorb(b)
+    merged = a.variant("m-p00-fp32-torch")
+    assert merged is not None
+    assert merged.metrics == {"map50": 0.5, "latency_median_ms": 3.0}
+    assert (merged.status, merged.messages) == ("failed", ["x"])
+    assert [v.variant for v in a.variants] == ["m-p00-fp32-torch", "m-p00-fp32-onnxruntime"]
