@@ -6,6 +6,7 @@ finished); warm-up calls run first; raw samples are kept.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -76,20 +77,24 @@ def time_call(fn: Call) -> float:
     return time.perf_counter() - start
 
 
-def interleave(candidate: Call, reference: Call, rounds: int, warmup: int) -> Interleaved:
-    """Alternate candidate and reference (ABBA order) so that drift hits both equally."""
+def interleave(candidate: Call, reference: Call, rounds: int, warmup: int, block: int = 5) -> Interleaved:
+    """Time candidate and reference alternately, in short blocks, ABBA order, ``rounds`` samples each.
+
+    Each block starts with one untimed call, so that every timed call runs with warm caches and
+    thread pools, as in deployment, instead of paying for the other model having just run; the
+    blocks are short (a few calls), so slow drift of the machine still hits both sides equally.
+    """
     for _ in range(warmup):
         candidate()
         reference()
     cand: list[float] = []
     ref: list[float] = []
-    for i in range(rounds):
-        if i % 2 == 0:
-            cand.append(time_call(candidate))
-            ref.append(time_call(reference))
-        else:
-            ref.append(time_call(reference))
-            cand.append(time_call(candidate))
+    for i in range(math.ceil(rounds / block)):
+        n = min(block, rounds - i * block)
+        pairs = [(candidate, cand), (reference, ref)]
+        for fn, out in pairs if i % 2 == 0 else pairs[::-1]:
+            fn()
+            out.extend(time_call(fn) for _ in range(n))
     return Interleaved(tuple(cand), tuple(ref))
 
 

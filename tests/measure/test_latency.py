@@ -25,8 +25,9 @@ def test_speedup_is_ratio_of_medians(ref: list[float], factor: float) -> None:
     assert np.isclose(Interleaved(cand, tuple(ref)).speedup, factor)
 
 
-def test_interleave_alternates_and_counts() -> None:
+def test_interleave_alternates_blocks_and_counts() -> None:
     order: list[str] = []
-    result = interleave(lambda: order.append("c"), lambda: order.append("r"), rounds=4, warmup=1)
-    assert order == ["c", "r", "c", "r", "r", "c", "c", "r", "r", "c"]
-    assert len(result.candidate_s) == len(result.reference_s) == 4
+    result = interleave(lambda: order.append("c"), lambda: order.append("r"), rounds=3, warmup=1, block=2)
+    # warm-up pair, then ABBA blocks of (1 untimed + n timed) calls: n = 2, then 1
+    assert "".join(order) == "cr" + "ccc" + "rrr" + "rr" + "cc"
+    assert len(result.candidate_s) == len(result.reference_s) == 3
