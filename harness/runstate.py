@@ -28,6 +28,7 @@ from harness.config import HarnessConfig, load_config
 from harness.errors import BackendUnavailable
 from harness.measure.footprint import footprint
 from harness.measure.latency import interleave
+from harness.measure.memprobe import ProbeRequest
 from harness.measure.speed import latency_metrics, memory_metrics, speedup_metrics, throughput_metrics
 from harness.recipes import Variant
 from harness.report.writer import write_run
@@ -166,9 +167,8 @@ class RunState:
         batch_x = session.input_batch(variant, lat.throughput_batch)
         metrics |= throughput_metrics(batched, batch_x, THROUGHPUT_ROUNDS, lat.warmup)
         metrics |= footprint(variant, runner.artifact, session.ctx)
-        metrics |= memory_metrics(
-            lambda: session.fresh_runner(variant)(x), session.ctx.device, variant.backend
-        )
+        ctx = session.ctx
+        metrics |= memory_metrics(ProbeRequest(variant, ctx.cache.root, ctx.device, ctx.threads))
         ref_ms = metrics.pop("reference_latency_median_ms")
         self.record(variant, metrics, runner)
         budget = self.config.budgets.for_variant(variant.slug, variant.precision)

@@ -76,10 +76,6 @@ class HarnessSession:
             raise found
         return found
 
-    def fresh_runner(self, variant: Variant, batch: int = 1) -> Runner:
-        """A newly loaded runner (for peak-memory measurement), not kept."""
-        return get_backend(variant.backend).load(LoadRequest(variant, batch, self.ctx))
-
     def accuracy(self, variant: Variant) -> MapResult:
         """mAP of ``variant`` on the val split through the shared pre/post-processing path."""
         if variant.slug not in self._accuracy:

@@ -27,7 +27,8 @@ def file_bytes(path: Path) -> int:
     return path.stat().st_size
 
 
-def _status_kib(field: str) -> int | None:
+def read_status_kib(field: str) -> int | None:
+    """A ``kB`` field of ``/proc/self/status`` (Linux), e.g. ``VmHWM``; None elsewhere."""
     try:
         text = Path("/proc/self/status").read_text()
     except OSError:
@@ -36,37 +37,12 @@ def _status_kib(field: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS counter (Linux ``clear_refs`` value 5)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def peak_host_memory_mb(fn: Callable[[], object]) -> float | None:
-    """Peak resident memory that ``fn`` adds to the process, in MiB; None where not measurable.
-
-    Reads Linux's VmHWM after resetting it, minus the resident size before the call.
-    """
-    before = _status_kib("VmRSS")
-    if before is None or not _reset_peak_rss():
-        return None
-    fn()
-    peak = _status_kib("VmHWM")
-    if peak is None:
-        return None
-    return max(peak - before, 0) * 1024 / _MIB
-
-
 def peak_cuda_memory_mb(fn: Callable[[], object], device: str) -> float:
     """Peak CUDA memory allocated by torch while ``fn`` runs, in MiB."""
     import torch
 
     torch.cuda.synchronize(device)
     torch.cuda.reset_peak_memory_stats(device)
-    base = torch.cuda.memory_allocated(device)
     fn()
     torch.cuda.synchronize(device)
-    return (torch.cuda.max_memory_allocated(device) - base) / _MIB
+    return torch.cuda.max_memory_allocated(device) / _MIB

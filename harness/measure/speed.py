@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from harness.backends.base import Runner
 from harness.measure.latency import LatencySummary, interleave, throughput
-from harness.measure.size import peak_cuda_memory_mb, peak_host_memory_mb
+from harness.measure.memprobe import ProbeRequest, peak_memory_mb
 
 Metrics = dict[str, float | None]
 
@@ -39,10 +39,6 @@ def throughput_metrics(runner: Runner, x: np.ndarray, rounds: int, warmup: int) 
     }
 
 
-def memory_metrics(load_and_run: Callable[[], object], device: str, backend: str) -> Metrics:
-    """Peak memory that loading the variant and running one batch adds (host RSS or CUDA)."""
-    if device.startswith("cuda"):
-        value = peak_cuda_memory_mb(load_and_run, device) if backend == "torch" else None
-    else:
-        value = peak_host_memory_mb(load_and_run)
-    return {"peak_memory_mb": value}
+def memory_metrics(request: ProbeRequest) -> Metrics:
+    """Peak memory of a fresh process serving the variant (see :mod:`harness.measure.memprobe`)."""
+    return {"peak_memory_mb": peak_memory_mb(request)}
