@@ -186,7 +186,9 @@ class RunState:
         runner = self._runner(reference)
         x = self.session().input_batch(reference, 1)
         lat = self.config.latency
-        return interleave(lambda: runner(x), lambda: runner(x), lat.interleaved_rounds, lat.warmup).speedup
+        ratio = interleave(lambda: runner(x), lambda: runner(x), lat.interleaved_rounds, lat.warmup).speedup
+        self._lines.append(f"harness: {reference.slug} measured twice, interleaved: latency ratio {ratio:.3f}")
+        return ratio
 
     # -- verdicts, outcomes, end of run ---------------------------------------------------
 
