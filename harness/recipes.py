@@ -141,6 +141,56 @@ class ExportRecipe(Recipe):
 
 
 @dataclass(frozen=True)
+class QuantSpec:
+    """How an INT8 variant is quantized (the knobs every toolchain maps onto its own API).
+
+    ``method``: "static" (calibrated activations) or "dynamic" (weights only, activations at run
+    time). ``format``: "qdq" (QuantizeLinear/DequantizeLinear pairs) or "qoperator" (fused integer
+    operators); ONNX Runtime only. ``per_channel``: weight scales per output channel, else per
+    tensor. ``activations`` / ``weights``: "u8" or "s8". ``calibration``: "minmax", "entropy" or
+    "percentile". ``calib_size``: images taken, in order, from the calibration split.
+    ``max_drop``: when set, accuracy-controlled quantization keeps layers in float until the
+    mAP50-95 drop is at most this (slug suffix ``ac010`` for 0.010).
+    """
+
+    method: str = "static"
+    format: str = "qdq"
+    per_channel: bool = True
+    activations: str = "u8"
+    weights: str = "s8"
+    calibration: str = "minmax"
+    calib_size: int = 100
+    max_drop: float | None = None  # accuracy-controlled quantization (NNCF) with this mAP50-95 drop
+
+    def __post_init__(self) -> None:
+        choices = {
+            "method": ("static", "dynamic"),
+            "format": ("qdq", "qoperator"),
+            "activations": ("u8", "s8"),
+            "weights": ("u8", "s8"),
+            "calibration": ("minmax", "entropy", "percentile"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"quant.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.calib_size < 1:
+            raise ValueError(f"quant.calib_size must be >= 1, got {self.calib_size}")
+
+    @property
+    def slug(self) -> str:
+        """Id fragment: ``qdq-pc-u8s8-minmax-c100`` (static) or ``dyn-pc-s8`` (dynamic)."""
+        gran = "pc" if self.per_channel else "pt"
+        if self.method == "dynamic":
+            return f"dyn-{gran}-{self.weights}"
+        base = f"{self.format}-{gran}-{self.activations}{self.weights}-{self.calibration}-c{self.calib_size}"
+        return base if self.max_drop is None else f"{base}-ac{round(self.max_drop * 1000):03d}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class Variant:
     """One cell of the matrix: model x prune ratio x precision x backend (x distillation).
 
@@ -154,14 +204,22 @@ class Variant:
     backend: str = "torch"
     distill: str | None = None
     imgsz: int = 320
+    quant: QuantSpec | None = None  # set exactly when precision is int8
+
+    def __post_init__(self) -> None:
+        if (self.precision == "int8") != (self.quant is not None):
+            raise ValueError(f"variant {self.model}: a QuantSpec goes with precision int8 and only with it")
 
     @property
     def slug(self) -> str:
-        """Readable pytest id, e.g. ``yolo11n-p00-fp32-onnxruntime``."""
-        parts = [self.model, f"p{round(self.prune * 100):02d}", self.precision, self.backend]
+        """Readable pytest id, e.g. ``yolo11n-p00-fp32-onnxruntime`` or
+        ``yolo11n-p00-int8-qdq-pc-u8s8-minmax-c100-onnxruntime``."""
+        parts = [self.model, f"p{round(self.prune * 100):02d}", self.precision]
         if self.distill:
             parts.insert(2, f"kd-{self.distill}")
-        return "-".join(parts)
+        if self.quant is not None:
+            parts.append(self.quant.slug)
+        return "-".join([*parts, self.backend])
 
     @property
     def is_reference(self) -> bool:
@@ -170,7 +228,7 @@ class Variant:
 
     def reference(self) -> Variant:
         """The same model's FP32 PyTorch reference variant."""
-        return dataclasses.replace(self, prune=0.0, precision="fp32", backend="torch", distill=None)
+        return dataclasses.replace(self, prune=0.0, precision="fp32", backend="torch", distill=None, quant=None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description, recipe included."""
@@ -181,5 +239,6 @@ class Variant:
             "backend": self.backend,
             "distill": self.distill,
             "imgsz": self.imgsz,
+            "quant": self.quant.to_dict() if self.quant else None,
             "source": self.source.to_dict(),
         }

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.recipes import SyntheticDataRecipe, TrainRecipe, Variant, WeightsRecipe
+from harness.recipes import QuantSpec, SyntheticDataRecipe, TrainRecipe, Variant, WeightsRecipe
 
 DATA = SyntheticDataRecipe(seed=0, imgsz=320, n_train=8, n_val=4, n_calib=2, generator_version=1)
 TRAIN = TrainRecipe(cfg="yolo11n.yaml", data=DATA, epochs=1, batch=8, imgsz=320, seed=0, versions=(("torch", "2"),))
@@ -39,7 +40,7 @@ def test_local_path_is_not_hashed_but_content_is() -> None:
 
 @given(
     prune=st.sampled_from([0.0, 0.1, 0.3, 0.55]),
-    precision=st.sampled_from(["fp32", "fp16", "int8"]),
+    precision=st.sampled_from(["fp32", "fp16", "bf16"]),
     backend=st.sampled_from(["torch", "onnxruntime", "openvino"]),
 )
 def test_slug_reads_like_the_matrix(prune: float, precision: str, backend: str) -> None:
@@ -52,3 +53,21 @@ def test_slug_reads_like_the_matrix(prune: float, precision: str, backend: str) 
 def test_distilled_slug_names_the_method() -> None:
     v = Variant("yolo11n", TRAIN, 0.3, "fp32", "onnxruntime", distill="response")
     assert v.slug == "yolo11n-p30-kd-response-fp32-onnxruntime"
+
+
+def test_int8_slug_says_format_granularity_and_calibration() -> None:
+    static = Variant("yolo11n", TRAIN, 0.0, "int8", "onnxruntime", quant=QuantSpec(calibration="entropy"))
+    assert static.slug == "yolo11n-p00-int8-qdq-pc-u8s8-entropy-c100-onnxruntime"
+    per_tensor = QuantSpec(format="qoperator", per_channel=False, activations="s8", calib_size=500)
+    assert per_tensor.slug == "qoperator-pt-s8s8-minmax-c500"
+    assert QuantSpec(method="dynamic").slug == "dyn-pc-s8"
+    assert static.reference().slug == "yolo11n-p00-fp32-torch"
+
+
+def test_quant_spec_goes_with_int8_only() -> None:
+    with pytest.raises(ValueError, match="QuantSpec goes with precision int8"):
+        Variant("m", TRAIN, 0.0, "int8", "onnxruntime")
+    with pytest.raises(ValueError, match="QuantSpec goes with precision int8"):
+        Variant("m", TRAIN, 0.0, "fp32", "onnxruntime", quant=QuantSpec())
+    with pytest.raises(ValueError, match="quant.calibration must be one of"):
+        QuantSpec(calibration="kl")
