@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import tomllib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,8 @@ from typing import ClassVar, TypeVar
 from harness.budgets import Budgets
 from harness.errors import ConfigError
 from harness.profiles import DEFAULT_PROFILE, PROFILES, profile_defaults
+from harness.recipes import QuantSpec
 from harness.validate import Where, check_keys
-
-import tomllib
 
 __all__ = [
     "PRECISIONS",
@@ -39,13 +39,21 @@ __all__ = [
     "build_config",
 ]
 
-PRECISIONS = ("fp32", "fp16", "bf16")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 FALLBACK_BACKENDS = ("torch", "onnxruntime", "onnxruntime-trt")
 TOP_KEYS = (
     "profile", "data", "imgsz", "device", "threads", "seed", "cache_dir", "reports_dir",
     "baselines_dir", "models", "train", "matrix", "budgets", "latency", "dataset",
 )  # fmt: skip
 MODEL_KEYS = ("name", "weights", "cfg", "train", "teacher")
+QUANT_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "method": ("static", "dynamic"),
+    "format": ("qdq", "qoperator"),
+    "activations": ("u8", "s8"),
+    "weights": ("u8", "s8"),
+    "calibration": ("minmax", "entropy", "percentile"),
+}
+QUANT_KEYS = (*QUANT_CHOICES, "per_channel", "calib_size", "max_drop")
 TRAIN_KEYS = ("epochs", "batch", "imgsz", "pre_epochs", "pre_imgsz")
 _TOP_PATHS = ("data", "cache_dir", "reports_dir", "baselines_dir")
 _MODEL_PATHS = ("weights", "teacher")
@@ -153,6 +161,7 @@ class MatrixSpec:
     prune: tuple[float, ...]
     precision: tuple[str, ...]
     backend: tuple[str, ...]
+    quant: tuple[QuantSpec, ...] = (QuantSpec(),)  # the INT8 configurations (int8 precision only)
 
     def __post_init__(self) -> None:
         for name in ("prune", "precision", "backend"):
@@ -169,11 +178,34 @@ class MatrixSpec:
         cls, table: Mapping[str, object], where: Where, known_backends: Collection[str]
     ) -> MatrixSpec:
         """Parse ``[matrix]``; backends are checked against ``known_backends``."""
-        check_keys(table, ("prune", "precision", "backend"), where)
+        check_keys(table, ("prune", "precision", "backend", "quant"), where)
         prune = _unique(where, table, "prune", lambda w, v, n: w.number(v, n, 0.0, 1.0))
         precision = _unique(where, table, "precision", lambda w, v, n: w.choice(v, n, PRECISIONS))
         backend = _unique(where, table, "backend", lambda w, v, n: w.choice(v, n, known_backends))
-        return cls(prune, precision, backend)  # type: ignore[arg-type]
+        if "quant" not in table:
+            return cls(prune, precision, backend)  # type: ignore[arg-type]
+        quant = _unique(where, table, "quant", _quant_spec)
+        return cls(prune, precision, backend, quant)  # type: ignore[arg-type]
+
+
+def _quant_spec(where: Where, value: object, name: str) -> QuantSpec:
+    """One ``[[matrix.quant]]`` table: the fields of :class:`harness.recipes.QuantSpec`."""
+    table = where.table(value, name)
+    item = where.child(name)
+    check_keys(table, QUANT_KEYS, item)
+    fields: dict[str, object] = {}
+    for key in ("method", "format", "activations", "weights", "calibration"):
+        if key in table:
+            fields[key] = item.choice(table[key], key, QUANT_CHOICES[key])
+    if "per_channel" in table:
+        if not isinstance(table["per_channel"], bool):
+            raise item.error("per_channel", "true or false", table["per_channel"])
+        fields["per_channel"] = table["per_channel"]
+    if "calib_size" in table:
+        fields["calib_size"] = item.integer(table["calib_size"], "calib_size", 1)
+    if "max_drop" in table:
+        fields["max_drop"] = item.number(table["max_drop"], "max_drop", 0.0, 1.0)
+    return QuantSpec(**fields)  # type: ignore[arg-type]
 
 
 _Reader = Callable[[Where, object, str], object]

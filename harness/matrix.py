@@ -50,12 +50,13 @@ def build_variants(config: HarnessConfig) -> list[Variant]:
     _check_axes(config)
     data = data_recipe(config)
     out: list[Variant] = []
+    m = config.matrix
     for model in config.models:
         source = source_recipe(model, data, config)
-        cells = itertools.product(config.matrix.prune, config.matrix.precision, config.matrix.backend)
         variants = [
-            Variant(model.name, source, prune, precision, backend, None, config.imgsz)
-            for prune, precision, backend in cells
+            Variant(model.name, source, prune, precision, backend, None, config.imgsz, quant)
+            for prune, precision, backend in itertools.product(m.prune, m.precision, m.backend)
+            for quant in (m.quant if precision == "int8" else (None,))
         ]
         out.extend(sorted(variants, key=lambda v: (not v.is_reference, v.prune, v.precision, v.backend)))
     return out

@@ -64,3 +64,27 @@ def test_low_resolution_first_stage_chains_recipes(tmp_path: Path) -> None:
     assert (source.init.imgsz, source.init.epochs, source.init.init) == (160, 5, None)
     changed = _config(tmp_path, 'profile = "quick"\nimgsz = 320\n[train]\nepochs = 2\npre_epochs = 6\n')
     assert build_variants(changed)[0].source.key() != source.key()
+
+
+def test_int8_cells_expand_over_quant_configs(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path,
+        'profile = "quick"\n[matrix]\nprune = [0.0]\nprecision = ["fp32", "int8"]\nbackend = ["onnxruntime"]\n'
+        '[[matrix.quant]]\ncalibration = "entropy"\n'
+        '[[matrix.quant]]\nformat = "qoperator"\nper_channel = false\ncalib_size = 8\n',
+    )
+    slugs = [v.slug for v in build_variants(config)]
+    assert slugs == [
+        "yolo11n-p00-fp32-onnxruntime",
+        "yolo11n-p00-int8-qdq-pc-u8s8-entropy-c100-onnxruntime",
+        "yolo11n-p00-int8-qoperator-pt-u8s8-minmax-c8-onnxruntime",
+    ]
+
+
+def test_bad_quant_table_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"calibration.*unknown value 'kl'"):
+        _config(tmp_path, 'profile = "quick"\n[matrix]\nprune = [0.0]\nprecision = ["int8"]\n'
+                'backend = ["onnxruntime"]\n[[matrix.quant]]\ncalibration = "kl"\n')  # fmt: skip
+    with pytest.raises(ConfigError, match=r"unknown key.*calib_sise.*did you mean 'calib_size'"):
+        _config(tmp_path, 'profile = "quick"\n[matrix]\nprune = [0.0]\nprecision = ["int8"]\n'
+                'backend = ["onnxruntime"]\n[[matrix.quant]]\ncalib_sise = 8\n')  # fmt: skip
