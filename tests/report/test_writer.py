@@ -28,7 +28,9 @@ def test_write_run_writes_files_and_latest(tmp_path: Path) -> None:
     run = _run("run1")
     run_dir = write_run(run, reports)
     assert run_dir == reports / "run1"
-    assert sorted(p.name for p in run_dir.iterdir()) == ["deployment.csv", "deployment.md", "results.json"]
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "deployment.csv", "deployment.md", "precision.csv", "precision.md", "results.json",
+    ]  # fmt: skip
     assert RunResults.load(run_dir / "results.json") == run
     assert os.readlink(reports / LATEST) == "run1"
     assert json.loads((reports / LATEST / "results.json").read_text())["run_id"] == "run1"
@@ -52,7 +54,7 @@ def test_markdown_report_has_environment_and_table() -> None:
 
 def test_write_tables_into_any_folder(tmp_path: Path) -> None:
     paths = write_tables(_run("r"), tmp_path / "out")
-    assert [p.name for p in paths] == ["deployment.md", "deployment.csv"]
+    assert [p.name for p in paths] == ["deployment.md", "deployment.csv", "precision.md", "precision.csv"]
     assert all(p.is_file() for p in paths)
 
 

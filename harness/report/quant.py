@@ -1,0 +1,119 @@
+"""Quantization tables from run results: precision comparison and the INT8 studies.
+
+Every table is read from ``results.json`` records (never from models). The mAP loss of a row is
+measured against the same model's FP32 PyTorch reference in the same run; an INT8 row whose median
+latency is above the FP32 variant of the same backend is flagged "SLOWER than FP32".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pandas as pd
+
+from harness.results import RunResults, VariantResult
+
+__all__ = ["QUANT_TABLES", "precision_table", "study_table"]
+
+SLOWER = "SLOWER than FP32"
+_FORMATS = {"Size MB": ".2f", "p50 ms": ".2f", "Speedup": ".2f", "mAP50-95": ".4f", "mAP loss": "+.4f"}
+
+
+def _metric(result: VariantResult | None, name: str) -> float:
+    value = None if result is None else result.metrics.get(name)
+    return math.nan if value is None else float(value)
+
+
+def _fp32_twin(run: RunResults, result: VariantResult) -> VariantResult | None:
+    """The FP32 variant of the same model, prune ratio and backend in this run."""
+    for other in run.variants:
+        if (other.model, other.prune, other.backend, other.precision) == (
+            result.model, result.prune, result.backend, "fp32",
+        ):  # fmt: skip
+            return other
+    return None
+
+
+def _reference(run: RunResults, result: VariantResult) -> VariantResult | None:
+    return run.variant(f"{result.model}-p00-fp32-torch")
+
+
+def _slower_flag(run: RunResults, result: VariantResult) -> str:
+    if result.precision != "int8":
+        return ""
+    mine, fp32 = _metric(result, "latency_median_ms"), _metric(_fp32_twin(run, result), "latency_median_ms")
+    if math.isnan(mine) or math.isnan(fp32):
+        return "-"
+    return SLOWER if mine > fp32 else ""
+
+
+def _quant(result: VariantResult) -> dict[str, object]:
+    quant = result.recipe.get("quant")
+    return quant if isinstance(quant, dict) else {}
+
+
+def _row(run: RunResults, result: VariantResult) -> dict[str, object]:
+    config = result.variant.split(f"-{result.precision}-", 1)[-1].removesuffix(f"-{result.backend}")
+    size = _metric(result, "file_bytes")
+    return {
+        "Model": result.model,
+        "Backend": result.backend,
+        "Precision": result.precision,
+        "Config": config if result.precision == "int8" else "",
+        "Size MB": size / 1e6,
+        "p50 ms": _metric(result, "latency_median_ms"),
+        "Speedup": _metric(result, "speedup_vs_reference"),
+        "mAP50-95": _metric(result, "map50_95"),
+        "mAP loss": _metric(_reference(run, result), "map50_95") - _metric(result, "map50_95"),
+        "Flag": _slower_flag(run, result),
+    }
+
+
+def precision_table(run: RunResults) -> pd.DataFrame:
+    """FP32 / FP16 / BF16 / INT8 side by side: size, speed and mAP loss per backend."""
+    rows = [_row(run, r) for r in run.variants if r.prune == 0.0]
+    return pd.DataFrame(rows, columns=list(_row_columns()))
+
+
+def study_table(run: RunResults, knob: str, label: str) -> pd.DataFrame:
+    """INT8 rows compared along one QuantSpec knob (e.g. ``method``, ``calibration``)."""
+    rows = []
+    for result in run.variants:
+        quant = _quant(result)
+        if result.precision == "int8" and knob in quant:
+            rows.append({label: _knob_text(knob, quant[knob]), **_row(run, result)})
+    frame = pd.DataFrame(rows, columns=[label, *_row_columns()])
+    return frame.sort_values([label, "Backend"], kind="stable") if rows else frame
+
+
+def _knob_text(knob: str, value: object) -> object:
+    if knob == "per_channel":
+        return "per-channel" if value else "per-tensor"
+    return value
+
+
+def _row_columns() -> tuple[str, ...]:
+    return ("Model", "Backend", "Precision", "Config", "Size MB", "p50 ms", "Speedup", "mAP50-95",
+            "mAP loss", "Flag")  # fmt: skip
+
+
+QUANT_TABLES: dict[str, tuple[str, Callable[[RunResults], pd.DataFrame]]] = {
+    "precision": ("Precision comparison", precision_table),
+    "int8-method": ("INT8: dynamic vs static", lambda run: study_table(run, "method", "Method")),
+    "int8-granularity": (
+        "INT8: per-tensor vs per-channel",
+        lambda run: study_table(run, "per_channel", "Granularity"),
+    ),
+    "int8-calibration": (
+        "INT8: calibration method",
+        lambda run: study_table(run, "calibration", "Calibration"),
+    ),
+    "int8-calib-size": (
+        "INT8: calibration set size",
+        lambda run: study_table(run, "calib_size", "Calibration images"),
+    ),
+}
+"""File stem -> (title, builder). A table with no rows is not written."""
+
+FORMATS = _FORMATS
