@@ -12,6 +12,7 @@ _REGISTRY: dict[str, str] = {
     "torch": "harness.backends.torch_backend:TorchBackend",
     "onnxruntime": "harness.backends.onnxruntime_backend:OnnxRuntimeBackend",
     "onnxruntime-trt": "harness.backends.onnxruntime_backend:OnnxRuntimeTensorRTBackend",
+    "tensorrt": "harness.backends.tensorrt_backend:TensorRTBackend",
 }
 
 

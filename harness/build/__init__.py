@@ -75,4 +75,4 @@ def materialize(recipe: Recipe, ctx: BuildContext) -> Path:
 
 def _load_builders() -> None:
     """Import the builder modules so that their registrations run (cheap after the first call)."""
-    from harness.build import data, export, train  # noqa: F401
+    from harness.build import data, export, tensorrt, train  # noqa: F401
