@@ -42,7 +42,15 @@ _DEFAULT: dict[str, object] = {
     # 16 cheap epochs at 160 px, then 3 at 320 px from those weights: mAP50-95 ~0.6-0.7 in ~7 min.
     "train": {"epochs": 3, "batch": 8, "pre_epochs": 16},
     "models": [{"name": "yolo11n", "cfg": "yolo11n.yaml"}],
-    "matrix": {"prune": [0.0], "precision": ["fp32"], "backend": ["torch", "onnxruntime"]},
+    # FP32, FP16 and INT8 on every CPU backend. INT8 in two configurations: U8 activations / S8
+    # weights with MinMax (ONNX Runtime's and OpenVINO's fastest) and symmetric S8 with Percentile
+    # (the one NCNN runs); a combination a backend cannot run is a skip with its reason.
+    "matrix": {
+        "prune": [0.0],
+        "precision": ["fp32", "fp16", "int8"],
+        "backend": ["torch", "onnxruntime", "openvino", "ncnn"],
+        "quant": [{}, {"activations": "s8", "calibration": "percentile"}],
+    },
     "latency": {"warmup": 10, "rounds": 50, "interleaved_rounds": 30, "throughput_batch": 8},
     "dataset": {"n_train": 640, "n_val": 200, "n_calib": 128, "seed": 0},
 }
@@ -56,9 +64,26 @@ _FULL: dict[str, object] = {
     ],
     "matrix": {
         "prune": [0.0],
-        "precision": ["fp32", "fp16", "bf16"],
-        "backend": ["torch", "onnxruntime", "onnxruntime-trt"],
+        "precision": ["fp32", "fp16", "bf16", "int8"],
+        "backend": ["torch", "onnxruntime", "openvino", "ncnn", "onnxruntime-trt", "tensorrt"],
+        # INT8 studies: one knob at a time away from the base configuration (QDQ, per-channel,
+        # U8 activations / S8 weights, MinMax, 100 images). Combinations a backend cannot run skip.
+        "quant": [
+            {},
+            {"calibration": "entropy"},
+            {"calibration": "percentile"},
+            {"per_channel": False},
+            {"format": "qoperator"},
+            {"activations": "s8"},
+            {"activations": "s8", "calibration": "entropy"},
+            {"activations": "s8", "calibration": "percentile"},
+            {"method": "dynamic"},
+            {"calib_size": 500},
+            {"calib_size": 1000},
+            {"max_drop": 0.01},
+        ],
     },
+    "dataset": {"n_train": 640, "n_val": 200, "n_calib": 1000, "seed": 0},
 }
 
 PROFILES: Mapping[str, Mapping[str, object]] = MappingProxyType(

@@ -54,6 +54,8 @@ class Recipe:
 def _plain(value: Any, for_hash: bool) -> Any:
     if isinstance(value, Recipe):
         return value.to_dict(for_hash=for_hash)
+    if isinstance(value, QuantSpec):
+        return {k: _plain(v, for_hash) for k, v in value.to_dict().items()}
     if isinstance(value, tuple | list):
         return [_plain(v, for_hash) for v in value]
     if isinstance(value, float):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness import config as config_module
+from harness.backends.registry import known_backends
 from harness.budgets import Budget
 from harness.config import (
     FALLBACK_BACKENDS,
@@ -23,7 +24,7 @@ from harness.config import (
 from harness.errors import ConfigError
 from harness.profiles import PROFILES, profile_defaults
 
-BACKENDS = ("torch", "onnxruntime", "onnxruntime-trt")
+BACKENDS = known_backends()
 
 
 def _write(path: Path, body: str) -> Path:
@@ -70,7 +71,9 @@ def test_default_and_full_profiles(tmp_path: Path) -> None:
     assert (model.epochs, model.batch, model.pre_epochs, default.imgsz) == (3, 8, 16, 320)
     full = _load(tmp_path, profile="full")
     assert [m.name for m in full.models] == ["yolo11n", "yolov8n", "yolo26n"]
-    assert full.matrix.precision == ("fp32", "fp16", "bf16")
+    assert full.matrix.precision == ("fp32", "fp16", "bf16", "int8")
+    assert default.matrix.precision == ("fp32", "fp16", "int8")
+    assert len(full.matrix.quant) > len(default.matrix.quant) == 2
     assert "onnxruntime-trt" in full.matrix.backend
 
 
@@ -223,9 +226,9 @@ def test_budgets_come_from_the_file(tmp_path: Path) -> None:
 
 
 def test_known_backends_parameter_is_used(tmp_path: Path) -> None:
-    _write(tmp_path / "harness.toml", '[matrix]\nbackend = ["openvino"]\n')
-    assert load_config(tmp_path, known_backends=["openvino"]).matrix.backend == ("openvino",)
-    with pytest.raises(ConfigError, match="unknown value 'openvino'"):
+    _write(tmp_path / "harness.toml", '[matrix]\nbackend = ["mybackend"]\n')
+    assert load_config(tmp_path, known_backends=["mybackend"]).matrix.backend == ("mybackend",)
+    with pytest.raises(ConfigError, match="unknown value 'mybackend'"):
         load_config(tmp_path, known_backends=BACKENDS)
 
 

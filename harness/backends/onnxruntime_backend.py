@@ -1,30 +1,96 @@
-"""ONNX Runtime: CPU execution provider, and the CUDA / TensorRT providers when installed."""
+"""ONNX Runtime: CPU execution provider, and the CUDA / TensorRT providers when installed.
+
+FP32 runs the Ultralytics export; FP16 and INT8 are built from it by
+:mod:`harness.build.quantize.onnxruntime` (float16 with float32 I/O; static or dynamic INT8).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from harness.backends.base import LoadRequest
 from harness.build import build
+from harness.build.quantize.onnxruntime import OrtFp16Recipe, OrtQuantRecipe
 from harness.errors import BackendUnavailable, HarnessError
-from harness.recipes import ExportRecipe, Variant
+from harness.recipes import DataRecipe, ExportRecipe, QuantSpec, Recipe, TrainRecipe, Variant
 from harness.versions import versions
 
-_PRECISIONS = ("fp32", "fp16")
+_PRECISIONS = ("fp32", "fp16", "int8")
+_GPU_PROVIDERS = frozenset({"CUDAExecutionProvider", "TensorrtExecutionProvider"})
+
+Int8Rule = Callable[[QuantSpec, frozenset[str]], bool]
+_INT8_RULES: tuple[tuple[Int8Rule, str], ...] = (
+    (
+        lambda q, p: q.max_drop is not None,
+        "accuracy-controlled quantization (max_drop) is NNCF's (OpenVINO backend); ONNX Runtime has none",
+    ),
+    (
+        lambda q, p: q.format == "qoperator" and bool(p & _GPU_PROVIDERS),
+        (
+            "QOperator INT8 graphs (QLinearConv...) run on ONNX Runtime's CPU provider only; "
+            "use format 'qdq' with the CUDA or TensorRT provider"
+        ),
+    ),
+    (
+        lambda q, p: q.method == "dynamic" and bool(p & _GPU_PROVIDERS),
+        "dynamic INT8 (DynamicQuantizeLinear + ConvInteger) has no CUDA or TensorRT kernels",
+    ),
+    (
+        lambda q, p: "TensorrtExecutionProvider" in p and (q.activations, q.weights) != ("s8", "s8"),
+        "TensorRT's explicit INT8 takes signed 8-bit QDQ only; use activations 's8' and weights 's8'",
+    ),
+)
 
 
 def onnx_recipe(variant: Variant, batch: int) -> ExportRecipe:
-    """The ONNX export a variant needs at a given static batch size."""
+    """The FP32 ONNX export every ONNX Runtime artifact of ``variant`` starts from, at ``batch``."""
     return ExportRecipe(
         source=variant.source,
         format="onnx",
         imgsz=variant.imgsz,
         batch=batch,
-        half=variant.precision == "fp16",
+        half=False,
         versions=versions("torch", "ultralytics", "onnx", "onnxslim"),
     )
+
+
+def artifact_recipe(variant: Variant, batch: int) -> Recipe:
+    """The recipe of the graph ONNX Runtime runs for ``variant``: FP32 export, FP16 or INT8 graph."""
+    export = onnx_recipe(variant, batch)
+    tools = versions("onnxruntime", "onnx")
+    if variant.precision == "fp16":
+        return OrtFp16Recipe(source=export, versions=tools)
+    if variant.quant is not None:
+        data = calibration_data(variant) if variant.quant.method == "static" else None
+        return OrtQuantRecipe(source=export, data=data, quant=variant.quant, versions=tools)
+    return export
+
+
+def calibration_data(variant: Variant) -> DataRecipe:
+    """The dataset whose calib split calibrates ``variant``: the one its source was trained on."""
+    if isinstance(variant.source, TrainRecipe):
+        return variant.source.data
+    raise BackendUnavailable(_no_dataset_reason(variant))
+
+
+def _no_dataset_reason(variant: Variant) -> str:
+    return (
+        f"{variant.slug}: static INT8 needs a calibration split, but the model comes from a weights "
+        "file, which names no dataset; use dynamic INT8 or a model trained by the harness"
+    )
+
+
+def int8_unsupported(variant: Variant, providers: list[str]) -> str | None:
+    """Why ONNX Runtime cannot run ``variant``'s INT8 configuration on ``providers``, or None."""
+    if variant.quant is None:
+        return None
+    if variant.quant.method == "static" and not isinstance(variant.source, TrainRecipe):
+        return _no_dataset_reason(variant)
+    names = frozenset(providers)
+    return next((reason for rule, reason in _INT8_RULES if rule(variant.quant, names)), None)
 
 
 class OrtRunner:
@@ -70,19 +136,20 @@ class OnnxRuntimeBackend:
             return "onnxruntime is not installed (pip install onnxruntime)"
         if variant.precision not in _PRECISIONS:
             return f"ONNX Runtime backend has no {variant.precision} path yet (supported: {', '.join(_PRECISIONS)})"
-        if variant.precision == "fp16" and not device.startswith("cuda"):
-            return "Ultralytics exports FP16 ONNX graphs only on a CUDA device; device is 'cpu'"
+        reason = int8_unsupported(variant, self.providers(device))
+        if reason:
+            return reason
         missing = [p for p in self.providers(device) if p not in ort.get_available_providers()]
         if missing:
             return f"ONNX Runtime here lacks {', '.join(missing)} (available: {', '.join(ort.get_available_providers())})"
         return None
 
     def load(self, request: LoadRequest) -> OrtRunner:
-        """Export (cached) and open an InferenceSession."""
+        """Export, convert or quantize (cached) and open an InferenceSession."""
         reason = self.unsupported(request.variant, request.ctx.device)
         if reason:
             raise BackendUnavailable(reason)
-        artifact = build(onnx_recipe(request.variant, request.batch), request.ctx)
+        artifact = build(artifact_recipe(request.variant, request.batch), request.ctx)
         providers = self.providers(request.ctx.device) + ["CPUExecutionProvider"]
         return OrtRunner(artifact.path, artifact.sha256, list(dict.fromkeys(providers)), request.ctx.threads)
 
@@ -99,4 +166,3 @@ class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
         if not device.startswith("cuda"):
             return f"the TensorRT execution provider needs a CUDA device; device is {device!r}"
         return super().unsupported(variant, device)
-

@@ -12,6 +12,8 @@ _REGISTRY: dict[str, str] = {
     "torch": "harness.backends.torch_backend:TorchBackend",
     "onnxruntime": "harness.backends.onnxruntime_backend:OnnxRuntimeBackend",
     "onnxruntime-trt": "harness.backends.onnxruntime_backend:OnnxRuntimeTensorRTBackend",
+    "ncnn": "harness.backends.ncnn_backend:NcnnBackend",
+    "openvino": "harness.backends.openvino_backend:OpenVinoBackend",
     "tensorrt": "harness.backends.tensorrt_backend:TensorRTBackend",
 }
 

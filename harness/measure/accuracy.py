@@ -8,68 +8,25 @@ validator (multi-label, class-aware) without its time limit, so results do not d
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
-import torchvision
 
 from harness.datasets.yolo import Sample, read_labels
 from harness.errors import DatasetError, HarnessError
 from harness.measure.map import COCO_MAX_DET, Detections, GroundTruth, MapResult, mean_average_precision
+from harness.measure.preprocess import PAD_VALUE, LetterboxInfo, letterbox, unletterbox
 
-PAD_VALUE = 114
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["PAD_VALUE", "LetterboxInfo", "evaluate", "letterbox", "postprocess", "unletterbox"]
+
 MAX_NMS = 30_000  # candidate boxes fed to NMS per image, as Ultralytics
 
 Predict = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class LetterboxInfo:
-    """How an image was fitted into the square input: resize ratio and left/top padding in pixels."""
-
-    scale: float
-    pad_x: int
-    pad_y: int
-
-
-def _resized_wh(orig_hw: tuple[int, int], scale: float) -> tuple[int, int]:
-    """Size (w, h) of the resized image before padding, rounded per side as Ultralytics."""
-    h, w = orig_hw
-    return max(round(w * scale), 1), max(round(h * scale), 1)
-
-
-def letterbox(img_bgr: np.ndarray, imgsz: int) -> tuple[np.ndarray, LetterboxInfo]:
-    """Fit a BGR uint8 (h, w, 3) image into ``imgsz`` x ``imgsz``, keeping its aspect ratio.
-
-    Returns the (3, imgsz, imgsz) float32 RGB array in [0, 1] and the transform to undo.
-    """
-    if img_bgr.ndim != 3 or img_bgr.shape[2] != 3:
-        raise ValueError(f"letterbox expects a (h, w, 3) BGR image, got shape {img_bgr.shape}")
-    h, w = img_bgr.shape[:2]
-    scale = min(imgsz / h, imgsz / w)
-    new_w, new_h = _resized_wh((h, w), scale)
-    img = img_bgr
-    if (new_w, new_h) != (w, h):
-        img = cv2.resize(img_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    dw, dh = (imgsz - new_w) / 2, (imgsz - new_h) / 2
-    top, bottom = round(dh - 0.1), round(dh + 0.1)
-    left, right = round(dw - 0.1), round(dw + 0.1)
-    img = cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
-    chw = np.ascontiguousarray(img[..., ::-1].transpose(2, 0, 1)).astype(np.float32) / 255.0
-    return chw, LetterboxInfo(scale=scale, pad_x=left, pad_y=top)
-
-
-def unletterbox(dets: Detections, info: LetterboxInfo, orig_shape: tuple[int, ...]) -> Detections:
-    """Map detections from letterbox pixels back to the original (h, w) image, clipped to it."""
-    h, w = orig_shape[:2]
-    new_w, new_h = _resized_wh((h, w), info.scale)
-    boxes = dets.boxes.copy()
-    boxes[:, [0, 2]] = ((boxes[:, [0, 2]] - info.pad_x) / (new_w / w)).clip(0, w)
-    boxes[:, [1, 3]] = ((boxes[:, [1, 3]] - info.pad_y) / (new_h / h)).clip(0, h)
-    return Detections(boxes, dets.scores, dets.classes)
 
 
 def _threshold(pred: np.ndarray, conf: float, max_det: int) -> Detections:
@@ -79,11 +36,16 @@ def _threshold(pred: np.ndarray, conf: float, max_det: int) -> Detections:
 
 
 def _xywh2xyxy(xywh: torch.Tensor) -> torch.Tensor:
+    import torch
+
     xy, half = xywh[:, :2], xywh[:, 2:] / 2
     return torch.cat([xy - half, xy + half], dim=1)
 
 
 def _nms(pred: np.ndarray, conf: float, iou: float, max_det: int) -> Detections:
+    import torch
+    import torchvision  # torch and torchvision load on first use: an exported graph's process skips them
+
     """(4 + nc, N) centre-xywh + class scores: every class score > conf is a candidate, class-aware NMS."""
     x = torch.from_numpy(np.ascontiguousarray(pred.T, dtype=np.float32))
     anchor, cls = torch.nonzero(x[:, 4:] > conf, as_tuple=True)

@@ -23,8 +23,11 @@ def gflops(net: object, imgsz: int) -> float | None:
 
 
 def file_bytes(path: Path) -> int:
-    """Size of the artifact on disk."""
-    return path.stat().st_size
+    """Size of the artifact on disk, with its weights file where the format splits them off
+    (OpenVINO ``model.xml`` + ``model.bin``, NCNN ``model.ncnn.param`` + ``model.ncnn.bin``)."""
+    weights = path.with_suffix(".bin")
+    extra = weights.stat().st_size if path.suffix in (".xml", ".param") and weights.is_file() else 0
+    return path.stat().st_size + extra
 
 
 def read_status_kib(field: str) -> int | None:

@@ -55,7 +55,6 @@ def test_artifacts_are_hashed_files(session: HarnessSession) -> None:
     [
         ("torch", "fp16", "measured on CUDA only"),
         ("torch", "bf16", "measured on CUDA only"),
-        ("onnxruntime", "fp16", "only on a CUDA device"),
         ("onnxruntime-trt", "fp32", "needs a CUDA device"),
     ],
 )

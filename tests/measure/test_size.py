@@ -27,3 +27,12 @@ def test_status_fields() -> None:
     rss, peak = read_status_kib("VmRSS"), read_status_kib("VmHWM")
     assert rss is not None and peak is not None and 0 < rss <= peak
     assert read_status_kib("NoSuchField") is None
+
+
+def test_file_bytes_counts_the_weights_file_of_split_formats(tmp_path: Path) -> None:
+    for graph, weights in (("model.xml", "model.bin"), ("model.ncnn.param", "model.ncnn.bin")):
+        (tmp_path / graph).write_bytes(b"g" * 10)
+        (tmp_path / weights).write_bytes(b"w" * 1000)
+        assert file_bytes(tmp_path / graph) == 1010
+    (tmp_path / "model.onnx").write_bytes(b"o" * 7)
+    assert file_bytes(tmp_path / "model.onnx") == 7

@@ -1,0 +1,138 @@
+"""NCNN on the CPU (the ``ncnn`` wheel from PyPI): FP32, FP16 and INT8.
+
+Models come from ``pnnx`` (harness.build.ncnn). On x86 the wheel's convolutions compute in float32
+even with the FP16 options on (measured: bit-identical outputs), so the FP16 variant differs
+from FP32 by its float16-stored weights (half the ``.bin``) rather than by its arithmetic.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from harness.backends.base import LoadRequest
+from harness.build import build
+from harness.build.ncnn import (
+    INPUT_BLOB,
+    OUTPUT_BLOB,
+    NcnnInt8Recipe,
+    NcnnRecipe,
+    companion_bin,
+    set_precision,
+)
+from harness.errors import BackendUnavailable, HarnessError
+from harness.recipes import DataRecipe, TrainRecipe, Variant
+from harness.versions import versions
+
+_PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def ncnn_recipe(variant: Variant) -> NcnnRecipe:
+    """The pnnx conversion a variant needs (float16 weights for the FP16 variant)."""
+    return NcnnRecipe(
+        source=variant.source,
+        imgsz=variant.imgsz,
+        versions=versions("torch", "ultralytics", "pnnx", "ncnn"),
+        half=variant.precision == "fp16",
+    )
+
+
+def ncnn_int8_recipe(variant: Variant, data: DataRecipe) -> NcnnInt8Recipe:
+    """The INT8 scales an int8 variant needs, calibrated on ``data``'s calibration split."""
+    if variant.quant is None:
+        raise ValueError(f"{variant.slug}: an int8 variant needs a QuantSpec")
+    fp32 = ncnn_recipe(Variant(variant.model, variant.source, imgsz=variant.imgsz))
+    return NcnnInt8Recipe(
+        model=fp32,
+        data=data,
+        calibration=variant.quant.calibration,
+        calib_size=variant.quant.calib_size,
+        per_channel=variant.quant.per_channel,
+        versions=versions("ncnn"),
+    )
+
+
+def _int8_unsupported(variant: Variant) -> str | None:
+    """Quantization options that ncnn's INT8 path cannot honour."""
+    quant = variant.quant
+    if quant is None:
+        return "an int8 variant needs a QuantSpec"
+    if quant.method != "static":
+        return "ncnn INT8 is static only (calibrated activation scales); quant.method is 'dynamic'"
+    if quant.activations != "s8" or quant.weights != "s8":
+        return f"ncnn INT8 is symmetric signed (s8s8); got activations {quant.activations}, weights {quant.weights}"
+    if quant.format != "qdq":
+        return "quant.format 'qoperator' is an ONNX Runtime graph format; ncnn has its own int8 layers"
+    if quant.max_drop is not None:
+        return "accuracy-controlled quantization (max_drop) is NNCF's; ncnn has no such mode"
+    if not isinstance(variant.source, TrainRecipe):
+        return (
+            "ncnn INT8 calibration needs the dataset the checkpoint was trained on (a user's .pt names none)"
+        )
+    return None
+
+
+class NcnnRunner:
+    """An ``ncnn.Net`` fed one image at a time.
+
+    ncnn's ``Mat`` holds a single CHW image, so a batch larger than 1 runs image by image and the
+    outputs are stacked; batch-1 latency is the meaningful figure.
+    """
+
+    def __init__(self, param: Path, sha256: str, precision: str, threads: int) -> None:
+        import ncnn
+
+        self._ncnn = ncnn
+        self.net = ncnn.Net()
+        set_precision(self.net.opt, precision, threads)
+        if self.net.load_param(str(param)) != 0 or self.net.load_model(str(companion_bin(param))) != 0:
+            raise HarnessError(f"ncnn failed to load {param} and its .bin it built")
+        self.artifact = param
+        self.artifact_sha256 = sha256
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Run each image of a float32 NCHW batch; returns (B, 4 + nc, N) float32 on the host."""
+        return np.stack([self._one(image) for image in batch])
+
+    def _one(self, image: np.ndarray) -> np.ndarray:
+        extractor = self.net.create_extractor()
+        extractor.input(INPUT_BLOB, self._ncnn.Mat(np.ascontiguousarray(image, dtype=np.float32)))
+        code, out = extractor.extract(OUTPUT_BLOB)
+        if code != 0:
+            raise HarnessError(
+                f"ncnn failed to run {self.artifact} (extract {OUTPUT_BLOB!r} returned {code})"
+            )
+        return np.array(out, dtype=np.float32)
+
+
+class NcnnBackend:
+    """pnnx-converted models run by the ncnn wheel on the CPU."""
+
+    def unsupported(self, variant: Variant, device: str) -> str | None:
+        """Missing wheels, a CUDA device, or a precision / quantization ncnn cannot honour here."""
+        # find_spec, not import: pnnx pulls in torch, which a process serving a built model never needs
+        missing = [name for name in ("ncnn", "pnnx") if importlib.util.find_spec(name) is None]
+        if missing:
+            verb = "is" if len(missing) == 1 else "are"
+            return f"{' and '.join(missing)} {verb} not installed (pip install ncnn pnnx)"
+        if device != "cpu":
+            return f"the ncnn wheel runs on the CPU only (its Vulkan GPU path is not measured); device is {device!r}"
+        if variant.precision not in _PRECISIONS:
+            return f"ncnn backend has no {variant.precision} path (supported: {', '.join(_PRECISIONS)})"
+        if variant.precision == "int8":
+            return _int8_unsupported(variant)
+        return None
+
+    def load(self, request: LoadRequest) -> NcnnRunner:
+        """Convert (cached), calibrate INT8 scales when asked (cached), and load the net."""
+        variant = request.variant
+        reason = self.unsupported(variant, request.ctx.device)
+        if reason:
+            raise BackendUnavailable(reason)
+        if variant.precision == "int8" and isinstance(variant.source, TrainRecipe):
+            artifact = build(ncnn_int8_recipe(variant, variant.source.data), request.ctx)
+        else:
+            artifact = build(ncnn_recipe(variant), request.ctx)
+        return NcnnRunner(artifact.path, artifact.sha256, variant.precision, request.ctx.threads)

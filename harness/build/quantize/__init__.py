@@ -1,0 +1,1 @@
+"""Post-training quantization builders, one module per toolchain (ONNX Runtime, OpenVINO, NCNN...)."""
