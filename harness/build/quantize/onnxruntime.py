@@ -45,6 +45,7 @@ class OrtQuantRecipe(Recipe):
     quant: QuantSpec
     versions: tuple[tuple[str, str], ...]
     op_types: tuple[str, ...] = DEFAULT_OP_TYPES
+    keep_float: tuple[str, ...] = ()  # mixed precision: more nodes kept in float (by sensitivity)
 
     def __post_init__(self) -> None:
         if self.quant.method == "static" and self.data is None:
@@ -187,7 +188,7 @@ def _quantize(recipe: OrtQuantRecipe, ctx: BuildContext, tmp: Path) -> str:
     model = onnx.load(str(prepared))
     common = {
         "op_types_to_quantize": list(recipe.op_types),
-        "nodes_to_exclude": float_nodes(model),
+        "nodes_to_exclude": [*float_nodes(model), *recipe.keep_float],
     }
     out = tmp / "model.onnx"
     if recipe.quant.method == "dynamic":
