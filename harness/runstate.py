@@ -27,9 +27,9 @@ from harness.budgets import (
 )
 from harness.config import HarnessConfig, load_config
 from harness.errors import BackendUnavailable
-from harness.measure.footprint import footprint
 from harness.measure.latency import interleave
 from harness.measure.memprobe import ProbeRequest
+from harness.measure.size import file_bytes
 from harness.measure.speed import latency_metrics, memory_metrics, speedup_metrics, throughput_metrics
 from harness.recipes import Variant
 from harness.report.writer import write_run
@@ -157,17 +157,21 @@ class RunState:
         runner = self._runner(variant)
         return runner, self.session().input_batch(variant, 1)
 
-    def measure_speed(self, variant: Variant, samples_s: Sequence[float] | None) -> list[CheckResult]:
-        """Latency stats, same-run speedup, throughput, size and memory; speed budget checks."""
+    def measure_speed(
+        self, variant: Variant, runner: Runner, x: np.ndarray, samples_s: Sequence[float] | None
+    ) -> list[CheckResult]:
+        """Latency stats, same-run speedup, throughput, size and memory; speed budget checks.
+
+        ``runner`` and ``x`` are what :meth:`timing_input` gave the benchmark.
+        """
         session, lat = self.session(), self.config.latency
-        runner, x = self.timing_input(variant)
         reference = self._runner(variant.reference())
         metrics: Metrics = latency_metrics(samples_s)
         metrics |= speedup_metrics(runner, reference, x, lat.interleaved_rounds, lat.warmup)
         batched = self._runner(variant, lat.throughput_batch)
         batch_x = session.input_batch(variant, lat.throughput_batch)
         metrics |= throughput_metrics(batched, batch_x, THROUGHPUT_ROUNDS, lat.warmup)
-        metrics |= footprint(variant, runner.artifact, session.ctx)
+        metrics |= session.network_size(variant) | {"file_bytes": float(file_bytes(runner.artifact))}
         ctx = session.ctx
         metrics |= memory_metrics(ProbeRequest(variant, ctx.cache.root, ctx.device, ctx.threads))
         ref_ms = metrics.pop("reference_latency_median_ms")

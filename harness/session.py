@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -17,10 +16,12 @@ from harness.cache import ArtifactCache
 from harness.config import HarnessConfig
 from harness.datasets.yolo import DataSpec, Sample, list_split, load_data_yaml
 from harness.environment import Fingerprint, current
-from harness.errors import BackendUnavailable, DatasetError
+from harness.errors import BackendUnavailable
 from harness.matrix import build_variants, data_recipe
 from harness.measure.accuracy import evaluate, letterbox
+from harness.measure.footprint import network_size
 from harness.measure.map import MapResult
+from harness.measure.preprocess import read_image
 from harness.recipes import Variant
 
 
@@ -35,6 +36,7 @@ class HarnessSession:
     baselines: BaselineStore
     _runners: dict[tuple[str, int], Runner | BackendUnavailable] = field(default_factory=dict)
     _accuracy: dict[str, MapResult] = field(default_factory=dict)
+    _sizes: dict[tuple[str, int], dict[str, float | None]] = field(default_factory=dict)
     _data: DataSpec | None = None
 
     @classmethod
@@ -85,10 +87,17 @@ class HarnessSession:
             )
         return self._accuracy[variant.slug]
 
+    def network_size(self, variant: Variant) -> dict[str, float | None]:
+        """params and GFLOPs of the variant's network, computed once per checkpoint and imgsz."""
+        key = (variant.source.key(), variant.imgsz)
+        if key not in self._sizes:
+            self._sizes[key] = network_size(variant.source, variant.imgsz, self.ctx)
+        return self._sizes[key]
+
     def input_batch(self, variant: Variant, batch: int) -> np.ndarray:
         """A real, preprocessed batch of val images for timing."""
         samples = self.val_samples()
-        images = [_read(samples[i % len(samples)].image) for i in range(batch)]
+        images = [read_image(samples[i % len(samples)].image) for i in range(batch)]
         return np.stack([letterbox(img, variant.imgsz)[0] for img in images])
 
     def baseline(self, model: str) -> tuple[Baseline | None, bool]:
@@ -98,11 +107,3 @@ class HarnessSession:
             return None, False
         return found
 
-
-def _read(path: Path) -> np.ndarray:
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise DatasetError(f"cannot read image {path} (missing or not an image)")
-    return img

@@ -22,7 +22,7 @@ def test_speed(variant: Variant, harness_state: RunState, benchmark: BenchmarkFi
     benchmark.extra_info.update(variant=variant.slug, backend=variant.backend, precision=variant.precision)
     benchmark.pedantic(runner, args=(x,), rounds=lat.rounds, warmup_rounds=lat.warmup, iterations=1)
     samples = list(benchmark.stats.stats.data) if benchmark.stats is not None else None
-    checks = harness_state.measure_speed(variant, samples)
+    checks = harness_state.measure_speed(variant, runner, x, samples)
     harness_state.enforce(checks)
 
 

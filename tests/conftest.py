@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import HarnessConfig, load_config
+from harness.session import HarnessSession
 
 pytest_plugins = ("pytester",)
 
@@ -23,3 +24,9 @@ def quick_config(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -
     root = tmp_path_factory.mktemp("quick-root")
     (root / "harness.toml").write_text(f'profile = "quick"\ncache_dir = "{shared_cache}"\n')
     return load_config(root)
+
+
+@pytest.fixture(scope="session")
+def session(quick_config: HarnessConfig) -> HarnessSession:
+    """One harness session on the quick config, shared by every test that runs real graphs."""
+    return HarnessSession.from_config(quick_config)

@@ -9,6 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from harness.build import BuildContext
+from harness.errors import BackendUnavailable
 from harness.recipes import Variant
 
 
@@ -42,3 +43,10 @@ class Backend(Protocol):
     def load(self, request: LoadRequest) -> Runner:
         """Build what is missing and return a ready runner; raises BackendUnavailable."""
         ...
+
+
+def ensure_supported(backend: Backend, request: LoadRequest) -> None:
+    """Raise BackendUnavailable (a pytest skip) with the backend's reason when it cannot run here."""
+    reason = backend.unsupported(request.variant, request.ctx.device)
+    if reason:
+        raise BackendUnavailable(reason)

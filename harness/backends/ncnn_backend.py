@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.backends.base import LoadRequest
+from harness.backends.base import LoadRequest, ensure_supported
 from harness.build import build
 from harness.build.ncnn import (
     INPUT_BLOB,
@@ -22,7 +22,7 @@ from harness.build.ncnn import (
     companion_bin,
     set_precision,
 )
-from harness.errors import BackendUnavailable, HarnessError
+from harness.errors import HarnessError
 from harness.recipes import DataRecipe, TrainRecipe, Variant
 from harness.versions import versions
 
@@ -128,9 +128,7 @@ class NcnnBackend:
     def load(self, request: LoadRequest) -> NcnnRunner:
         """Convert (cached), calibrate INT8 scales when asked (cached), and load the net."""
         variant = request.variant
-        reason = self.unsupported(variant, request.ctx.device)
-        if reason:
-            raise BackendUnavailable(reason)
+        ensure_supported(self, request)
         if variant.precision == "int8" and isinstance(variant.source, TrainRecipe):
             artifact = build(ncnn_int8_recipe(variant, variant.source.data), request.ctx)
         else:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.backends.base import LoadRequest
+from harness.backends.base import LoadRequest, ensure_supported
 from harness.build import build
 from harness.build.quantize.onnxruntime import OrtFp16Recipe, OrtQuantRecipe
 from harness.errors import BackendUnavailable, HarnessError
@@ -146,9 +146,7 @@ class OnnxRuntimeBackend:
 
     def load(self, request: LoadRequest) -> OrtRunner:
         """Export, convert or quantize (cached) and open an InferenceSession."""
-        reason = self.unsupported(request.variant, request.ctx.device)
-        if reason:
-            raise BackendUnavailable(reason)
+        ensure_supported(self, request)
         artifact = build(artifact_recipe(request.variant, request.batch), request.ctx)
         providers = self.providers(request.ctx.device) + ["CPUExecutionProvider"]
         return OrtRunner(artifact.path, artifact.sha256, list(dict.fromkeys(providers)), request.ctx.threads)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.backends.base import LoadRequest
+from harness.backends.base import LoadRequest, ensure_supported
 from harness.backends.onnxruntime_backend import onnx_recipe
 from harness.build import build
 from harness.errors import BackendUnavailable, HarnessError
@@ -134,9 +134,7 @@ class OpenVinoBackend:
 
     def load(self, request: LoadRequest) -> OpenVinoRunner:
         """Build the IR (cached) and compile it for the CPU."""
-        reason = self.unsupported(request.variant, request.ctx.device)
-        if reason:
-            raise BackendUnavailable(reason)
+        ensure_supported(self, request)
         artifact = build(openvino_recipe(request.variant, request.batch), request.ctx)
         return OpenVinoRunner(
             artifact.path, artifact.sha256, compile_config(request.variant, request.ctx.threads)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.backends.base import LoadRequest
+from harness.backends.base import LoadRequest, ensure_supported
 from harness.build import build
 from harness.build.tensorrt import TrtEngineRecipe, engine_recipe
 from harness.cache import file_sha256
-from harness.errors import BackendUnavailable, HarnessError
+from harness.errors import HarnessError
 from harness.recipes import Variant
 
 _PRECISIONS = ("fp32", "fp16", "int8")
@@ -82,9 +82,7 @@ class TensorRTBackend:
 
     def load(self, request: LoadRequest) -> TrtRunner:
         """Build (cached) and deserialize the engine."""
-        reason = self.unsupported(request.variant, request.ctx.device)
-        if reason:
-            raise BackendUnavailable(reason)
+        ensure_supported(self, request)
         recipe: TrtEngineRecipe = engine_recipe(request.variant, request.batch)
         artifact = build(recipe, request.ctx)
         return TrtRunner(artifact.path, request.ctx.device)

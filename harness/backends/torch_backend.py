@@ -6,11 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.backends.base import LoadRequest
+from harness.backends.base import LoadRequest, ensure_supported
 from harness.build import materialize
 from harness.build.weights import load_yolo
 from harness.cache import file_sha256
-from harness.errors import BackendUnavailable
 from harness.recipes import Variant
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
@@ -57,9 +56,7 @@ class TorchBackend:
 
     def load(self, request: LoadRequest) -> TorchRunner:
         """Materialize the checkpoint, fuse Conv+BN, move it to the device and dtype."""
-        reason = self.unsupported(request.variant, request.ctx.device)
-        if reason:
-            raise BackendUnavailable(reason)
+        ensure_supported(self, request)
         import torch
 
         torch.set_num_threads(request.ctx.threads)

@@ -11,13 +11,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from harness.datasets.yolo import Sample, read_labels
 from harness.errors import DatasetError, HarnessError
 from harness.measure.map import COCO_MAX_DET, Detections, GroundTruth, MapResult, mean_average_precision
-from harness.measure.preprocess import PAD_VALUE, LetterboxInfo, letterbox, unletterbox
+from harness.measure.preprocess import PAD_VALUE, LetterboxInfo, letterbox, read_image, unletterbox
 
 if TYPE_CHECKING:
     import torch
@@ -84,13 +83,6 @@ def postprocess(
     return [_nms(p, conf, iou, max_det) for p in raw]
 
 
-def _read_image(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise DatasetError(f"cannot read image {path} (missing or not an image)")
-    return img
-
-
 def _ground_truth(label: Path, nc: int, orig_hw: tuple[int, ...]) -> GroundTruth:
     """Labels (normalised centre-xywh) as xyxy boxes in original image pixels."""
     labels = read_labels(label, nc).astype(np.float64)
@@ -151,7 +143,7 @@ def evaluate(
     dets: list[Detections] = []
     gts: list[GroundTruth] = []
     for chunk in _batches(samples, batch):
-        images = [_read_image(s.image) for s in chunk]
+        images = [read_image(s.image) for s in chunk]
         dets += _predict_batch(predict, images, imgsz, batch, len(names))
         gts += [_ground_truth(s.label, len(names), img.shape) for s, img in zip(chunk, images)]
     result = mean_average_precision(dets, gts, max_det=COCO_MAX_DET)

@@ -6,10 +6,12 @@ Kept free of torch so that a process serving an exported graph never imports it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from harness.errors import DatasetError
 from harness.measure.map import Detections
 
 PAD_VALUE = 114
@@ -59,3 +61,11 @@ def unletterbox(dets: Detections, info: LetterboxInfo, orig_shape: tuple[int, ..
     boxes[:, [0, 2]] = ((boxes[:, [0, 2]] - info.pad_x) / (new_w / w)).clip(0, w)
     boxes[:, [1, 3]] = ((boxes[:, [1, 3]] - info.pad_y) / (new_h / h)).clip(0, h)
     return Detections(boxes, dets.scores, dets.classes)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """A BGR uint8 image as the evaluation path reads it; DatasetError naming the file if unreadable."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DatasetError(f"cannot read image {path} (missing or not an image)")
+    return img

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.backends.base import Runner
-from harness.measure.latency import LatencySummary, interleave, throughput
+from harness.measure.latency import LATENCY_METRICS, LatencySummary, interleave, throughput
 from harness.measure.memprobe import ProbeRequest, peak_memory_mb
 
 Metrics = dict[str, float | None]
@@ -16,8 +16,7 @@ Metrics = dict[str, float | None]
 def latency_metrics(samples_s: Sequence[float] | None) -> Metrics:
     """Latency statistics from raw samples; every figure None when nothing was timed."""
     if not samples_s:
-        keys = LatencySummary.from_seconds([1.0]).as_metrics()
-        return {k: None for k in keys}
+        return dict.fromkeys(LATENCY_METRICS)
     return dict(LatencySummary.from_seconds(samples_s).as_metrics())
 
 

@@ -8,16 +8,10 @@ import numpy as np
 import pytest
 
 from harness.backends.registry import get_backend
-from harness.config import HarnessConfig
 from harness.errors import BackendUnavailable
 from harness.session import HarnessSession
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def session(quick_config: HarnessConfig) -> HarnessSession:
-    return HarnessSession.from_config(quick_config)
 
 
 def _variant(session: HarnessSession, backend: str, precision: str = "fp32"):  # type: ignore[no-untyped-def]

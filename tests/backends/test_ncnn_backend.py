@@ -25,7 +25,6 @@ from harness.build.ncnn import (
     quantizable,
     read_param,
 )
-from harness.config import HarnessConfig
 from harness.errors import BackendUnavailable, DatasetError, HarnessError
 from harness.recipes import QuantSpec, TrainRecipe, Variant, WeightsRecipe
 from harness.session import HarnessSession
@@ -36,11 +35,6 @@ pytest.importorskip("pnnx", reason="the pnnx wheel is not installed (pip install
 pytestmark = pytest.mark.slow
 
 S8 = QuantSpec(activations="s8", weights="s8", calibration="minmax", calib_size=8)
-
-
-@pytest.fixture(scope="module")
-def session(quick_config: HarnessConfig) -> HarnessSession:
-    return HarnessSession.from_config(quick_config)
 
 
 def _variant(session: HarnessSession, precision: str = "fp32", quant: QuantSpec | None = None) -> Variant:

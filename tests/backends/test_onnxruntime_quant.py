@@ -14,17 +14,11 @@ from harness.backends.onnxruntime_backend import (
     artifact_recipe,
 )
 from harness.build.quantize.onnxruntime import OrtFp16Recipe, OrtQuantRecipe
-from harness.config import HarnessConfig
 from harness.errors import BackendUnavailable
 from harness.recipes import ExportRecipe, QuantSpec, Variant, WeightsRecipe
 from harness.session import HarnessSession
 
 QUICK_CALIB = 8  # the quick profile's calibration split
-
-
-@pytest.fixture(scope="module")
-def session(quick_config: HarnessConfig) -> HarnessSession:
-    return HarnessSession.from_config(quick_config)
 
 
 @pytest.fixture(scope="module")

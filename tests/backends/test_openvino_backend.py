@@ -16,7 +16,6 @@ from harness.backends import openvino_backend
 from harness.backends.base import LoadRequest
 from harness.backends.openvino_backend import OpenVinoBackend, OpenVinoRunner, compile_config
 from harness.backends.registry import get_backend
-from harness.config import HarnessConfig
 from harness.errors import BackendUnavailable, HarnessError
 from harness.recipes import QuantSpec, Variant, WeightsRecipe
 from harness.session import HarnessSession
@@ -26,11 +25,6 @@ needs_openvino = pytest.mark.skipif(
 )
 
 QUICK_QUANT = QuantSpec(calib_size=8)  # the quick profile's calib split holds 8 images
-
-
-@pytest.fixture(scope="module")
-def session(quick_config: HarnessConfig) -> HarnessSession:
-    return HarnessSession.from_config(quick_config)
 
 
 def _variant(session: HarnessSession, precision: str, quant: QuantSpec | None = None) -> Variant:

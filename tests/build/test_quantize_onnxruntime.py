@@ -13,7 +13,6 @@ from onnx import TensorProto, helper
 from harness.backends.onnxruntime_backend import OrtRunner, onnx_recipe
 from harness.build import build
 from harness.build.quantize.onnxruntime import OrtFp16Recipe, OrtQuantRecipe, float_nodes
-from harness.config import HarnessConfig
 from harness.errors import DatasetError
 from harness.recipes import ExportRecipe, QuantSpec, TrainRecipe, UserDataRecipe, Variant, WeightsRecipe
 from harness.session import HarnessSession
@@ -87,11 +86,6 @@ def test_recipe_rejects_what_ort_cannot_build() -> None:
 
 
 # -------------------------------------------------------------------- real quick graphs
-
-
-@pytest.fixture(scope="module")
-def session(quick_config: HarnessConfig) -> HarnessSession:
-    return HarnessSession.from_config(quick_config)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from harness.build.quantize.openvino import (
     decode_tail,
     in_decode_tail,
 )
-from harness.config import HarnessConfig
 from harness.errors import DatasetError
 from harness.recipes import ExportRecipe, QuantSpec, SyntheticDataRecipe, TrainRecipe, Variant
 from harness.session import HarnessSession
@@ -109,11 +108,6 @@ def test_variant_maps_to_its_ir_recipe() -> None:
 
 
 # ------------------------------------------------------------------- real quick-profile graphs
-
-
-@pytest.fixture(scope="module")
-def session(quick_config: HarnessConfig) -> HarnessSession:
-    return HarnessSession.from_config(quick_config)
 
 
 def _variant(session: HarnessSession, quant: QuantSpec | None) -> Variant:

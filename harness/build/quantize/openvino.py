@@ -250,13 +250,7 @@ class MapValidator:
 
     def model_input(self, sample: Sample) -> np.ndarray:
         """One sample as the model's input (the shared letterbox; repeated to the static batch)."""
-        import cv2
+        from harness.measure.preprocess import letterbox, read_image
 
-        from harness.errors import DatasetError
-        from harness.measure.accuracy import letterbox
-
-        img = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
-        if img is None:
-            raise DatasetError(f"cannot read image {sample.image} (missing or not an image)")
-        x = letterbox(img, self.imgsz)[0][None]
+        x = letterbox(read_image(sample.image), self.imgsz)[0][None]
         return np.repeat(x, self.batch, axis=0)
