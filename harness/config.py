@@ -22,7 +22,7 @@ from typing import ClassVar, TypeVar
 from harness.budgets import Budgets
 from harness.errors import ConfigError
 from harness.profiles import DEFAULT_PROFILE, PROFILES, profile_defaults
-from harness.recipes import QuantSpec
+from harness.recipes import QUANT_CHOICES, QuantSpec
 from harness.validate import Where, check_keys
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "FALLBACK_BACKENDS",
     "ModelSpec",
     "MatrixSpec",
+    "MixedPrecisionSpec",
+    "QuantChoice",
     "LatencySpec",
     "DatasetSpec",
     "HarnessConfig",
@@ -43,17 +45,10 @@ PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 FALLBACK_BACKENDS = ("torch", "onnxruntime", "onnxruntime-trt")
 TOP_KEYS = (
     "profile", "data", "imgsz", "device", "threads", "seed", "cache_dir", "reports_dir",
-    "baselines_dir", "models", "train", "matrix", "budgets", "latency", "dataset",
+    "baselines_dir", "models", "train", "matrix", "budgets", "latency", "dataset", "mixed_precision",
 )  # fmt: skip
 MODEL_KEYS = ("name", "weights", "cfg", "train", "teacher")
-QUANT_CHOICES: Mapping[str, tuple[str, ...]] = {
-    "method": ("static", "dynamic"),
-    "format": ("qdq", "qoperator"),
-    "activations": ("u8", "s8"),
-    "weights": ("u8", "s8"),
-    "calibration": ("minmax", "entropy", "percentile"),
-}
-QUANT_KEYS = (*QUANT_CHOICES, "per_channel", "calib_size", "max_drop")
+QUANT_KEYS = (*QUANT_CHOICES, "per_channel", "calib_size", "max_drop", "backends")
 TRAIN_KEYS = ("epochs", "batch", "imgsz", "pre_epochs", "pre_imgsz")
 _TOP_PATHS = ("data", "cache_dir", "reports_dir", "baselines_dir")
 _MODEL_PATHS = ("weights", "teacher")
@@ -134,6 +129,38 @@ class DatasetSpec(_IntTable):
 
 
 @dataclass(frozen=True)
+class MixedPrecisionSpec:
+    """The mixed-precision search: recover at least ``recover`` of the worst ONNX Runtime INT8
+    configuration's mAP loss, keeping at most ``max_layers`` layers in float, one at a time,
+    ranked by SQNR measured on ``sensitivity_images`` calibration images."""
+
+    recover: float = 0.5
+    max_layers: int = 12
+    sensitivity_images: int = 16
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.recover <= 1.0:
+            raise ValueError(f"mixed_precision.recover must be in (0, 1], got {self.recover}")
+        if self.max_layers < 1 or self.sensitivity_images < 1:
+            raise ValueError("mixed_precision.max_layers and sensitivity_images must be >= 1")
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, object], where: Where) -> MixedPrecisionSpec:
+        """Parse ``[mixed_precision]``; absent keys keep their defaults."""
+        check_keys(table, ("recover", "max_layers", "sensitivity_images"), where)
+        fields: dict[str, object] = {}
+        if "recover" in table:
+            recover = where.number(table["recover"], "recover", 0.0)
+            if not 0.0 < recover <= 1.0:
+                raise where.error("recover", "a fraction in (0, 1]", table["recover"])
+            fields["recover"] = recover
+        for key in ("max_layers", "sensitivity_images"):
+            if key in table:
+                fields[key] = where.integer(table[key], key, 1)
+        return cls(**fields)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One model under test: pretrained ``weights`` or an Ultralytics ``cfg`` to train."""
 
@@ -155,13 +182,25 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class QuantChoice:
+    """One ``[[matrix.quant]]`` entry: an INT8 configuration and the backends it is built for."""
+
+    spec: QuantSpec = QuantSpec()
+    backends: tuple[str, ...] | None = None  # None: every backend of the matrix
+
+    def applies_to(self, backend: str) -> bool:
+        """Whether this configuration is part of ``backend``'s INT8 variants."""
+        return self.backends is None or backend in self.backends
+
+
+@dataclass(frozen=True)
 class MatrixSpec:
     """The axes of the variant matrix; each is non-empty and free of duplicates."""
 
     prune: tuple[float, ...]
     precision: tuple[str, ...]
     backend: tuple[str, ...]
-    quant: tuple[QuantSpec, ...] = (QuantSpec(),)  # the INT8 configurations (int8 precision only)
+    quant: tuple[QuantChoice, ...] = (QuantChoice(),)  # the INT8 configurations (int8 precision only)
 
     def __post_init__(self) -> None:
         for name in ("prune", "precision", "backend"):
@@ -172,6 +211,13 @@ class MatrixSpec:
             raise ValueError("matrix.prune values must be in [0, 1)")
         if not set(self.precision) <= set(PRECISIONS):
             raise ValueError(f"matrix.precision values must be among {PRECISIONS}")
+        specs = [choice.spec for choice in self.quant]
+        if len(set(specs)) != len(specs):
+            raise ValueError("matrix.quant lists the same configuration twice; merge their 'backends' lists")
+
+    def quant_for(self, backend: str) -> tuple[QuantSpec, ...]:
+        """The INT8 configurations built for ``backend``."""
+        return tuple(choice.spec for choice in self.quant if choice.applies_to(backend))
 
     @classmethod
     def from_mapping(
@@ -184,17 +230,36 @@ class MatrixSpec:
         backend = _unique(where, table, "backend", lambda w, v, n: w.choice(v, n, known_backends))
         if "quant" not in table:
             return cls(prune, precision, backend)  # type: ignore[arg-type]
-        quant = _unique(where, table, "quant", _quant_spec)
+        # A quant entry may name any registered backend, in the matrix or not (a config that
+        # narrows matrix.backend keeps the profile's per-backend INT8 entries valid).
+        names = tuple(dict.fromkeys([*known_backends, *default_known_backends()]))
+        read = functools.partial(_quant_choice, known_backends=names)
+        quant = _unique(where, table, "quant", read)
+        specs = [choice.spec for choice in quant]  # type: ignore[attr-defined]
+        for i, spec in enumerate(specs):
+            if spec in specs[:i]:
+                raise ConfigError(
+                    f"{where.key(f'quant[{i}]')} in {where.source} repeats quant[{specs.index(spec)}]'s "
+                    "settings; merge their 'backends' lists"
+                )
         return cls(prune, precision, backend, quant)  # type: ignore[arg-type]
 
 
-def _quant_spec(where: Where, value: object, name: str) -> QuantSpec:
-    """One ``[[matrix.quant]]`` table: the fields of :class:`harness.recipes.QuantSpec`."""
+def _quant_choice(where: Where, value: object, name: str, known_backends: Collection[str]) -> QuantChoice:
+    """One ``[[matrix.quant]]`` table: QuantSpec fields plus an optional ``backends`` list."""
     table = where.table(value, name)
     item = where.child(name)
     check_keys(table, QUANT_KEYS, item)
+    backends = None
+    if "backends" in table:
+        backends = _unique(item, table, "backends", lambda w, v, n: w.choice(v, n, known_backends))
+    return QuantChoice(_quant_spec(table, item), backends)  # type: ignore[arg-type]
+
+
+def _quant_spec(table: Mapping[str, object], item: Where) -> QuantSpec:
+    """The :class:`harness.recipes.QuantSpec` fields of one ``[[matrix.quant]]`` table."""
     fields: dict[str, object] = {}
-    for key in ("method", "format", "activations", "weights", "calibration"):
+    for key in QUANT_CHOICES:
         if key in table:
             fields[key] = item.choice(table[key], key, QUANT_CHOICES[key])
     if "per_channel" in table:
@@ -245,6 +310,7 @@ class HarnessConfig:
     budgets: Budgets
     latency: LatencySpec
     dataset: DatasetSpec
+    mixed_precision: MixedPrecisionSpec | None = None  # None: no mixed-precision search
 
     def __post_init__(self) -> None:
         names = [m.name for m in self.models]
@@ -412,7 +478,7 @@ def build_config(
     """Validate a merged mapping (profile defaults included) into a HarnessConfig."""
     check_keys(mapping, TOP_KEYS, where)
     for key in TOP_KEYS:
-        if key not in mapping and key not in ("profile", "data", "threads", "budgets"):
+        if key not in mapping and key not in ("profile", "data", "threads", "budgets", "mixed_precision"):
             raise ConfigError(f"missing key '{where.key(key)}' in {where.source}")
     imgsz = _imgsz(where, mapping["imgsz"], "imgsz")
     models = _models(mapping, where, imgsz)
@@ -433,12 +499,9 @@ def build_config(
             where.table(mapping["matrix"], "matrix"), where.child("matrix"), known_backends
         ),
         budgets=_budgets(mapping, where),
-        latency=LatencySpec.from_mapping(
-            where.table(mapping["latency"], "latency"), where.child("latency")
-        ),
-        dataset=DatasetSpec.from_mapping(
-            where.table(mapping["dataset"], "dataset"), where.child("dataset")
-        ),
+        latency=LatencySpec.from_mapping(where.table(mapping["latency"], "latency"), where.child("latency")),
+        dataset=DatasetSpec.from_mapping(where.table(mapping["dataset"], "dataset"), where.child("dataset")),
+        mixed_precision=_mixed_precision(mapping, where),
     )
 
 
@@ -448,6 +511,14 @@ def _device(where: Where, value: object) -> str:
     if not _DEVICE.fullmatch(device):
         raise where.error("device", "'cpu', 'cuda', 'cuda:N' or 'mps'", value)
     return device
+
+
+def _mixed_precision(mapping: Mapping[str, object], where: Where) -> MixedPrecisionSpec | None:
+    """The ``mixed_precision`` table, or None when the config has none."""
+    if "mixed_precision" not in mapping:
+        return None
+    table = where.table(mapping["mixed_precision"], "mixed_precision")
+    return MixedPrecisionSpec.from_mapping(table, where.child("mixed_precision"))
 
 
 def _budgets(mapping: Mapping[str, object], where: Where) -> Budgets:

@@ -56,7 +56,7 @@ def build_variants(config: HarnessConfig) -> list[Variant]:
         variants = [
             Variant(model.name, source, prune, precision, backend, None, config.imgsz, quant)
             for prune, precision, backend in itertools.product(m.prune, m.precision, m.backend)
-            for quant in (m.quant if precision == "int8" else (None,))
+            for quant in (m.quant_for(backend) if precision == "int8" else (None,))
         ]
         out.extend(sorted(variants, key=lambda v: (not v.is_reference, v.prune, v.precision, v.backend)))
     return out

@@ -142,6 +142,17 @@ class ExportRecipe(Recipe):
         return f"export {self.format} (batch {self.batch}, imgsz {self.imgsz}{', fp16' if self.half else ''})"
 
 
+QUANT_CHOICES: dict[str, tuple[str, ...]] = {
+    "method": ("static", "dynamic"),
+    "format": ("qdq", "qoperator"),
+    "activations": ("u8", "s8"),
+    "weights": ("u8", "s8"),
+    "calibration": ("minmax", "entropy", "percentile"),
+    "ops": ("all", "conv"),
+}
+"""The allowed values of every string-valued :class:`QuantSpec` field."""
+
+
 @dataclass(frozen=True)
 class QuantSpec:
     """How an INT8 variant is quantized (the knobs every toolchain maps onto its own API).
@@ -152,7 +163,9 @@ class QuantSpec:
     tensor. ``activations`` / ``weights``: "u8" or "s8". ``calibration``: "minmax", "entropy" or
     "percentile". ``calib_size``: images taken, in order, from the calibration split.
     ``max_drop``: when set, accuracy-controlled quantization keeps layers in float until the
-    mAP50-95 drop is at most this (slug suffix ``ac010`` for 0.010).
+    mAP50-95 drop is at most this (slug suffix ``ac010`` for 0.010). ``ops``: "all" quantizes
+    every operator type the toolchain quantizes by default; "conv" quantizes convolutions only
+    (ONNX Runtime only; slug suffix ``conv``).
     """
 
     method: str = "static"
@@ -163,16 +176,10 @@ class QuantSpec:
     calibration: str = "minmax"
     calib_size: int = 100
     max_drop: float | None = None  # accuracy-controlled quantization (NNCF) with this mAP50-95 drop
+    ops: str = "all"
 
     def __post_init__(self) -> None:
-        choices = {
-            "method": ("static", "dynamic"),
-            "format": ("qdq", "qoperator"),
-            "activations": ("u8", "s8"),
-            "weights": ("u8", "s8"),
-            "calibration": ("minmax", "entropy", "percentile"),
-        }
-        for name, allowed in choices.items():
+        for name, allowed in QUANT_CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"quant.{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.calib_size < 1:
@@ -180,12 +187,18 @@ class QuantSpec:
 
     @property
     def slug(self) -> str:
-        """Id fragment: ``qdq-pc-u8s8-minmax-c100`` (static) or ``dyn-pc-s8`` (dynamic)."""
+        """Id fragment: ``qdq-pc-u8s8-minmax-c100`` (static), ``dyn-pc-s8`` (dynamic), then
+        ``-ac010`` for accuracy control and ``-conv`` for convolutions only."""
         gran = "pc" if self.per_channel else "pt"
         if self.method == "dynamic":
-            return f"dyn-{gran}-{self.weights}"
-        base = f"{self.format}-{gran}-{self.activations}{self.weights}-{self.calibration}-c{self.calib_size}"
-        return base if self.max_drop is None else f"{base}-ac{round(self.max_drop * 1000):03d}"
+            parts = ["dyn", gran, self.weights]
+        else:
+            parts = [self.format, gran, f"{self.activations}{self.weights}", self.calibration, f"c{self.calib_size}"]
+        if self.max_drop is not None:
+            parts.append(f"ac{round(self.max_drop * 1000):03d}")
+        if self.ops != "all":
+            parts.append(self.ops)
+        return "-".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""

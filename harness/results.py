@@ -127,6 +127,7 @@ class RunResults:
     fingerprint_id: str
     variants: list[VariantResult] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
+    studies: dict[str, list[dict[str, object]]] = field(default_factory=dict)  # name -> rows
 
     @classmethod
     def new(
@@ -189,11 +190,17 @@ class RunResults:
         current.merge(metrics, status, messages)
         return current
 
+    def add_study(self, name: str, rows: Iterable[Mapping[str, object]]) -> None:
+        """Append rows to study ``name`` (for example ``mixed_precision``); rows must be JSON-ready."""
+        self.studies.setdefault(name, []).extend(dict(row) for row in rows)
+
     def absorb(self, other: RunResults) -> None:
-        """Merge every record of ``other`` (another shard of the same run) into this run."""
+        """Merge every record and study row of ``other`` (another shard of the same run) into this run."""
         for result in other.variants:
             fields_ = result.to_dict()
             self.record(str(fields_.pop("variant")), **fields_)  # type: ignore[arg-type]
+        for name, rows in other.studies.items():
+            self.add_study(name, rows)
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict (schema in docs/results-schema.md), with the unit of every metric."""
@@ -230,7 +237,7 @@ class RunResults:
         Fingerprint.from_dict(data["fingerprint"])  # type: ignore[arg-type]
         variants = [VariantResult.from_dict(v) for v in data["variants"]]  # type: ignore[attr-defined]
         fixed = {k: data[k] for k in _RUN_TYPES if k != "variants"}
-        return cls(**fixed, variants=variants)  # type: ignore[arg-type]
+        return cls(**fixed, variants=variants, studies=_studies(data.get("studies", {})))  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: Path) -> RunResults:
@@ -242,3 +249,13 @@ class RunResults:
         except json.JSONDecodeError as exc:
             raise ResultsError(f"{path}: not valid JSON: {exc}") from exc
         return cls.from_dict(data, str(path))
+
+
+def _studies(data: object) -> dict[str, list[dict[str, object]]]:
+    """The optional ``studies`` object: study name -> list of row objects."""
+    if not isinstance(data, dict):
+        raise TypeError(f"studies must be an object, got {type(data).__name__}")
+    for name, rows in data.items():
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise TypeError(f"studies.{name} must be a list of objects")
+    return {str(name): [dict(row) for row in rows] for name, rows in data.items()}

@@ -31,6 +31,7 @@ from harness.measure.latency import interleave
 from harness.measure.memprobe import ProbeRequest
 from harness.measure.size import file_bytes
 from harness.measure.speed import latency_metrics, memory_metrics, speedup_metrics, throughput_metrics
+from harness.mixed import MIXED_PRECISION, MixedPrecisionStudy, candidates, run_study, worst_int8
 from harness.recipes import Variant
 from harness.report.writer import write_run
 from harness.results import RunResults
@@ -192,8 +193,33 @@ class RunState:
         x = self.session().input_batch(reference, 1)
         lat = self.config.latency
         ratio = interleave(lambda: runner(x), lambda: runner(x), lat.interleaved_rounds, lat.warmup).speedup
-        self._lines.append(f"harness: {reference.slug} measured twice, interleaved: latency ratio {ratio:.3f}")
+        self._lines.append(
+            f"harness: {reference.slug} measured twice, interleaved: latency ratio {ratio:.3f}"
+        )
         return ratio
+
+    def measure_mixed_precision(self, model: str) -> MixedPrecisionStudy:
+        """The mixed-precision study of ``model`` (skips when it is not configured or has no subject)."""
+        spec = self.config.mixed_precision
+        if spec is None:
+            pytest.skip("no [mixed_precision] table in the config (the default and full profiles have one)")
+        session = self.session()
+        if not candidates(session, model):
+            pytest.skip(f"{model}: the matrix has no static QDQ ONNX Runtime INT8 variant to study")
+        base = worst_int8(session, model)
+        if base is None:
+            pytest.skip(f"{model}: none of its ONNX Runtime INT8 variants can run here")
+        budget = self.config.budgets.for_variant(base.slug, base.precision).max_map_drop
+        study = run_study(session, base, spec, budget if budget is not None else 1.0)
+        self.results.add_study(MIXED_PRECISION, study.rows())
+        if study.steps:
+            last = study.steps[-1]
+            cost = f", {last.latency_ratio:.2f}x the speed of full INT8" if last.latency_ratio else ""
+            self._lines.append(
+                f"harness: mixed precision {base.slug}: {len(last.kept)} layers kept in float, mAP50-95 "
+                f"{study.int8_map:.4f} -> {last.map50_95:.4f} (FP32 {study.float_map:.4f}){cost}"
+            )
+        return study
 
     # -- verdicts, outcomes, end of run ---------------------------------------------------
 
@@ -239,7 +265,9 @@ class RunState:
         for model, variants in by_model.items():
             changes = self.session().baselines.update(self.session().fingerprint, model, variants)
             path = self.session().baselines.path(self.session().fingerprint.id, model)
-            self._lines.append(f"harness: baseline {path} updated: " + (format_changes(changes) or "no change"))
+            self._lines.append(
+                f"harness: baseline {path} updated: " + (format_changes(changes) or "no change")
+            )
 
     def summary_lines(self) -> list[str]:
         """Lines for the terminal summary."""

@@ -66,7 +66,7 @@ def test_quick_profile_values(tmp_path: Path) -> None:
 def test_default_and_full_profiles(tmp_path: Path) -> None:
     default = _load(tmp_path)
     assert default.profile == "default"
-    assert (default.dataset.n_train, default.dataset.n_val, default.dataset.n_calib) == (640, 200, 128)
+    assert (default.dataset.n_train, default.dataset.n_val, default.dataset.n_calib) == (640, 200, 1000)
     model = default.models[0]
     assert (model.epochs, model.batch, model.pre_epochs, default.imgsz) == (3, 8, 16, 320)
     full = _load(tmp_path, profile="full")
@@ -353,3 +353,64 @@ def test_model_spec_needs_exactly_one_source() -> None:
 def test_matrix_spec_invariants(prune: tuple, precision: tuple, backend: tuple) -> None:
     with pytest.raises(ValueError, match="matrix"):
         MatrixSpec(prune, precision, backend)
+
+
+def _int8_matrix(root: Path, backends: list[str], *quant_tables: str) -> Path:
+    """A quick-profile config whose matrix is INT8 on ``backends`` with these quant tables."""
+    tables = "".join(f"[[matrix.quant]]\n{table}\n" for table in quant_tables)
+    body = f'profile = "quick"\n[matrix]\nprune = [0.0]\nprecision = ["int8"]\nbackend = {backends}\n{tables}'
+    return _write(root / "harness.toml", body.replace("'", '"'))
+
+
+def test_quant_entries_can_name_their_backends(tmp_path: Path) -> None:
+    _int8_matrix(
+        tmp_path, ["onnxruntime", "openvino"], "backends = ['onnxruntime']", "activations = 's8'\nops = 'all'"
+    )
+    matrix = load_config(tmp_path).matrix
+    assert [q.slug for q in matrix.quant_for("onnxruntime")] == [
+        "qdq-pc-u8s8-minmax-c100",
+        "qdq-pc-s8s8-minmax-c100",
+    ]
+    assert [q.slug for q in matrix.quant_for("openvino")] == ["qdq-pc-s8s8-minmax-c100"]
+
+
+@pytest.mark.parametrize(
+    "quant, message",
+    [
+        ("backends = ['onnxrt']", r"matrix\.quant\[0\]\.backends\[0\].*did you mean 'onnxruntime'"),
+        ("ops = 'matmul'", r"matrix\.quant\[0\]\.ops.*unknown value 'matmul'"),
+        ("backends = []", r"matrix\.quant\[0\]\.backends.*non-empty list"),
+    ],
+)
+def test_bad_quant_backends_or_ops(tmp_path: Path, quant: str, message: str) -> None:
+    _int8_matrix(tmp_path, ["onnxruntime"], quant)
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path)
+
+
+def test_same_quant_settings_twice_is_an_error(tmp_path: Path) -> None:
+    _int8_matrix(tmp_path, ["onnxruntime", "ncnn"], "backends = ['onnxruntime']", "backends = ['ncnn']")
+    with pytest.raises(ConfigError, match=r"matrix\.quant\[1\] .* repeats quant\[0\]'s settings; merge"):
+        load_config(tmp_path)
+
+
+def test_mixed_precision_table(tmp_path: Path) -> None:
+    assert _load(tmp_path, profile="quick").mixed_precision is None
+    assert _load(tmp_path).mixed_precision == config_module.MixedPrecisionSpec(0.5, 12, 16)
+    _write(tmp_path / "harness.toml", 'profile = "quick"\n[mixed_precision]\nrecover = 0.8\nmax_layers = 3\n')
+    assert load_config(tmp_path).mixed_precision == config_module.MixedPrecisionSpec(0.8, 3, 16)
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("recover = 0", r"mixed_precision\.recover .*expected a fraction in \(0, 1\]"),
+        ("recover = 1.5", r"mixed_precision\.recover .*expected a fraction in \(0, 1\]"),
+        ("max_layers = 0", r"mixed_precision\.max_layers"),
+        ("max_layer = 3", r"unknown key 'mixed_precision\.max_layer'.*did you mean 'max_layers'"),
+    ],
+)
+def test_bad_mixed_precision_table(tmp_path: Path, body: str, message: str) -> None:
+    _write(tmp_path / "harness.toml", f'profile = "quick"\n[mixed_precision]\n{body}\n')
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path)

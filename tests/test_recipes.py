@@ -61,6 +61,11 @@ def test_int8_slug_says_format_granularity_and_calibration() -> None:
     per_tensor = QuantSpec(format="qoperator", per_channel=False, activations="s8", calib_size=500)
     assert per_tensor.slug == "qoperator-pt-s8s8-minmax-c500"
     assert QuantSpec(method="dynamic").slug == "dyn-pc-s8"
+    assert QuantSpec(ops="conv").slug == "qdq-pc-u8s8-minmax-c100-conv"
+    assert QuantSpec(max_drop=0.01, ops="conv").slug == "qdq-pc-u8s8-minmax-c100-ac010-conv"
+    assert QuantSpec(method="dynamic", ops="conv").slug == "dyn-pc-s8-conv"
+    with pytest.raises(ValueError, match=r"quant\.ops must be one of \('all', 'conv'\)"):
+        QuantSpec(ops="matmul")
     assert static.reference().slug == "yolo11n-p00-fp32-torch"
 
 

@@ -202,7 +202,9 @@ def test_docs_describe_every_field_and_metric() -> None:
 
 def test_absorb_merges_another_shard() -> None:
     a, b = _run(), _run()
-    a.record("m-p00-fp32-torch", model="m", backend="torch", precision="fp32", prune=0.0, metrics={"map50": 0.5})
+    a.record(
+        "m-p00-fp32-torch", model="m", backend="torch", precision="fp32", prune=0.0, metrics={"map50": 0.5}
+    )
     b.record("m-p00-fp32-torch", model="m", backend="torch", precision="fp32", prune=0.0,
              metrics={"latency_median_ms": 3.0}, status="failed", messages=["x"])  # fmt: skip
     b.record("m-p00-fp32-onnxruntime", model="m", backend="onnxruntime", precision="fp32", prune=0.0)
@@ -212,3 +214,23 @@ def test_absorb_merges_another_shard() -> None:
     assert merged.metrics == {"map50": 0.5, "latency_median_ms": 3.0}
     assert (merged.status, merged.messages) == ("failed", ["x"])
     assert [v.variant for v in a.variants] == ["m-p00-fp32-torch", "m-p00-fp32-onnxruntime"]
+
+
+def test_studies_round_trip_and_merge(tmp_path: Path) -> None:
+    a, b = _run(), _run()
+    a.add_study("mixed_precision", [{"model": "m", "kept": [], "map50_95": 0.5}])
+    b.add_study("mixed_precision", [{"model": "m", "kept": ["conv"], "map50_95": 0.52}])
+    a.absorb(b)
+    assert [row["kept"] for row in a.studies["mixed_precision"]] == [[], ["conv"]]
+    a.save(tmp_path / "r.json")
+    assert RunResults.load(tmp_path / "r.json") == a
+    older = a.to_dict()
+    del older["studies"]  # files written before studies existed still load
+    assert RunResults.from_dict(older).studies == {}
+
+
+@pytest.mark.parametrize("studies", [[], {"mixed_precision": {"a": 1}}, {"mixed_precision": [1]}])
+def test_malformed_studies_are_a_results_error(studies: object) -> None:
+    doc = _run().to_dict() | {"studies": studies}
+    with pytest.raises(ResultsError, match="studies"):
+        RunResults.from_dict(doc)

@@ -22,6 +22,7 @@ from harness.build.ncnn import (
     companion_bin,
     set_precision,
 )
+from harness.build.quantize import ops_unsupported
 from harness.errors import HarnessError
 from harness.recipes import DataRecipe, TrainRecipe, Variant
 from harness.versions import versions
@@ -67,6 +68,8 @@ def _int8_unsupported(variant: Variant) -> str | None:
         return "quant.format 'qoperator' is an ONNX Runtime graph format; ncnn has its own int8 layers"
     if quant.max_drop is not None:
         return "accuracy-controlled quantization (max_drop) is NNCF's; ncnn has no such mode"
+    if reason := ops_unsupported(quant, "ncnn2int8"):
+        return reason
     if not isinstance(variant.source, TrainRecipe):
         return (
             "ncnn INT8 calibration needs the dataset the checkpoint was trained on (a user's .pt names none)"

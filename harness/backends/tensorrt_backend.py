@@ -13,6 +13,7 @@ import numpy as np
 
 from harness.backends.base import LoadRequest, ensure_supported
 from harness.build import build
+from harness.build.quantize import ops_unsupported
 from harness.build.tensorrt import TrtEngineRecipe, engine_recipe
 from harness.cache import file_sha256
 from harness.errors import HarnessError
@@ -78,7 +79,7 @@ class TensorRTBackend:
         quant = variant.quant
         if quant is not None and (quant.method != "static" or quant.calibration not in _CALIBRATORS):
             return f"TensorRT INT8 uses static calibration with {' or '.join(_CALIBRATORS)} calibrators"
-        return None
+        return ops_unsupported(quant, "TensorRT")
 
     def load(self, request: LoadRequest) -> TrtRunner:
         """Build (cached) and deserialize the engine."""

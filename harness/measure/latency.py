@@ -67,9 +67,19 @@ class Interleaved:
     reference_s: tuple[float, ...]
 
     @property
+    def candidate_median_s(self) -> float:
+        """Median seconds of the candidate."""
+        return float(np.median(self.candidate_s))
+
+    @property
+    def reference_median_s(self) -> float:
+        """Median seconds of the reference."""
+        return float(np.median(self.reference_s))
+
+    @property
     def speedup(self) -> float:
         """median(reference) / median(candidate): above 1 means the candidate is faster."""
-        return float(np.median(self.reference_s) / np.median(self.candidate_s))
+        return self.reference_median_s / self.candidate_median_s
 
 
 def time_call(fn: Call) -> float:

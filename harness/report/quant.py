@@ -8,15 +8,18 @@ latency is above the FP32 variant of the same backend is flagged "SLOWER than FP
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import pandas as pd
 
+from harness.report.tables import StudyTable
 from harness.results import RunResults, VariantResult
 
-__all__ = ["QUANT_TABLES", "precision_table", "study_table"]
+__all__ = ["LEGEND", "QUANT_TABLES", "SLOWER", "precision_table", "study_table"]
 
 SLOWER = "SLOWER than FP32"
+LEGEND = (
+    f"mAP loss: vs the same model's FP32 PyTorch reference; `{SLOWER}`: INT8 slower than FP32 on its backend."
+)
 _FORMATS = {"Size MB": ".2f", "p50 ms": ".2f", "Speedup": ".2f", "mAP50-95": ".4f", "mAP loss": "+.4f"}
 
 
@@ -70,21 +73,32 @@ def _row(run: RunResults, result: VariantResult) -> dict[str, object]:
     }
 
 
+def _ran(run: RunResults) -> list[VariantResult]:
+    """Variants that ran (skipped ones are listed, with their reason, in the deployment table)."""
+    return [result for result in run.variants if result.status != "skipped"]
+
+
 def precision_table(run: RunResults) -> pd.DataFrame:
     """FP32 / FP16 / BF16 / INT8 side by side: size, speed and mAP loss per backend."""
-    rows = [_row(run, r) for r in run.variants if r.prune == 0.0]
+    rows = [_row(run, r) for r in _ran(run) if r.prune == 0.0]
     return pd.DataFrame(rows, columns=list(_row_columns()))
 
 
 def study_table(run: RunResults, knob: str, label: str) -> pd.DataFrame:
-    """INT8 rows compared along one QuantSpec knob (e.g. ``method``, ``calibration``)."""
+    """INT8 rows compared along one QuantSpec knob (e.g. ``method``, ``calibration``).
+
+    Empty unless the knob takes at least two values among the variants that ran: a study
+    needs something to compare.
+    """
     rows = []
-    for result in run.variants:
+    for result in _ran(run):
         quant = _quant(result)
         if result.precision == "int8" and knob in quant:
             rows.append({label: _knob_text(knob, quant[knob]), **_row(run, result)})
     frame = pd.DataFrame(rows, columns=[label, *_row_columns()])
-    return frame.sort_values([label, "Backend"], kind="stable") if rows else frame
+    if frame[label].nunique() < 2:
+        return frame.iloc[0:0]
+    return frame.sort_values([label, "Backend"], kind="stable")
 
 
 def _knob_text(knob: str, value: object) -> object:
@@ -98,22 +112,31 @@ def _row_columns() -> tuple[str, ...]:
             "mAP loss", "Flag")  # fmt: skip
 
 
-QUANT_TABLES: dict[str, tuple[str, Callable[[RunResults], pd.DataFrame]]] = {
-    "precision": ("Precision comparison", precision_table),
-    "int8-method": ("INT8: dynamic vs static", lambda run: study_table(run, "method", "Method")),
-    "int8-granularity": (
+QUANT_TABLES: dict[str, StudyTable] = {
+    "precision": StudyTable("Precision comparison", precision_table, LEGEND, _FORMATS),
+    "int8-method": StudyTable(
+        "INT8: dynamic vs static", lambda run: study_table(run, "method", "Method"), LEGEND, _FORMATS
+    ),
+    "int8-granularity": StudyTable(
         "INT8: per-tensor vs per-channel",
         lambda run: study_table(run, "per_channel", "Granularity"),
+        LEGEND,
+        _FORMATS,
     ),
-    "int8-calibration": (
+    "int8-calibration": StudyTable(
         "INT8: calibration method",
         lambda run: study_table(run, "calibration", "Calibration"),
+        LEGEND,
+        _FORMATS,
     ),
-    "int8-calib-size": (
+    "int8-calib-size": StudyTable(
         "INT8: calibration set size",
         lambda run: study_table(run, "calib_size", "Calibration images"),
+        LEGEND,
+        _FORMATS,
+    ),
+    "int8-ops": StudyTable(
+        "INT8: quantized operator types", lambda run: study_table(run, "ops", "Operators"), LEGEND, _FORMATS
     ),
 }
-"""File stem -> (title, builder). A table with no rows is not written."""
-
-FORMATS = _FORMATS
+"""File stem -> table. A table with no rows is not written."""

@@ -7,6 +7,7 @@ shows such a cell as ``-`` (never 0).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -16,6 +17,7 @@ from harness.results import RunResults, VariantResult
 
 __all__ = [
     "Column",
+    "StudyTable",
     "DEPLOYMENT_COLUMNS",
     "DIFF_COLUMNS",
     "MISSING",
@@ -26,6 +28,16 @@ __all__ = [
 ]
 
 MISSING = "-"
+
+
+@dataclass(frozen=True)
+class StudyTable:
+    """A report table beyond the deployment table: title, builder from results, legend, formats."""
+
+    title: str
+    build: Callable[[RunResults], pd.DataFrame]
+    legend: str
+    formats: Mapping[str, str]
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,16 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.fsutil import atomic_symlink, atomic_write_text
-from harness.report.quant import FORMATS as QUANT_FORMATS
-from harness.report.quant import QUANT_TABLES, SLOWER
+from harness.report.mixed import MIXED_TABLES
+from harness.report.quant import QUANT_TABLES
 from harness.report.tables import deployment_table, to_csv, to_markdown
 from harness.results import RunResults
 
 __all__ = ["render_markdown", "write_tables", "write_run", "LATEST"]
 
 LATEST = "latest"
+STUDY_TABLES = {**QUANT_TABLES, **MIXED_TABLES}
+"""File stem -> table, written next to the deployment table when it has rows."""
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -50,16 +52,15 @@ def _writing(directory: Path) -> Iterator[None]:
 
 
 def write_tables(run: RunResults, out_dir: Path) -> list[Path]:
-    """Write deployment.md/.csv and every non-empty quantization table into ``out_dir``."""
+    """Write deployment.md/.csv and every non-empty study table into ``out_dir``."""
     out_dir = Path(out_dir)
     frame = deployment_table(run)
     files = {out_dir / "deployment.md": render_markdown(run), out_dir / "deployment.csv": to_csv(frame)}
-    for stem, (title, build) in QUANT_TABLES.items():
-        table = build(run)
+    for stem, study in STUDY_TABLES.items():
+        table = study.build(run)
         if not table.empty:
-            legend = f"mAP loss: vs the same model's FP32 PyTorch reference; `{SLOWER}`: INT8 slower than FP32 on its backend."
-            text = f"# {title}: run {run.run_id}\n\n{to_markdown(table, QUANT_FORMATS)}\n\n{legend}\n"
-            files[out_dir / f"{stem}.md"] = text
+            markdown = to_markdown(table, dict(study.formats))
+            files[out_dir / f"{stem}.md"] = f"# {study.title}: run {run.run_id}\n\n{markdown}\n\n{study.legend}\n"
             files[out_dir / f"{stem}.csv"] = to_csv(table)
     with _writing(out_dir):
         for path, text in files.items():

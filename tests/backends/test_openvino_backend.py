@@ -152,6 +152,7 @@ def test_missing_nncf_is_a_reason_for_int8_only(
         (QuantSpec(format="qoperator"), "format 'qoperator' is ONNX Runtime's"),
         (QuantSpec(method="dynamic"), "static (calibrated) only"),
         (QuantSpec(weights="u8"), "weights 'u8' is not available"),
+        (QuantSpec(activations="s8", ops="conv"), "is ONNX Runtime's option; NNCF quantizes its own operator set"),
     ],
 )
 def test_int8_options_nncf_cannot_build_are_reasons(

@@ -43,4 +43,13 @@ def test_study_tables_group_by_knob() -> None:
     assert list(calib["Calibration"]) == ["entropy", "minmax", "minmax"]
     method = study_table(run, "method", "Method")
     assert sorted(set(method["Method"])) == ["dynamic", "static"]
-    assert list(study_table(run, "per_channel", "Granularity")["Granularity"]) == ["per-channel"] * 3
+    assert study_table(run, "per_channel", "Granularity").empty  # one value: nothing to compare
+
+
+def test_tables_leave_out_skipped_variants() -> None:
+    run = _run()
+    spec = QuantSpec(per_channel=False)
+    run.record(f"m-p00-int8-{spec.slug}-ncnn", model="m", backend="ncnn", precision="int8", prune=0.0,
+               recipe={"quant": spec.to_dict()}, status="skipped")  # fmt: skip
+    assert study_table(run, "per_channel", "Granularity").empty
+    assert "ncnn" not in set(precision_table(run)["Backend"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,21 @@ def test_unsafe_run_ids_are_refused(tmp_path: Path, run_id: str) -> None:
     with pytest.raises(HarnessError, match="report folder name"):
         write_run(run, tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_mixed_precision_table_is_written_with_the_run(tmp_path: Path) -> None:
+    run = _run("r")
+    run.add_study("mixed_precision", [
+        {"model": "m", "base": "m-int8", "kept": [], "added": None, "added_sqnr_db": None, "map50_95": 0.50,
+         "recovered": 0.0, "latency_median_ms": 4.0, "int8_latency_median_ms": 4.0, "latency_vs_int8": 1.0},
+        {"model": "m", "base": "m-int8", "kept": ["/conv1"], "added": "/conv1", "added_sqnr_db": 11.5,
+         "map50_95": 0.53, "recovered": 0.6, "latency_median_ms": 4.4, "int8_latency_median_ms": 4.0,
+         "latency_vs_int8": 0.91},
+    ])  # fmt: skip
+    paths = write_tables(run, tmp_path)
+    assert tmp_path / "mixed-precision.md" in paths
+    text = (tmp_path / "mixed-precision.md").read_text()
+    assert "| /conv1" in text and "+0.0300" in text and "0.91" in text and "60" in text
+    first = next(line for line in text.splitlines() if "| m-int8" in line)
+    assert "(none: full INT8)" in first
+    assert len(re.findall(r"\|\s+-\s+(?=\|)", first)) == 2  # its SQNR and gain: "-", never 0

@@ -16,13 +16,14 @@ import numpy as np
 
 from harness.build import BuildContext, build, builder, materialize
 from harness.build.quantize.calibration import calibration_images
+from harness.errors import HarnessError
 from harness.recipes import DataRecipe, ExportRecipe, QuantSpec, Recipe
 
 if TYPE_CHECKING:
     import onnx
 
-DEFAULT_OP_TYPES: tuple[str, ...] = ("Conv",)
-"""Quantize convolutions only: the fastest ORT CPU configuration measured for YOLO (DESIGN.md)."""
+OP_TYPES: Mapping[str, list[str] | None] = {"all": None, "conv": ["Conv"]}
+"""QuantSpec.ops -> ``op_types_to_quantize`` (None: every operator type ONNX Runtime quantizes)."""
 
 _QUANT_TYPES: Mapping[str, str] = {"u8": "QUInt8", "s8": "QInt8"}
 _FORMATS: Mapping[str, str] = {"qdq": "QDQ", "qoperator": "QOperator"}
@@ -36,7 +37,7 @@ class OrtQuantRecipe(Recipe):
     """INT8 ONNX graph from an FP32 export: static (calibrated on ``data``'s calib split) or dynamic.
 
     ``data`` is None only for dynamic quantization, which needs no calibration images.
-    ``op_types`` are the operator types quantized; nodes from :func:`float_nodes` never are.
+    ``quant.ops`` picks the operator types quantized; nodes from :func:`float_nodes` never are.
     """
 
     kind: ClassVar[str] = "ort-quant"
@@ -44,7 +45,6 @@ class OrtQuantRecipe(Recipe):
     data: DataRecipe | None
     quant: QuantSpec
     versions: tuple[tuple[str, str], ...]
-    op_types: tuple[str, ...] = DEFAULT_OP_TYPES
     keep_float: tuple[str, ...] = ()  # mixed precision: more nodes kept in float (by sensitivity)
 
     def __post_init__(self) -> None:
@@ -56,7 +56,6 @@ class OrtQuantRecipe(Recipe):
             )
         if self.source.half:
             raise ValueError("quantize from the FP32 export (source.half must be False)")
-
 
     def describe(self) -> str:
         """E.g. ``ONNX Runtime int8 qdq-pc-u8s8-minmax-c100 of export onnx (batch 1, imgsz 320)``."""
@@ -104,6 +103,27 @@ def float_nodes(model: onnx.ModelProto) -> list[str]:
     return list(kept)
 
 
+def float_feeders(model: onnx.ModelProto, kept: list[str]) -> list[str]:
+    """The fixed (not learned) nodes that feed ``kept`` nodes, back to the previous learned layer.
+
+    With every operator type quantized, the SiLU (Sigmoid, Mul) in front of a head output
+    convolution would hand it a quantize-dequantized activation; keeping these nodes in float
+    too means the output convolutions read a float input, as they do with convolutions only.
+    """
+    producers = {out: node for node in model.graph.node for out in node.output}
+    by_name = {node.name: node for node in model.graph.node}
+    names = set(kept)
+    found: dict[str, None] = {}
+    pending = [tensor for name in kept if name in by_name for tensor in by_name[name].input]
+    while pending:
+        node = producers.get(pending.pop())
+        if node is None or node.name in names or node.name in found or node.op_type in _LEARNED_OPS:
+            continue
+        found[node.name] = None
+        pending.extend(node.input)
+    return list(found)
+
+
 def _is_output_layer(node: onnx.NodeProto, producers: Mapping[str, onnx.NodeProto]) -> bool:
     """A learned layer, as opposed to a fixed decode step such as the DFL's Softmax -> Conv."""
     if node.op_type not in _LEARNED_OPS:
@@ -116,7 +136,8 @@ def _is_output_layer(node: onnx.NodeProto, producers: Mapping[str, onnx.NodeProt
 
 
 class _ImageReader:
-    """An ORT CalibrationDataReader (it checks for ``get_next`` only) over preprocessed images, in batches the static graph accepts.
+    """An ORT CalibrationDataReader (it checks for ``get_next`` only) over preprocessed images,
+    in batches the static graph accepts.
 
     The last batch wraps around to the first images, so every image is used exactly once
     or, for the wrapped tail, twice.
@@ -182,13 +203,14 @@ def _static_kwargs(quant: QuantSpec) -> dict[str, Any]:
 @builder(OrtQuantRecipe)
 def _quantize(recipe: OrtQuantRecipe, ctx: BuildContext, tmp: Path) -> str:
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic, quantize_static
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     prepared = _prepare(build(recipe.source, ctx).path, tmp)
     model = onnx.load(str(prepared))
+    kept = [*float_nodes(model), *recipe.keep_float]
     common = {
-        "op_types_to_quantize": list(recipe.op_types),
-        "nodes_to_exclude": [*float_nodes(model), *recipe.keep_float],
+        "op_types_to_quantize": OP_TYPES[recipe.quant.ops],
+        "nodes_to_exclude": [*kept, *float_feeders(model, kept)],
     }
     out = tmp / "model.onnx"
     if recipe.quant.method == "dynamic":
@@ -198,9 +220,27 @@ def _quantize(recipe: OrtQuantRecipe, ctx: BuildContext, tmp: Path) -> str:
         )
     else:
         reader = _calibration_reader(recipe, ctx, model.graph.input[0].name)
-        quantize_static(prepared, out, reader, **common, **_static_kwargs(recipe.quant))
+        _quantize_static(prepared, out, reader, recipe, common)
     prepared.unlink()
     return out.name
+
+
+def _quantize_static(
+    prepared: Path, out: Path, reader: _ImageReader, recipe: OrtQuantRecipe, common: dict[str, Any]
+) -> None:
+    """``quantize_static``; a histogram that numpy cannot bin becomes an error that says why."""
+    from onnxruntime.quantization import quantize_static
+
+    try:
+        quantize_static(prepared, out, reader, **common, **_static_kwargs(recipe.quant))
+    except ValueError as exc:
+        if "finite-sized bins" not in str(exc) or recipe.quant.calibration == "minmax":
+            raise
+        raise HarnessError(
+            f"{recipe.describe()}: ONNX Runtime's {recipe.quant.calibration} calibration cannot build a "
+            f"histogram of a nearly constant tensor ({exc}); use calibration 'minmax', or ops 'conv' "
+            "so that fewer tensors are calibrated"
+        ) from exc
 
 
 @builder(OrtFp16Recipe)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from harness.build import BuildContext, builder, materialize
+from harness.build.quantize import ops_unsupported
 from harness.recipes import DataRecipe, ExportRecipe, QuantSpec, Recipe
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def nncf_unsupported(quant: QuantSpec) -> str | None:
         return f"OpenVINO IR carries FakeQuantize nodes (the 'qdq' format); format {quant.format!r} is ONNX Runtime's"
     if quant.weights != "s8":
         return "NNCF quantizes weights symmetrically to s8 only; weights 'u8' is not available"
-    return None
+    return ops_unsupported(quant, "NNCF")
 
 
 @dataclass(frozen=True)

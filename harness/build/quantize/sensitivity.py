@@ -35,7 +35,8 @@ class MixedStep:
 
     kept: tuple[str, ...]
     map50_95: float
-    latency_ratio: float | None  # full-INT8 median / this step's median (same run); 1 at k = 0
+    latency_ratio: float | None  # full-INT8 median / this step's median (same run): below 1 = slower
+    latency_ms: float | None = None  # this step's median in that measurement
 
 
 def layer_sensitivity(fp32: Path, int8: Path, images: np.ndarray, batch: int = 1) -> list[LayerSensitivity]:

@@ -1,0 +1,28 @@
+"""Mixed precision: keep the most quantization-sensitive layers in float until the mAP is back.
+
+Subject: the model's worst ONNX Runtime static QDQ INT8 configuration in the matrix. Budget:
+the search recovers at least ``mixed_precision.recover`` of that configuration's mAP50-95 loss
+(and lands within the INT8 mAP budget) with at most ``max_layers`` layers in float. The report's
+mixed-precision table lists every kept layer with its SQNR, mAP gain and measured speed cost.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.runstate import RunState
+
+
+def test_mixed_precision(model_name: str, harness_state: RunState) -> None:
+    """Search, record every step, and check that the target mAP was reached."""
+    study = harness_state.measure_mixed_precision(model_name)
+    if study.loss <= 0:
+        pytest.skip(
+            f"{study.base}: full INT8 lost no mAP50-95 ({study.int8_map:.4f} vs FP32 {study.float_map:.4f}); "
+            "nothing to recover"
+        )
+    last = study.steps[-1]
+    assert study.reached, (
+        f"{study.base}: {len(last.kept)} layers in float reach mAP50-95 {last.map50_95:.4f}, "
+        f"target {study.target_map:.4f} (FP32 {study.float_map:.4f}, full INT8 {study.int8_map:.4f})"
+    )
