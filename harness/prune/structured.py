@@ -1,0 +1,192 @@
+"""Structured (channel) pruning of rewritten Ultralytics detectors with Torch-Pruning.
+
+``prune_model`` rewrites the model into prunable form (``harness.prune.rewrite``), builds
+Torch-Pruning's dependency graph with the attention cores as single nodes, removes channels and
+returns a ``PruneResult`` record: how long graph building and pruning took, the process's peak
+memory, the parameter counts, and the output shape before and after.
+
+What stays unpruned, by design:
+
+- the last convolution of every box and class branch of the Detect head (``cv2[i][-1]``,
+  ``cv3[i][-1]`` and their ``one2one_`` copies): their outputs are the 4 * reg_max box
+  distribution bins and the nc class scores, fixed by the task;
+- the DFL convolution: a fixed, non-trainable projection over the reg_max bins;
+- the input channels of the first convolution (the 3 image channels).
+
+Everything else is pruned, including attention: query and key convolutions lose the same key
+dimensions in every head, value, positional (pe) and projection-input channels lose the same
+value dimensions in every head; the number of heads is kept.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from harness.errors import HarnessError
+from harness.prune.modules import AttentionMix, AttentionScores, PrunableAttention, tracing_barriers
+from harness.prune.rewrite import rewrite_for_pruning
+
+if TYPE_CHECKING:
+    import torch_pruning as tp
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What one structured pruning run did and cost."""
+
+    ratio: float
+    round_to: int | None
+    seconds: float  # dependency graph build + pruning, wall clock
+    peak_rss_before_mib: float  # the process's peak resident memory (ru_maxrss) just before pruning
+    peak_rss_mib: float  # the same after pruning: higher only if pruning set a new peak
+    params_before: int
+    params_after: int
+    output_shape: tuple[int, ...]  # eval-mode output tensor shape, identical before and after
+
+    @property
+    def params_reduction(self) -> float:
+        """Fraction of parameters removed."""
+        return 1.0 - self.params_after / self.params_before
+
+
+class _ScoresPruner:
+    """Torch-Pruning handler for ``AttentionScores``.
+
+    Its input side couples query and key channels (a pruned query dimension removes the same key
+    dimension). Its output, the attention weights, has no channel axis: distinct in/out handlers
+    stop value-channel pruning from reaching q and k. It holds no parameters, so both are no-ops.
+    """
+
+    def prune_out_channels(self, layer: nn.Module, idxs: list[int]) -> nn.Module:
+        """Nothing to remove: the attention weights are indexed by pixels, not channels."""
+        return layer
+
+    def prune_in_channels(self, layer: nn.Module, idxs: list[int]) -> nn.Module:
+        """Nothing to remove: the scores module holds no parameters."""
+        return layer
+
+    def get_out_channels(self, layer: nn.Module) -> int | None:
+        """Unknown to the graph (not a channel axis)."""
+        return None
+
+    def get_in_channels(self, layer: nn.Module) -> int | None:
+        """Unknown to the graph (read from q at run time)."""
+        return None
+
+    def get_in_channel_groups(self, layer: nn.Module) -> int:
+        """No channel grouping."""
+        return 1
+
+    def get_out_channel_groups(self, layer: nn.Module) -> int:
+        """No channel grouping."""
+        return 1
+
+
+class _MixPruner(_ScoresPruner):
+    """Torch-Pruning handler for ``AttentionMix``: output channel i is value channel i (element-wise)."""
+
+    def prune_out_channels(self, layer: nn.Module, idxs: list[int]) -> nn.Module:
+        """Nothing to remove: the mix module holds no parameters."""
+        return layer
+
+    prune_in_channels = prune_out_channels
+
+
+def prediction_layers(model: nn.Module) -> list[nn.Module]:
+    """The layers whose output channels are fixed by the task: final Detect convolutions and DFL."""
+    head = model.model[-1]
+    branches = [getattr(head, name, None) for name in ("cv2", "cv3", "one2one_cv2", "one2one_cv3")]
+    layers = [branch[-1] for branch_list in branches if branch_list is not None for branch in branch_list]
+    return [*layers, head.dfl] if hasattr(head, "dfl") else layers
+
+
+def attention_channel_groups(model: nn.Module) -> dict[nn.Module, int]:
+    """Head count of every q, k, v and pe convolution, so that every head keeps the same dimensions.
+
+    Passed to Torch-Pruning as output channel groups: importance is averaged over heads for each
+    head dimension and the same dimensions are removed from every head. (Its ``num_heads`` option
+    is not used: that path looks for a qkv -> unbind -> proj layout and skips any other group.)
+    """
+    groups: dict[nn.Module, int] = {}
+    for attn in model.modules():
+        if isinstance(attn, PrunableAttention):
+            groups.update({conv.conv: attn.num_heads for conv in (attn.q, attn.k, attn.v, attn.pe)})
+    return groups
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of parameters."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def _output_shape(model: nn.Module, example_inputs: torch.Tensor) -> tuple[int, ...]:
+    """Shape of the eval-mode output tensor (the first element of Ultralytics' (y, preds) tuple)."""
+    with torch.no_grad():
+        out = model.eval()(example_inputs)
+    return tuple((out[0] if isinstance(out, (tuple, list)) else out).shape)
+
+
+def build_pruner(
+    model: nn.Module,
+    ratio: float,
+    importance: tp.importance.Importance,
+    round_to: int | None,
+    example_inputs: Any,
+) -> tp.pruner.BasePruner:
+    """A Torch-Pruning pruner over a rewritten model (traces the dependency graph)."""
+    import torch_pruning as tp
+
+    with tracing_barriers(), torch.enable_grad():
+        return tp.pruner.BasePruner(
+            model,
+            example_inputs,
+            importance=importance,
+            pruning_ratio=ratio,
+            round_to=round_to,
+            ignored_layers=prediction_layers(model),
+            in_channel_groups={},  # fresh dicts: Torch-Pruning fills these and its defaults are shared
+            out_channel_groups=attention_channel_groups(model),
+            customized_pruners={AttentionScores: _ScoresPruner(), AttentionMix: _MixPruner()},
+        )
+
+
+def prune_model(
+    model: nn.Module,
+    ratio: float,
+    importance: tp.importance.Importance,
+    round_to: int | None,
+    example_inputs: torch.Tensor,
+) -> PruneResult:
+    """Rewrite ``model`` into prunable form and remove ``ratio`` of its channels, in place.
+
+    Raises:
+        HarnessError: ``ratio`` is not in (0, 1).
+        RuntimeError: the output shape changed (a bug in a rewrite or in Torch-Pruning).
+        UnprunableBlockError: the model holds a block with no prunable rewrite.
+    """
+    if not 0.0 < ratio < 1.0:
+        raise HarnessError(f"pruning ratio must be in (0, 1), got {ratio}")
+    was_training = model.training
+    rewrite_for_pruning(model)
+    shape, params = _output_shape(model, example_inputs), count_params(model)
+    rss_before = _peak_rss_mib()
+    start = time.perf_counter()
+    build_pruner(model, ratio, importance, round_to, example_inputs).step()
+    seconds = time.perf_counter() - start
+    peak = _peak_rss_mib()
+    after = _output_shape(model, example_inputs)
+    model.train(was_training)
+    if after != shape:
+        raise RuntimeError(f"pruning changed the output shape from {shape} to {after}")
+    return PruneResult(ratio, round_to, seconds, rss_before, peak, params, count_params(model), shape)
+
+
+def _peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
