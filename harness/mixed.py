@@ -48,7 +48,6 @@ class MixedPrecisionStudy:
     target_map: float
     layers: tuple[LayerSensitivity, ...]
     steps: tuple[MixedStep, ...]
-    int8_latency_ms: tuple[float, ...]  # full-INT8 median in each step's interleaved measurement
 
     @property
     def loss(self) -> float:
@@ -68,7 +67,9 @@ class MixedPrecisionStudy:
         """One JSON-ready row per step, for results.json and the report."""
         sqnr = {layer.node: layer.sqnr_db for layer in self.layers}
         out = []
-        for step, int8_ms in zip(self.steps, self.int8_latency_ms, strict=True):
+        for step in self.steps:
+            # latency_ratio = full-INT8 median / this step's median, measured together
+            int8_ms = step.latency_ms * step.latency_ratio if step.latency_ms and step.latency_ratio else None
             added = step.kept[-1] if step.kept else None
             out.append({
                 "model": self.model, "base": self.base, "kept": list(step.kept), "added": added,
@@ -122,14 +123,13 @@ def run_study(
     int8_map = session.accuracy(base).map50_95
     loss = float_map - int8_map
     if target_map is None and loss <= 0:  # nothing to take back: no ranking, no steps
-        return MixedPrecisionStudy(base.model, base.slug, float_map, int8_map, int8_map, (), (), ())
+        return MixedPrecisionStudy(base.model, base.slug, float_map, int8_map, int8_map, (), ())
     target = target_map if target_map is not None else float_map - min(max_drop, (1.0 - spec.recover) * loss)
     layers = _rank(session, recipe, spec.sensitivity_images)
-    timings: list[float] = []
-    measure = _step_measure(session, base, recipe, timings)
+    measure = _step_measure(session, base, recipe)
     steps = search(measure, recipe, layers, target, steps=range(min(spec.max_layers, len(layers)) + 1))
     return MixedPrecisionStudy(
-        base.model, base.slug, float_map, int8_map, target, tuple(layers), tuple(steps), tuple(timings)
+        base.model, base.slug, float_map, int8_map, target, tuple(layers), tuple(steps)
     )
 
 
@@ -143,7 +143,7 @@ def _rank(session: HarnessSession, recipe: OrtQuantRecipe, n_images: int) -> lis
 
 
 def _step_measure(
-    session: HarnessSession, base: Variant, full: OrtQuantRecipe, timings: list[float]
+    session: HarnessSession, base: Variant, full: OrtQuantRecipe
 ) -> Callable[[OrtQuantRecipe], MixedStep]:
     """A ``search`` callback: build one step, evaluate it, time it interleaved against full INT8."""
     ctx, lat = session.ctx, session.config.latency
@@ -158,7 +158,6 @@ def _step_measure(
             runner = OrtRunner(artifact.path, artifact.sha256, ["CPUExecutionProvider"], ctx.threads)
         result = evaluate(runner, session.val_samples(), session.data.names, base.imgsz)
         timed = interleave(lambda: runner(x), lambda: base_runner(x), lat.interleaved_rounds, lat.warmup)
-        timings.append(1e3 * timed.reference_median_s)
         return MixedStep(recipe.keep_float, result.map50_95, timed.speedup, 1e3 * timed.candidate_median_s)
 
     return measure

@@ -112,31 +112,17 @@ def _row_columns() -> tuple[str, ...]:
             "mAP loss", "Flag")  # fmt: skip
 
 
+def _study(title: str, knob: str, label: str) -> StudyTable:
+    """The INT8 table that compares rows along QuantSpec field ``knob``, headed ``label``."""
+    return StudyTable(title, lambda run: study_table(run, knob, label), LEGEND, _FORMATS)
+
+
 QUANT_TABLES: dict[str, StudyTable] = {
     "precision": StudyTable("Precision comparison", precision_table, LEGEND, _FORMATS),
-    "int8-method": StudyTable(
-        "INT8: dynamic vs static", lambda run: study_table(run, "method", "Method"), LEGEND, _FORMATS
-    ),
-    "int8-granularity": StudyTable(
-        "INT8: per-tensor vs per-channel",
-        lambda run: study_table(run, "per_channel", "Granularity"),
-        LEGEND,
-        _FORMATS,
-    ),
-    "int8-calibration": StudyTable(
-        "INT8: calibration method",
-        lambda run: study_table(run, "calibration", "Calibration"),
-        LEGEND,
-        _FORMATS,
-    ),
-    "int8-calib-size": StudyTable(
-        "INT8: calibration set size",
-        lambda run: study_table(run, "calib_size", "Calibration images"),
-        LEGEND,
-        _FORMATS,
-    ),
-    "int8-ops": StudyTable(
-        "INT8: quantized operator types", lambda run: study_table(run, "ops", "Operators"), LEGEND, _FORMATS
-    ),
+    "int8-method": _study("INT8: dynamic vs static", "method", "Method"),
+    "int8-granularity": _study("INT8: per-tensor vs per-channel", "per_channel", "Granularity"),
+    "int8-calibration": _study("INT8: calibration method", "calibration", "Calibration"),
+    "int8-calib-size": _study("INT8: calibration set size", "calib_size", "Calibration images"),
+    "int8-ops": _study("INT8: quantized operator types", "ops", "Operators"),
 }
 """File stem -> table. A table with no rows is not written."""

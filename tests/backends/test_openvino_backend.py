@@ -88,12 +88,8 @@ def test_int8_runs_quantized_convolutions(session: HarnessSession) -> None:
 
 
 @pytest.mark.slow
-def test_batched_runner_matches_batch_one(session: HarnessSession) -> None:
-    variant = _variant(session, "fp32")
-    x2 = session.input_batch(variant, 2)
-    batched = session.runner(variant, batch=2)(x2)
-    single = session.runner(variant, batch=1)(x2[1:2])
-    np.testing.assert_allclose(batched[1:2], single, atol=1e-4)
+def test_batched_runner_matches_batch_one(session: HarnessSession, batch_matches_single) -> None:  # type: ignore[no-untyped-def]
+    batch_matches_single(session, _variant(session, "fp32"))
 
 
 def test_compile_config_forces_f32_only_for_fp32(session: HarnessSession) -> None:
@@ -152,7 +148,10 @@ def test_missing_nncf_is_a_reason_for_int8_only(
         (QuantSpec(format="qoperator"), "format 'qoperator' is ONNX Runtime's"),
         (QuantSpec(method="dynamic"), "static (calibrated) only"),
         (QuantSpec(weights="u8"), "weights 'u8' is not available"),
-        (QuantSpec(activations="s8", ops="conv"), "is ONNX Runtime's option; NNCF quantizes its own operator set"),
+        (
+            QuantSpec(activations="s8", ops="conv"),
+            "is ONNX Runtime's option; NNCF quantizes its own operator set",
+        ),
     ],
 )
 def test_int8_options_nncf_cannot_build_are_reasons(
