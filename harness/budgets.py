@@ -1,8 +1,8 @@
 """Budgets: parsed limits, the direction of "better" for every metric, and the checks.
 
-A budget table (``[tool.harness.budgets]``) holds defaults; ``[budgets.precision.<p>]`` and
-``[budgets.variants."<slug>"]`` tables override some of its keys (variant beats precision
-beats default). ``min_speedup`` may also be a table ``{int8 = 1.5, fp16 = 1.2}``, shorthand
+A budget table (``[tool.harness.budgets]``) holds defaults; ``[budgets.precision.<p>]``,
+``[budgets.pruned]`` (every pruned variant) and ``[budgets.variants."<slug>"]`` tables override
+some of its keys (variant beats pruned beats precision beats default). ``min_speedup`` may also be a table ``{int8 = 1.5, fp16 = 1.2}``, shorthand
 for ``precision.<p>.min_speedup``.
 
 A check returns a :class:`CheckResult`; ``ok`` is ``None`` when the check could not run
@@ -141,15 +141,14 @@ class Budgets:
     default: Budget = Budget()
     precision: Overrides = ()
     variants: Overrides = ()
+    pruned: BudgetOverride = BudgetOverride()
 
-    def for_variant(self, slug: str, precision: str) -> Budget:
-        """The budget for one variant: default < precision override < variant override."""
-        budget = self.default
-        for table, key in ((self.precision, precision), (self.variants, slug)):
-            override = dict(table).get(key)
-            if override is not None:
-                budget = override.apply(budget)
-        return budget
+    def for_variant(self, slug: str, precision: str, pruned: bool = False) -> Budget:
+        """The budget for one variant: default < precision < pruned (if pruned) < variant override."""
+        budget = dict(self.precision).get(precision, BudgetOverride()).apply(self.default)
+        if pruned:
+            budget = self.pruned.apply(budget)
+        return dict(self.variants).get(slug, BudgetOverride()).apply(budget)
 
     def unknown_variants(self, slugs: Iterable[str]) -> tuple[str, ...]:
         """Variant slugs that have an override table but are not in ``slugs`` (typos)."""
@@ -158,11 +157,10 @@ class Budgets:
 
     def to_mapping(self) -> dict[str, object]:
         """A TOML-shaped table that :meth:`from_mapping` parses back to an equal object."""
-        out: dict[str, object] = {
-            k: v for k in BUDGET_KEYS if (v := getattr(self.default, k)) is not None
-        }
+        out: dict[str, object] = {k: v for k in BUDGET_KEYS if (v := getattr(self.default, k)) is not None}
         out["precision"] = {k: o.to_mapping() for k, o in self.precision}
         out["variants"] = {k: o.to_mapping() for k, o in self.variants}
+        out["pruned"] = self.pruned.to_mapping()
         return out
 
     @classmethod
@@ -179,7 +177,7 @@ class Budgets:
         ``min_speedup`` table; unset default keys keep the module defaults.
         """
         where = Where(source, prefix)
-        check_keys(mapping, (*BUDGET_KEYS, "precision", "variants"), where)
+        check_keys(mapping, (*BUDGET_KEYS, "precision", "variants", "pruned"), where)
         scalars = {k: v for k, v in mapping.items() if k in BUDGET_KEYS}
         speedups = scalars.get("min_speedup")
         if isinstance(speedups, Mapping):
@@ -189,7 +187,10 @@ class Budgets:
         if isinstance(speedups, Mapping):
             precision = _add_speedups(precision, speedups, where, precisions)
         variants = _read_overrides(mapping, "variants", where, None)
-        return cls(default, precision, variants)
+        pruned = BudgetOverride.from_mapping(
+            where.table(mapping.get("pruned", {}), "pruned"), where.child("pruned")
+        )
+        return cls(default, precision, variants, pruned)
 
 
 def _read_overrides(
@@ -368,6 +369,13 @@ class _Partial:
     def done(self, ok: bool | None, message: str) -> CheckResult:
         """The finished CheckResult."""
         return CheckResult(
-            self.name, ok, self.variant, self.metric, self.value, self.limit,
-            self.reference, self.baseline, message,
+            self.name,
+            ok,
+            self.variant,
+            self.metric,
+            self.value,
+            self.limit,
+            self.reference,
+            self.baseline,
+            message,
         )

@@ -44,9 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     report = commands.add_parser("report", help="re-render the tables of a results.json")
     report.add_argument("results", type=Path, help="results.json of a run")
-    report.add_argument(
-        "--out", type=Path, help="also write deployment.md/.csv here (default: print only)"
-    )
+    report.add_argument("--out", type=Path, help="also write deployment.md/.csv here (default: print only)")
     report.set_defaults(func=_report)
     compare = commands.add_parser("compare", help="diff two results.json; exit 1 on a regression")
     compare.add_argument("old", type=Path, help="results.json taken as the baseline")
@@ -102,15 +100,18 @@ def compare_checks(old: RunResults, new: RunResults, budgets: Budgets) -> list[C
         before = old.variant(result.variant)
         if before is None:
             continue
-        budget = budgets.for_variant(result.variant, result.precision)
+        budget = budgets.for_variant(result.variant, result.precision, result.prune > 0)
         new_m, old_m = result.metrics, before.metrics
         checks.append(
             check_baseline_drop(budget, result.variant, new_m.get("map50_95"), old_m.get("map50_95"))
         )
         checks.append(
             check_latency_regression(
-                budget, result.variant, new_m.get("latency_median_ms"),
-                old_m.get("latency_median_ms"), same,
+                budget,
+                result.variant,
+                new_m.get("latency_median_ms"),
+                old_m.get("latency_median_ms"),
+                same,
             )  # fmt: skip
         )
     return checks

@@ -22,7 +22,8 @@ from typing import ClassVar, TypeVar
 from harness.budgets import Budgets
 from harness.errors import ConfigError
 from harness.profiles import DEFAULT_PROFILE, PROFILES, profile_defaults
-from harness.recipes import QUANT_CHOICES, QuantSpec
+from harness.pruneconfig import PruningSpec
+from harness.recipes import PRUNE_CHOICES, QUANT_CHOICES, QuantSpec
 from harness.validate import Where, check_keys
 
 __all__ = [
@@ -46,6 +47,7 @@ FALLBACK_BACKENDS = ("torch", "onnxruntime", "onnxruntime-trt")
 TOP_KEYS = (
     "profile", "data", "imgsz", "device", "threads", "seed", "cache_dir", "reports_dir",
     "baselines_dir", "models", "train", "matrix", "budgets", "latency", "dataset", "mixed_precision",
+    "pruning",
 )  # fmt: skip
 MODEL_KEYS = ("name", "weights", "cfg", "train", "teacher")
 QUANT_KEYS = (*QUANT_CHOICES, "per_channel", "calib_size", "max_drop", "backends")
@@ -193,6 +195,13 @@ class QuantChoice:
         return self.backends is None or backend in self.backends
 
 
+PRUNE_AXES: Mapping[str, tuple[str, ...]] = {
+    "prune_criterion": PRUNE_CHOICES["criterion"],
+    "prune_strategy": PRUNE_CHOICES["strategy"],
+    "prune_method": PRUNE_CHOICES["method"],
+}
+
+
 @dataclass(frozen=True)
 class MatrixSpec:
     """The axes of the variant matrix; each is non-empty and free of duplicates."""
@@ -201,9 +210,14 @@ class MatrixSpec:
     precision: tuple[str, ...]
     backend: tuple[str, ...]
     quant: tuple[QuantChoice, ...] = (QuantChoice(),)  # the INT8 configurations (int8 precision only)
+    # How ratios > 0 are pruned (each a product axis; unstructured pruning is L1 per layer, so it
+    # is combined with neither criteria nor strategies).
+    prune_criterion: tuple[str, ...] = ("l1",)
+    prune_strategy: tuple[str, ...] = ("uniform",)
+    prune_method: tuple[str, ...] = ("structured",)
 
     def __post_init__(self) -> None:
-        for name in ("prune", "precision", "backend"):
+        for name in ("prune", "precision", "backend", *PRUNE_AXES):
             values = getattr(self, name)
             if not values or len(set(values)) != len(values):
                 raise ValueError(f"matrix.{name} must be non-empty without duplicates")
@@ -224,12 +238,17 @@ class MatrixSpec:
         cls, table: Mapping[str, object], where: Where, known_backends: Collection[str]
     ) -> MatrixSpec:
         """Parse ``[matrix]``; backends are checked against ``known_backends``."""
-        check_keys(table, ("prune", "precision", "backend", "quant"), where)
+        check_keys(table, ("prune", "precision", "backend", "quant", *PRUNE_AXES), where)
         prune = _unique(where, table, "prune", lambda w, v, n: w.number(v, n, 0.0, 1.0))
         precision = _unique(where, table, "precision", lambda w, v, n: w.choice(v, n, PRECISIONS))
         backend = _unique(where, table, "backend", lambda w, v, n: w.choice(v, n, known_backends))
+        axes = {
+            axis: _unique(where, table, axis, lambda w, v, n, a=axis: w.choice(v, n, PRUNE_AXES[a]))
+            for axis in PRUNE_AXES
+            if axis in table
+        }
         if "quant" not in table:
-            return cls(prune, precision, backend)  # type: ignore[arg-type]
+            return cls(prune, precision, backend, **axes)  # type: ignore[arg-type]
         # A quant entry may name any registered backend, in the matrix or not (a config that
         # narrows matrix.backend keeps the profile's per-backend INT8 entries valid).
         names = tuple(dict.fromkeys([*known_backends, *default_known_backends()]))
@@ -242,7 +261,7 @@ class MatrixSpec:
                     f"{where.key(f'quant[{i}]')} in {where.source} repeats quant[{specs.index(spec)}]'s "
                     "settings; merge their 'backends' lists"
                 )
-        return cls(prune, precision, backend, quant)  # type: ignore[arg-type]
+        return cls(prune, precision, backend, quant, **axes)  # type: ignore[arg-type]
 
 
 def _quant_choice(where: Where, value: object, name: str, known_backends: Collection[str]) -> QuantChoice:
@@ -311,6 +330,7 @@ class HarnessConfig:
     latency: LatencySpec
     dataset: DatasetSpec
     mixed_precision: MixedPrecisionSpec | None = None  # None: no mixed-precision search
+    pruning: PruningSpec = PruningSpec()
 
     def __post_init__(self) -> None:
         names = [m.name for m in self.models]
@@ -478,7 +498,14 @@ def build_config(
     """Validate a merged mapping (profile defaults included) into a HarnessConfig."""
     check_keys(mapping, TOP_KEYS, where)
     for key in TOP_KEYS:
-        if key not in mapping and key not in ("profile", "data", "threads", "budgets", "mixed_precision"):
+        if key not in mapping and key not in (
+            "profile",
+            "data",
+            "threads",
+            "budgets",
+            "mixed_precision",
+            "pruning",
+        ):
             raise ConfigError(f"missing key '{where.key(key)}' in {where.source}")
     imgsz = _imgsz(where, mapping["imgsz"], "imgsz")
     models = _models(mapping, where, imgsz)
@@ -502,7 +529,16 @@ def build_config(
         latency=LatencySpec.from_mapping(where.table(mapping["latency"], "latency"), where.child("latency")),
         dataset=DatasetSpec.from_mapping(where.table(mapping["dataset"], "dataset"), where.child("dataset")),
         mixed_precision=_mixed_precision(mapping, where),
+        pruning=_pruning(mapping, where, known_backends),
     )
+
+
+def _pruning(mapping: Mapping[str, object], where: Where, known_backends: Collection[str]) -> PruningSpec:
+    """The ``pruning`` table (defaults when absent); like a quant entry, it may name any registered
+    backend, so that a config narrowing ``matrix.backend`` keeps the profile's list valid."""
+    table = where.table(mapping.get("pruning", {}), "pruning")
+    names = tuple(dict.fromkeys([*known_backends, *default_known_backends()]))
+    return PruningSpec.from_mapping(table, where.child("pruning"), names, PRECISIONS)
 
 
 def _device(where: Where, value: object) -> str:

@@ -7,9 +7,10 @@ import itertools
 
 from harness.build.data import synthetic_recipe, user_recipe
 from harness.build.train import FINETUNE_HYP, REFERENCE_HYP, weights_recipe
-from harness.config import HarnessConfig, ModelSpec
+from harness.config import HarnessConfig, MatrixSpec, ModelSpec
 from harness.errors import ConfigError
-from harness.recipes import DataRecipe, SourceRecipe, TrainRecipe, Variant
+from harness.pruneconfig import PruningSpec
+from harness.recipes import DataRecipe, PruneRecipe, PruneSpec, SourceRecipe, TrainRecipe, Variant
 from harness.versions import versions
 
 
@@ -45,28 +46,85 @@ def source_recipe(model: ModelSpec, data: DataRecipe, config: HarnessConfig) -> 
     return stage(epochs=model.epochs, imgsz=model.train_imgsz, init=first, hyp=REFERENCE_HYP + FINETUNE_HYP)
 
 
+def prune_specs(matrix: MatrixSpec, pruning: PruningSpec) -> list[PruneSpec]:
+    """Every pruning configuration of the matrix: ratio x criterion x strategy for structured
+    pruning, ratio alone for unstructured (L1 per layer)."""
+    ratios = [r for r in matrix.prune if r > 0.0]
+    shared = {
+        "round_to": pruning.round_to,
+        "steps": pruning.steps,
+        "finetune_epochs": pruning.finetune_epochs,
+    }
+    specs = []
+    if "structured" in matrix.prune_method:
+        specs += [
+            PruneSpec(ratio, criterion, strategy, **shared)
+            for ratio, criterion, strategy in itertools.product(
+                ratios, matrix.prune_criterion, matrix.prune_strategy
+            )
+        ]
+    if "unstructured" in matrix.prune_method:
+        # Zeroed weights come back in ordinary training (no masks), so unstructured pruning is
+        # measured as pruned, without fine-tuning.
+        specs += [PruneSpec(ratio, method="unstructured") for ratio in ratios]
+    return specs
+
+
+def prune_recipe(
+    source: SourceRecipe, spec: PruneSpec, data: DataRecipe, model: ModelSpec, config: HarnessConfig
+) -> PruneRecipe:
+    """Prune ``source`` by ``spec`` and fine-tune on ``data`` with the model's batch and seed."""
+    if isinstance(source, PruneRecipe):
+        raise ConfigError(f"model {model.name!r}: cannot prune an already pruned recipe")
+    return PruneRecipe(
+        source=source,
+        data=data,
+        spec=spec,
+        imgsz=model.train_imgsz,
+        batch=model.batch,
+        seed=config.seed,
+        versions=versions("torch", "ultralytics", "torch-pruning"),
+        hyp=REFERENCE_HYP + FINETUNE_HYP,
+        taylor_batches=config.pruning.taylor_batches if spec.criterion == "taylor" else 0,
+    )
+
+
 def build_variants(config: HarnessConfig) -> list[Variant]:
     """Every variant of the matrix, each model's FP32 PyTorch reference first."""
-    _check_axes(config)
     data = data_recipe(config)
     out: list[Variant] = []
     m = config.matrix
+    specs: list[PruneSpec | None] = [None] if 0.0 in m.prune else []
+    specs += prune_specs(m, config.pruning)
     for model in config.models:
         source = source_recipe(model, data, config)
         variants = [
-            Variant(model.name, source, prune, precision, backend, None, config.imgsz, quant)
-            for prune, precision, backend in itertools.product(m.prune, m.precision, m.backend)
+            Variant(
+                model.name,
+                _pruned(source, spec, data, model, config),
+                spec,
+                precision,
+                backend,
+                None,
+                config.imgsz,
+                quant,
+            )  # fmt: skip
+            for spec, precision, backend in itertools.product(specs, m.precision, m.backend)
+            if spec is None or config.pruning.runs_on(backend, precision)
             for quant in (m.quant_for(backend) if precision == "int8" else (None,))
         ]
-        out.extend(sorted(variants, key=lambda v: (not v.is_reference, v.prune, v.precision, v.backend)))
+        out.extend(sorted(variants, key=_order))
     return out
 
 
-def _check_axes(config: HarnessConfig) -> None:
-    """Axes the matrix accepts but no builder fills yet fail here, before anything runs."""
-    unbuilt = [p for p in config.matrix.prune if p != 0.0]
-    if unbuilt:
-        raise ConfigError(
-            f"matrix.prune contains {unbuilt}: no structured-pruning builder is registered in this "
-            "version of the harness; use prune = [0.0]"
-        )
+def _order(variant: Variant) -> tuple[bool, float, str, str, str]:
+    """Reference first, then by ratio, pruning, precision and backend (INT8 configurations keep
+    their config order: the sort is stable)."""
+    spec = variant.prune.slug if variant.prune else ""
+    return (not variant.is_reference, variant.ratio, spec, variant.precision, variant.backend)
+
+
+def _pruned(
+    source: SourceRecipe, spec: PruneSpec | None, data: DataRecipe, model: ModelSpec, config: HarnessConfig
+) -> SourceRecipe:
+    return source if spec is None else prune_recipe(source, spec, data, model, config)

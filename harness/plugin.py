@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.prunestudy import cases
 from harness.runstate import RunState
 
 STATE_KEY = pytest.StashKey[RunState]()
@@ -50,11 +51,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize every test that takes ``variant`` with the matrix, ids like yolo11n-p00-fp32-onnxruntime."""
+    """Parametrize ``variant`` (ids like yolo11n-p00-fp32-onnxruntime), ``prune_case`` (ids like
+    yolo11n-p30-l1-ft6) and ``model_name`` from the matrix."""
     if "variant" in metafunc.fixturenames:
         session = metafunc.config.stash[STATE_KEY].session()
         variants = session.variants
         metafunc.parametrize("variant", variants, ids=[v.slug for v in variants])
+    if "prune_case" in metafunc.fixturenames:
+        found = cases(metafunc.config.stash[STATE_KEY].session())
+        if not found:
+            reason = "no pruning cases: matrix.prune has no ratio > 0"
+            metafunc.parametrize(
+                "prune_case", [pytest.param(None, marks=pytest.mark.skip(reason=reason))], ids=["none"]
+            )
+        else:
+            metafunc.parametrize("prune_case", found, ids=[c.slug for c in found])
     if "model_name" in metafunc.fixturenames:
         session = metafunc.config.stash[STATE_KEY].session()
         names = list(dict.fromkeys(v.model for v in session.variants))

@@ -54,7 +54,7 @@ class Recipe:
 def _plain(value: Any, for_hash: bool) -> Any:
     if isinstance(value, Recipe):
         return value.to_dict(for_hash=for_hash)
-    if isinstance(value, QuantSpec):
+    if isinstance(value, QuantSpec | PruneSpec):
         return {k: _plain(v, for_hash) for k, v in value.to_dict().items()}
     if isinstance(value, tuple | list):
         return [_plain(v, for_hash) for v in value]
@@ -122,7 +122,112 @@ class WeightsRecipe(Recipe):
     path: str = unhashed("")
 
 
-SourceRecipe = TrainRecipe | WeightsRecipe
+PRUNE_CHOICES: dict[str, tuple[str, ...]] = {
+    "criterion": ("l1", "l2", "taylor", "lamp", "random"),
+    "strategy": ("uniform", "global"),
+    "method": ("structured", "unstructured"),
+}
+"""The allowed values of every string-valued :class:`PruneSpec` field."""
+
+
+@dataclass(frozen=True)
+class PruneSpec:
+    """How a pruned variant is pruned and fine-tuned.
+
+    ``ratio``: fraction of channels removed (structured) or of weights zeroed (unstructured), in
+    (0, 1). ``criterion``: channel importance, "l1", "l2" (group norm), "taylor" (first-order,
+    gradients from labelled training batches), "lamp" or "random" (a control). ``strategy``:
+    "uniform" (the same ratio in every layer) or "global" (channels ranked across layers).
+    ``method``: "structured" (channels removed, tensors shrink) or "unstructured" (L1 weights
+    zeroed with ``torch.nn.utils.prune``; tensors keep their shape). ``round_to``: kept channel
+    counts are multiples of this (None: no rounding). ``steps``: prune in this many steps, each
+    followed by ``finetune_epochs`` epochs of fine-tuning (0: none).
+    """
+
+    ratio: float
+    criterion: str = "l1"
+    strategy: str = "uniform"
+    method: str = "structured"
+    round_to: int | None = 8
+    steps: int = 1
+    finetune_epochs: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.ratio < 1.0:
+            raise ValueError(f"prune.ratio must be in (0, 1), got {self.ratio!r}")
+        for name, allowed in PRUNE_CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"prune.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.round_to is not None and self.round_to < 1:
+            raise ValueError(f"prune.round_to must be >= 1, got {self.round_to}")
+        if self.steps < 1 or self.finetune_epochs < 0:
+            raise ValueError("prune.steps must be >= 1 and prune.finetune_epochs >= 0")
+
+    @property
+    def slug(self) -> str:
+        """Id fragment: ``p30-l1`` (structured, uniform, one step, channels rounded to 8), then
+        ``-global``, ``-it3`` for three iterative steps, ``-r1`` for other rounding, ``-ft5`` for
+        five epochs of fine-tuning per step; ``p30-l1-unstructured``."""
+        parts = [f"p{round(self.ratio * 100):02d}", self.criterion]
+        if self.method == "unstructured":
+            parts.append("unstructured")
+        if self.strategy != "uniform":
+            parts.append(self.strategy)
+        if self.steps > 1:
+            parts.append(f"it{self.steps}")
+        if self.round_to != 8 and self.method == "structured":
+            parts.append(f"r{self.round_to or 1}")
+        if self.finetune_epochs:
+            parts.append(f"ft{self.finetune_epochs}")
+        return "-".join(parts)
+
+    def without_finetune(self) -> PruneSpec:
+        """The same pruning with no fine-tuning (the "before fine-tuning" model)."""
+        return dataclasses.replace(self, finetune_epochs=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class PruneRecipe(Recipe):
+    """Prune a checkpoint (rewritten into prunable form) and fine-tune it on ``data``.
+
+    The artifact is an ordinary Ultralytics ``.pt`` (``model.pt``) plus ``prune.json``: what each
+    pruning step cost (seconds, peak memory) and removed (parameters, sparsity).
+    """
+
+    kind: ClassVar[str] = "prune"
+    source: TrainRecipe | WeightsRecipe
+    data: DataRecipe
+    spec: PruneSpec
+    imgsz: int
+    batch: int
+    seed: int
+    versions: tuple[tuple[str, str], ...]
+    hyp: tuple[tuple[str, float | int | str], ...] = ()  # fine-tuning arguments (Ultralytics names)
+    taylor_batches: int = 0  # labelled batches whose gradients rank channels (taylor criterion)
+
+    def describe(self) -> str:
+        """E.g. ``prune p30-l1 + fine-tune 3 epochs at 320 px``."""
+        tune = f" + fine-tune {self.spec.finetune_epochs} epochs" if self.spec.finetune_epochs else ""
+        return f"prune {self.spec.slug}{tune} at {self.imgsz} px"
+
+
+SourceRecipe = TrainRecipe | WeightsRecipe | PruneRecipe
+
+
+def source_data(source: SourceRecipe) -> DataRecipe | None:
+    """The dataset a checkpoint was trained or fine-tuned on (None for a user's weights file)."""
+    if isinstance(source, TrainRecipe | PruneRecipe):
+        return source.data
+    return None
+
+
+def base_source(source: SourceRecipe) -> TrainRecipe | WeightsRecipe:
+    """The unpruned checkpoint a source starts from."""
+    return source.source if isinstance(source, PruneRecipe) else source
 
 
 @dataclass(frozen=True)
@@ -193,7 +298,13 @@ class QuantSpec:
         if self.method == "dynamic":
             parts = ["dyn", gran, self.weights]
         else:
-            parts = [self.format, gran, f"{self.activations}{self.weights}", self.calibration, f"c{self.calib_size}"]
+            parts = [
+                self.format,
+                gran,
+                f"{self.activations}{self.weights}",
+                self.calibration,
+                f"c{self.calib_size}",
+            ]
         if self.max_drop is not None:
             parts.append(f"ac{round(self.max_drop * 1000):03d}")
         if self.ops != "all":
@@ -213,8 +324,8 @@ class Variant:
     """
 
     model: str
-    source: SourceRecipe
-    prune: float = 0.0
+    source: SourceRecipe  # a PruneRecipe exactly when ``prune`` is set
+    prune: PruneSpec | None = None
     precision: str = "fp32"
     backend: str = "torch"
     distill: str | None = None
@@ -224,17 +335,25 @@ class Variant:
     def __post_init__(self) -> None:
         if (self.precision == "int8") != (self.quant is not None):
             raise ValueError(f"variant {self.model}: a QuantSpec goes with precision int8 and only with it")
+        pruned = isinstance(self.source, PruneRecipe)
+        if pruned != (self.prune is not None) or (pruned and self.source.spec != self.prune):
+            raise ValueError(f"variant {self.model}: a PruneSpec goes with the PruneRecipe that builds it")
 
     @property
     def slug(self) -> str:
-        """Readable pytest id, e.g. ``yolo11n-p00-fp32-onnxruntime`` or
-        ``yolo11n-p00-int8-qdq-pc-u8s8-minmax-c100-onnxruntime``."""
-        parts = [self.model, f"p{round(self.prune * 100):02d}", self.precision]
+        """Readable pytest id, e.g. ``yolo11n-p00-fp32-onnxruntime``,
+        ``yolo11n-p30-l1-fp32-torch`` or ``yolo11n-p00-int8-qdq-pc-u8s8-minmax-c100-onnxruntime``."""
+        parts = [self.model, self.prune.slug if self.prune else "p00", self.precision]
         if self.distill:
             parts.insert(2, f"kd-{self.distill}")
         if self.quant is not None:
             parts.append(self.quant.slug)
         return "-".join([*parts, self.backend])
+
+    @property
+    def ratio(self) -> float:
+        """The pruning ratio (0.0 when unpruned)."""
+        return self.prune.ratio if self.prune else 0.0
 
     @property
     def is_reference(self) -> bool:
@@ -243,13 +362,18 @@ class Variant:
 
     def reference(self) -> Variant:
         """The same model's FP32 PyTorch reference variant."""
-        return dataclasses.replace(self, prune=0.0, precision="fp32", backend="torch", distill=None, quant=None)
+        return self.unpruned(backend="torch", precision="fp32", quant=None)
+
+    def unpruned(self, **changes: Any) -> Variant:
+        """This variant without pruning and distillation, with ``changes`` applied."""
+        fields: dict[str, Any] = {"distill": None} | changes
+        return dataclasses.replace(self, source=base_source(self.source), prune=None, **fields)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description, recipe included."""
         return {
             "model": self.model,
-            "prune": self.prune,
+            "prune": self.prune.to_dict() if self.prune else None,
             "precision": self.precision,
             "backend": self.backend,
             "distill": self.distill,

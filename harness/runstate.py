@@ -32,6 +32,7 @@ from harness.measure.memprobe import ProbeRequest
 from harness.measure.size import file_bytes
 from harness.measure.speed import latency_metrics, memory_metrics, speedup_metrics, throughput_metrics
 from harness.mixed import MIXED_PRECISION, MixedPrecisionStudy, candidates, run_study, worst_int8
+from harness.prunestudy import PRUNING, PruneCase, PruneRow, measure_case
 from harness.recipes import Variant
 from harness.report.writer import write_run
 from harness.results import RunResults
@@ -56,6 +57,7 @@ class RunState:
     _results: RunResults | None = None
     _lines: list[str] = field(default_factory=list)
     _noted_models: set[str] = field(default_factory=set)
+    _pruning: dict[str, PruneRow] = field(default_factory=dict)
 
     @classmethod
     def from_pytest(cls, config: pytest.Config) -> RunState:
@@ -115,7 +117,7 @@ class RunState:
             model=variant.model,
             backend=variant.backend,
             precision=variant.precision,
-            prune=variant.prune,
+            prune=variant.ratio,
             recipe=variant.to_dict(),
             **fields,  # type: ignore[arg-type]
         )
@@ -146,7 +148,7 @@ class RunState:
         result = self.session().accuracy(variant)
         reference = self.session().accuracy(variant.reference())
         self.record(variant, {"map50": result.map50, "map50_95": result.map50_95}, runner)
-        budget = self.config.budgets.for_variant(variant.slug, variant.precision)
+        budget = self.config.budgets.for_variant(variant.slug, variant.precision, variant.prune is not None)
         stored = self._stored(variant, "map50_95")
         return [
             check_map_drop(budget, variant.slug, result.map50_95, reference.map50_95, stored),
@@ -177,7 +179,7 @@ class RunState:
         metrics |= memory_metrics(ProbeRequest(variant, ctx.cache.root, ctx.device, ctx.threads))
         ref_ms = metrics.pop("reference_latency_median_ms")
         self.record(variant, metrics, runner)
-        budget = self.config.budgets.for_variant(variant.slug, variant.precision)
+        budget = self.config.budgets.for_variant(variant.slug, variant.precision, variant.prune is not None)
         baseline, same = self.baseline(variant)
         stored = baseline.metric(variant.slug, "latency_median_ms") if baseline else None
         stored_speedup = baseline.metric(variant.slug, "speedup_vs_reference") if baseline else None
@@ -220,6 +222,16 @@ class RunState:
                 f"{study.int8_map:.4f} -> {last.map50_95:.4f} (FP32 {study.float_map:.4f}){cost}"
             )
         return study
+
+    def measure_pruning(self, case: PruneCase) -> PruneRow:
+        """The pruning study row of ``case``, measured once per run and recorded in ``studies``."""
+        key = case.slug
+        if key not in self._pruning:
+            row = measure_case(self.session(), case)
+            self._pruning[key] = row
+            self.results.add_study(PRUNING, [row.to_dict(self.config.pruning)])
+            self._lines.append(_pruning_line(case, row))
+        return self._pruning[key]
 
     # -- verdicts, outcomes, end of run ---------------------------------------------------
 
@@ -272,6 +284,17 @@ class RunState:
     def summary_lines(self) -> list[str]:
         """Lines for the terminal summary."""
         return list(self._lines)
+
+
+def _pruning_line(case: PruneCase, row: PruneRow) -> str:
+    """One summary line: parameters, speedups and mAP of a pruning case."""
+    speed = ", ".join(f"{b} {s:.2f}x" for b in row.latency_ms if (s := row.speedup(b)) is not None)
+    params = f"params -{row.params_reduction:.0%}" if row.params_reduction is not None else "params -"
+    maps = " -> ".join(
+        "-" if m is None else f"{m:.4f}" for m in (row.map_reference, row.map_pruned, row.map_finetuned)
+    )
+    what = f"{params}, speedup {speed or '-'}, mAP50-95 {maps}"
+    return f"harness: pruning {case.slug}: {what} (reference -> pruned -> fine-tuned)"
 
 
 def _terminal_writer(config: pytest.Config) -> Callable[[str], None]:

@@ -90,6 +90,7 @@ budgets_strategy = st.builds(
     ),
     variants=st.dictionaries(st.from_regex(r"[a-z0-9]{1,8}-p[0-9]{2}-fp(16|32)-torch", fullmatch=True),
                              overrides).map(lambda d: tuple(sorted(d.items()))),
+    pruned=overrides,
 )  # fmt: skip
 
 
@@ -103,10 +104,13 @@ def test_empty_table_gives_documented_defaults() -> None:
     assert budget == Budget(0.01, 0.005, None, 0.25)
 
 
-@given(budgets_strategy, st.sampled_from(PRECISIONS), st.text(max_size=12))
-def test_for_variant_precedence(budgets: Budgets, precision: str, slug: str) -> None:
-    budget = budgets.for_variant(slug, precision)
-    layers = [budgets.default, dict(budgets.precision).get(precision), dict(budgets.variants).get(slug)]
+@given(budgets_strategy, st.sampled_from(PRECISIONS), st.text(max_size=12), st.booleans())
+def test_for_variant_precedence(budgets: Budgets, precision: str, slug: str, pruned: bool) -> None:
+    budget = budgets.for_variant(slug, precision, pruned)
+    layers = [
+        budgets.default, dict(budgets.precision).get(precision), budgets.pruned if pruned else None,
+        dict(budgets.variants).get(slug),
+    ]  # fmt: skip
     for key in ("max_map_drop", "max_baseline_drop", "min_speedup", "max_latency_regression"):
         expected = budgets.default.__getattribute__(key)
         for layer in layers[1:]:
@@ -128,6 +132,17 @@ def test_variant_beats_precision_beats_default() -> None:
     assert budgets.for_variant("m-p00-fp16-onnxruntime", "fp16").max_map_drop == 0.03
     winner = budgets.for_variant("m-p00-fp16-torch", "fp16")
     assert (winner.max_map_drop, winner.max_baseline_drop) == (0.05, 0.01)
+
+
+def test_pruned_table_applies_to_pruned_variants_only() -> None:
+    budgets = Budgets.from_mapping(
+        {"precision": {"int8": {"max_map_drop": 0.015}}, "pruned": {"max_map_drop": 0.02}}, "x.toml"
+    )
+    assert budgets.for_variant("m-p00-fp32-torch", "fp32").max_map_drop == 0.01
+    assert budgets.for_variant("m-p30-l1-fp32-torch", "fp32", pruned=True).max_map_drop == 0.02
+    assert budgets.for_variant("m-p30-l1-int8-torch", "int8", pruned=True).max_map_drop == 0.02
+    with pytest.raises(ConfigError, match=r"unknown key 'budgets\.pruned\.max_drop'"):
+        Budgets.from_mapping({"pruned": {"max_drop": 0.02}}, "x.toml")
 
 
 def test_min_speedup_table_is_shorthand_for_precision_tables() -> None:
@@ -222,7 +237,9 @@ def test_map_drop_improvement_always_passes(value: float, reference: float) -> N
     assert check_map_drop(Budget(max_map_drop=0.0), "v", value, reference).ok is True
 
 
-@given(baseline=unit, limit=limits, fraction=st.floats(0.0, 1.0), metric=st.sampled_from(["map50", "map50_95"]))
+@given(
+    baseline=unit, limit=limits, fraction=st.floats(0.0, 1.0), metric=st.sampled_from(["map50", "map50_95"])
+)
 def test_baseline_drop_never_fails_within_limit(
     baseline: float, limit: float, fraction: float, metric: str
 ) -> None:

@@ -8,10 +8,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.recipes import QuantSpec, SyntheticDataRecipe, TrainRecipe, Variant, WeightsRecipe
+from harness.recipes import (
+    PruneRecipe,
+    PruneSpec,
+    QuantSpec,
+    SyntheticDataRecipe,
+    TrainRecipe,
+    Variant,
+    WeightsRecipe,
+    base_source,
+    source_data,
+)
 
 DATA = SyntheticDataRecipe(seed=0, imgsz=320, n_train=8, n_val=4, n_calib=2, generator_version=1)
-TRAIN = TrainRecipe(cfg="yolo11n.yaml", data=DATA, epochs=1, batch=8, imgsz=320, seed=0, versions=(("torch", "2"),))
+TRAIN = TrainRecipe(
+    cfg="yolo11n.yaml", data=DATA, epochs=1, batch=8, imgsz=320, seed=0, versions=(("torch", "2"),)
+)
 
 
 def test_hash_is_stable_and_pinned() -> None:
@@ -38,25 +50,83 @@ def test_local_path_is_not_hashed_but_content_is() -> None:
     assert WeightsRecipe(sha256="cd", path=a.path).key() != a.key()
 
 
+def _pruned(spec: PruneSpec, source: TrainRecipe | WeightsRecipe = TRAIN) -> PruneRecipe:
+    return PruneRecipe(source=source, data=DATA, spec=spec, imgsz=320, batch=8, seed=0, versions=())
+
+
+def _variant(ratio: float, precision: str = "fp32", backend: str = "torch", **kw: object) -> Variant:
+    if ratio == 0.0:
+        return Variant("yolo11n", TRAIN, None, precision, backend, **kw)  # type: ignore[arg-type]
+    spec = PruneSpec(ratio)
+    return Variant("yolo11n", _pruned(spec), spec, precision, backend, **kw)  # type: ignore[arg-type]
+
+
 @given(
     prune=st.sampled_from([0.0, 0.1, 0.3, 0.55]),
     precision=st.sampled_from(["fp32", "fp16", "bf16"]),
     backend=st.sampled_from(["torch", "onnxruntime", "openvino"]),
 )
 def test_slug_reads_like_the_matrix(prune: float, precision: str, backend: str) -> None:
-    v = Variant("yolo11n", TRAIN, prune, precision, backend)
-    assert v.slug == f"yolo11n-p{round(prune * 100):02d}-{precision}-{backend}"
+    v = _variant(prune, precision, backend)
+    cell = f"p{round(prune * 100):02d}" + ("-l1" if prune else "")
+    assert v.slug == f"yolo11n-{cell}-{precision}-{backend}"
     assert v.reference().slug == "yolo11n-p00-fp32-torch"
+    assert v.reference().source == TRAIN
     assert v.is_reference == (prune == 0.0 and precision == "fp32" and backend == "torch")
 
 
 def test_distilled_slug_names_the_method() -> None:
-    v = Variant("yolo11n", TRAIN, 0.3, "fp32", "onnxruntime", distill="response")
-    assert v.slug == "yolo11n-p30-kd-response-fp32-onnxruntime"
+    v = _variant(0.3, "fp32", "onnxruntime", distill="response")
+    assert v.slug == "yolo11n-p30-l1-kd-response-fp32-onnxruntime"
+
+
+def test_prune_slug_names_every_knob_away_from_the_default() -> None:
+    assert PruneSpec(0.3).slug == "p30-l1"
+    assert PruneSpec(0.3, "taylor", "global", steps=3, round_to=None, finetune_epochs=5).slug == (
+        "p30-taylor-global-it3-r1-ft5"
+    )
+    assert PruneSpec(0.5, method="unstructured").slug == "p50-l1-unstructured"
+    assert PruneSpec(0.3, finetune_epochs=5).without_finetune() == PruneSpec(0.3)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"ratio": 0.0}, r"prune\.ratio must be in \(0, 1\), got 0\.0"),
+        ({"ratio": 1.0}, r"prune\.ratio must be in \(0, 1\), got 1\.0"),
+        ({"ratio": -0.2}, r"prune\.ratio must be in \(0, 1\)"),
+        ({"ratio": 0.3, "criterion": "l3"}, r"prune\.criterion must be one of .*'l1'.*got 'l3'"),
+        ({"ratio": 0.3, "strategy": "layerwise"}, r"prune\.strategy must be one of"),
+        ({"ratio": 0.3, "steps": 0}, r"prune\.steps must be >= 1"),
+    ],
+)
+def test_bad_prune_spec_names_the_field(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PruneSpec(**fields)  # type: ignore[arg-type]
+
+
+def test_pruned_variant_pairs_spec_and_recipe() -> None:
+    spec = PruneSpec(0.3)
+    with pytest.raises(ValueError, match="PruneSpec goes with the PruneRecipe"):
+        Variant("yolo11n", TRAIN, spec)
+    with pytest.raises(ValueError, match="PruneSpec goes with the PruneRecipe"):
+        Variant("yolo11n", _pruned(spec), PruneSpec(0.5))
+    v = _variant(0.3, "int8", "onnxruntime", quant=QuantSpec())
+    assert v.unpruned().slug == "yolo11n-p00-int8-qdq-pc-u8s8-minmax-c100-onnxruntime"
+    assert v.unpruned(precision="fp32", quant=None).slug == "yolo11n-p00-fp32-onnxruntime"
+
+
+def test_pruned_source_knows_its_data_and_base() -> None:
+    recipe = _pruned(PruneSpec(0.3))
+    assert source_data(recipe) == DATA and source_data(TRAIN) == DATA
+    assert source_data(WeightsRecipe(sha256="ab")) is None
+    assert base_source(recipe) == TRAIN and base_source(TRAIN) == TRAIN
+    assert _pruned(PruneSpec(0.3, finetune_epochs=1)).key() != recipe.key()
+    assert _pruned(PruneSpec(0.3, criterion="lamp")).key() != recipe.key()
 
 
 def test_int8_slug_says_format_granularity_and_calibration() -> None:
-    static = Variant("yolo11n", TRAIN, 0.0, "int8", "onnxruntime", quant=QuantSpec(calibration="entropy"))
+    static = Variant("yolo11n", TRAIN, None, "int8", "onnxruntime", quant=QuantSpec(calibration="entropy"))
     assert static.slug == "yolo11n-p00-int8-qdq-pc-u8s8-entropy-c100-onnxruntime"
     per_tensor = QuantSpec(format="qoperator", per_channel=False, activations="s8", calib_size=500)
     assert per_tensor.slug == "qoperator-pt-s8s8-minmax-c500"
@@ -71,8 +141,8 @@ def test_int8_slug_says_format_granularity_and_calibration() -> None:
 
 def test_quant_spec_goes_with_int8_only() -> None:
     with pytest.raises(ValueError, match="QuantSpec goes with precision int8"):
-        Variant("m", TRAIN, 0.0, "int8", "onnxruntime")
+        Variant("m", TRAIN, None, "int8", "onnxruntime")
     with pytest.raises(ValueError, match="QuantSpec goes with precision int8"):
-        Variant("m", TRAIN, 0.0, "fp32", "onnxruntime", quant=QuantSpec())
+        Variant("m", TRAIN, None, "fp32", "onnxruntime", quant=QuantSpec())
     with pytest.raises(ValueError, match="quant.calibration must be one of"):
         QuantSpec(calibration="kl")

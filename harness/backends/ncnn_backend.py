@@ -24,7 +24,7 @@ from harness.build.ncnn import (
 )
 from harness.build.quantize import ops_unsupported
 from harness.errors import HarnessError
-from harness.recipes import DataRecipe, TrainRecipe, Variant
+from harness.recipes import DataRecipe, Variant, source_data
 from harness.versions import versions
 
 _PRECISIONS = ("fp32", "fp16", "int8")
@@ -44,7 +44,7 @@ def ncnn_int8_recipe(variant: Variant, data: DataRecipe) -> NcnnInt8Recipe:
     """The INT8 scales an int8 variant needs, calibrated on ``data``'s calibration split."""
     if variant.quant is None:
         raise ValueError(f"{variant.slug}: an int8 variant needs a QuantSpec")
-    fp32 = ncnn_recipe(Variant(variant.model, variant.source, imgsz=variant.imgsz))
+    fp32 = ncnn_recipe(Variant(variant.model, variant.source, variant.prune, imgsz=variant.imgsz))
     return NcnnInt8Recipe(
         model=fp32,
         data=data,
@@ -70,7 +70,7 @@ def _int8_unsupported(variant: Variant) -> str | None:
         return "accuracy-controlled quantization (max_drop) is NNCF's; ncnn has no such mode"
     if reason := ops_unsupported(quant, "ncnn2int8"):
         return reason
-    if not isinstance(variant.source, TrainRecipe):
+    if source_data(variant.source) is None:
         return (
             "ncnn INT8 calibration needs the dataset the checkpoint was trained on (a user's .pt names none)"
         )
@@ -132,8 +132,9 @@ class NcnnBackend:
         """Convert (cached), calibrate INT8 scales when asked (cached), and load the net."""
         variant = request.variant
         ensure_supported(self, request)
-        if variant.precision == "int8" and isinstance(variant.source, TrainRecipe):
-            artifact = build(ncnn_int8_recipe(variant, variant.source.data), request.ctx)
+        data = source_data(variant.source)
+        if variant.precision == "int8" and data is not None:
+            artifact = build(ncnn_int8_recipe(variant, data), request.ctx)
         else:
             artifact = build(ncnn_recipe(variant), request.ctx)
         return NcnnRunner(artifact.path, artifact.sha256, variant.precision, request.ctx.threads)

@@ -15,7 +15,7 @@ from harness.backends.base import LoadRequest, ensure_supported
 from harness.build import build
 from harness.build.quantize.onnxruntime import OrtFp16Recipe, OrtQuantRecipe
 from harness.errors import BackendUnavailable, HarnessError
-from harness.recipes import DataRecipe, ExportRecipe, QuantSpec, Recipe, TrainRecipe, Variant
+from harness.recipes import DataRecipe, ExportRecipe, QuantSpec, Recipe, Variant, source_data
 from harness.versions import versions
 
 _PRECISIONS = ("fp32", "fp16", "int8")
@@ -71,8 +71,9 @@ def artifact_recipe(variant: Variant, batch: int) -> Recipe:
 
 def calibration_data(variant: Variant) -> DataRecipe:
     """The dataset whose calib split calibrates ``variant``: the one its source was trained on."""
-    if isinstance(variant.source, TrainRecipe):
-        return variant.source.data
+    data = source_data(variant.source)
+    if data is not None:
+        return data
     raise BackendUnavailable(_no_dataset_reason(variant))
 
 
@@ -87,7 +88,7 @@ def int8_unsupported(variant: Variant, providers: list[str]) -> str | None:
     """Why ONNX Runtime cannot run ``variant``'s INT8 configuration on ``providers``, or None."""
     if variant.quant is None:
         return None
-    if variant.quant.method == "static" and not isinstance(variant.source, TrainRecipe):
+    if variant.quant.method == "static" and source_data(variant.source) is None:
         return _no_dataset_reason(variant)
     names = frozenset(providers)
     return next((reason for rule, reason in _INT8_RULES if rule(variant.quant, names)), None)

@@ -29,7 +29,7 @@ from harness.backends.base import LoadRequest, ensure_supported
 from harness.backends.onnxruntime_backend import onnx_recipe
 from harness.build import build
 from harness.errors import BackendUnavailable, HarnessError
-from harness.recipes import Recipe, TrainRecipe, Variant
+from harness.recipes import Recipe, Variant, source_data
 from harness.versions import versions
 
 if TYPE_CHECKING:
@@ -59,10 +59,11 @@ def openvino_recipe(variant: Variant, batch: int) -> Recipe:
 
     onnx = onnx_recipe(dataclasses.replace(variant, precision="fp32", quant=None), batch)
     if variant.quant is not None:
-        if not isinstance(variant.source, TrainRecipe):
+        data = source_data(variant.source)
+        if data is None:
             raise BackendUnavailable(_NO_DATA)
         return OpenVinoQuantRecipe(
-            source=onnx, data=variant.source.data, quant=variant.quant, versions=versions("openvino", "nncf")
+            source=onnx, data=data, quant=variant.quant, versions=versions("openvino", "nncf")
         )
     ir = "fp16" if variant.precision == "fp16" else "fp32"
     return OpenVinoRecipe(source=onnx, precision=ir, versions=versions("openvino"))
@@ -157,6 +158,6 @@ def _int8_unsupported(variant: Variant) -> str | None:
 
     if variant.quant is not None and (reason := nncf_unsupported(variant.quant)):
         return reason
-    if not isinstance(variant.source, TrainRecipe):
+    if source_data(variant.source) is None:
         return _NO_DATA
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -11,7 +12,7 @@ import numpy as np
 from harness.backends.onnxruntime_backend import onnx_recipe
 from harness.build import BuildContext, builder, materialize
 from harness.errors import BackendUnavailable, HarnessError
-from harness.recipes import DataRecipe, ExportRecipe, QuantSpec, Recipe, TrainRecipe, Variant
+from harness.recipes import DataRecipe, ExportRecipe, QuantSpec, Recipe, Variant, source_data
 from harness.versions import versions
 
 ENGINE_FILE = "model.engine"
@@ -37,11 +38,13 @@ class TrtEngineRecipe(Recipe):
 
 def engine_recipe(variant: Variant, batch: int) -> TrtEngineRecipe:
     """The engine a variant needs; INT8 calibrates on the dataset the reference was trained with."""
-    data = variant.source.data if isinstance(variant.source, TrainRecipe) else None
+    data = source_data(variant.source)
     if variant.quant is not None and data is None:
-        raise BackendUnavailable("TensorRT INT8 needs a calibration split; the variant's weights name no dataset")
+        raise BackendUnavailable(
+            "TensorRT INT8 needs a calibration split; the variant's weights name no dataset"
+        )
     return TrtEngineRecipe(
-        source=onnx_recipe(variant.reference(), batch),
+        source=onnx_recipe(dataclasses.replace(variant, precision="fp32", quant=None), batch),
         precision=variant.precision,
         data=data if variant.quant else None,
         quant=variant.quant,
@@ -84,7 +87,9 @@ def _configure_precision(trt: Any, config: Any, recipe: TrtEngineRecipe, ctx: Bu
     images = calibration_images(materialize(recipe.data, ctx), recipe.source.imgsz, recipe.quant.calib_size)
     config.set_flag(trt.BuilderFlag.INT8)
     config.set_flag(trt.BuilderFlag.FP16)  # layers TensorRT keeps out of INT8 may still use FP16
-    calibrator = make_calibrator(trt, recipe.quant.calibration, images, recipe.source.batch, tmp / "calib.cache")
+    calibrator = make_calibrator(
+        trt, recipe.quant.calibration, images, recipe.source.batch, tmp / "calib.cache"
+    )
     config.int8_calibrator = calibrator
     return calibrator
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.build import BuildContext, builder, external, materialize
 from harness.build.weights import load_yolo
 from harness.cache import file_sha256
 from harness.errors import WeightsError
 from harness.recipes import TrainRecipe, WeightsRecipe
+
+if TYPE_CHECKING:
+    from ultralytics import YOLO
 
 MODEL_FILE = "model.pt"
 
@@ -48,12 +53,36 @@ def _train(recipe: TrainRecipe, ctx: BuildContext, tmp: Path) -> str:
 
     data_yaml = materialize(recipe.data, ctx)
     model = load_yolo(materialize(recipe.init, ctx)) if recipe.init else YOLO(recipe.cfg, task="detect")
+    fit(
+        model,
+        FitArgs(data_yaml, recipe.epochs, recipe.batch, recipe.imgsz, recipe.seed, recipe.hyp),
+        ctx,
+        tmp,
+    )
+    return MODEL_FILE
+
+
+@dataclass(frozen=True)
+class FitArgs:
+    """One Ultralytics training run: dataset, epochs, batch, image size, seed and hyperparameters."""
+
+    data_yaml: Path
+    epochs: int
+    batch: int
+    imgsz: int
+    seed: int
+    hyp: tuple[tuple[str, float | int | str], ...] = ()
+
+
+def fit(model: YOLO, args: FitArgs, ctx: BuildContext, tmp: Path, trainer: type | None = None) -> Path:
+    """Train ``model`` through Ultralytics' public ``train`` and copy its last checkpoint to
+    ``tmp / MODEL_FILE`` (and its ``results.csv`` to ``tmp / train_results.csv``)."""
     model.train(
-        data=str(data_yaml),
-        epochs=recipe.epochs,
-        batch=recipe.batch,
-        imgsz=recipe.imgsz,
-        seed=recipe.seed,
+        data=str(args.data_yaml),
+        epochs=args.epochs,
+        batch=args.batch,
+        imgsz=args.imgsz,
+        seed=args.seed,
         deterministic=True,
         device=ctx.device,
         workers=min(ctx.threads, 2),
@@ -64,11 +93,12 @@ def _train(recipe: TrainRecipe, ctx: BuildContext, tmp: Path) -> str:
         val=False,
         amp=False,
         verbose=False,
-        **dict(recipe.hyp),
+        trainer=trainer,
+        **dict(args.hyp),
     )
     run = tmp / "run"
     shutil.copy2(run / "weights" / "last.pt", tmp / MODEL_FILE)
     if (run / "results.csv").is_file():
         shutil.copy2(run / "results.csv", tmp / "train_results.csv")
     shutil.rmtree(run)
-    return MODEL_FILE
+    return tmp / MODEL_FILE

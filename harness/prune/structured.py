@@ -16,12 +16,29 @@ What stays unpruned, by design:
 Everything else is pruned, including attention: query and key convolutions lose the same key
 dimensions in every head, value, positional (pe) and projection-input channels lose the same
 value dimensions in every head; the number of heads is kept.
+
+Strategies (``STRATEGIES``):
+
+- ``uniform``: every dependency group loses ``ratio`` of its channels (then rounded down to a
+  multiple of ``round_to`` remaining channels), ranked by the criterion within the group.
+- ``global``: Torch-Pruning's global pruning. Each group's scores are normalized within the
+  group (by their mean, or LAMP's normalization), pooled, and one threshold removes ``ratio`` of
+  all channels, so groups lose different fractions. Two behaviours of Torch-Pruning 1.6 to know:
+  ``max_pruning_ratio`` (set to ``GLOBAL_MAX_PRUNING_RATIO``) is *not* a per-layer cap in a
+  one-shot prune: it is checked only against the channels left before a step, so it matters
+  only for iterative pruning, and a layer can keep less than 10 % of its channels; and a group
+  whose every channel falls under the threshold is not removed but skipped, that is left whole
+  (``DependencyGraph.check_pruning_group``).
+
+The same guard applies to both strategies: no layer is ever removed entirely; a layer that
+``round_to`` would empty (8 channels, ``round_to=8``, any ratio above 0) is left whole.
 """
 
 from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +46,23 @@ import torch
 from torch import nn
 
 from harness.errors import HarnessError
+from harness.prune.criteria import importance, needs_gradients
 from harness.prune.modules import AttentionMix, AttentionScores, PrunableAttention, tracing_barriers
 from harness.prune.rewrite import rewrite_for_pruning
+from harness.prune.taylor import accumulate_gradients
 
 if TYPE_CHECKING:
     import torch_pruning as tp
+
+STRATEGIES: tuple[str, ...] = ("uniform", "global")
+"""Names ``prune_model`` accepts as ``strategy``."""
+
+GLOBAL_MAX_PRUNING_RATIO = 0.9
+"""Passed to Torch-Pruning in global mode; a cap only across iterative steps (module docstring)."""
+
+
+class UnknownStrategyError(HarnessError):
+    """A pruning strategy name is not one of ``STRATEGIES``."""
 
 
 @dataclass(frozen=True)
@@ -42,12 +71,16 @@ class PruneResult:
 
     ratio: float
     round_to: int | None
-    seconds: float  # dependency graph build + pruning, wall clock
+    seconds: float  # dependency graph build + pruning, wall clock (gradient passes not included)
     peak_rss_before_mib: float  # the process's peak resident memory (ru_maxrss) just before pruning
     peak_rss_mib: float  # the same after pruning: higher only if pruning set a new peak
     params_before: int
     params_after: int
     output_shape: tuple[int, ...]  # eval-mode output tensor shape, identical before and after
+    criterion: str  # channel importance, one of harness.prune.criteria.CRITERIA
+    strategy: str  # one of STRATEGIES
+    gradient_batches: int  # labelled batches backpropagated for the criterion (0: none needed)
+    gradient_seconds: float | None  # wall clock of those backward passes; None when none ran
 
     @property
     def params_reduction(self) -> float:
@@ -132,22 +165,48 @@ def _output_shape(model: nn.Module, example_inputs: torch.Tensor) -> tuple[int, 
     return tuple((out[0] if isinstance(out, (tuple, list)) else out).shape)
 
 
+def check_strategy(strategy: str) -> str:
+    """Return ``strategy`` if it is one of ``STRATEGIES``; else raise ``UnknownStrategyError``."""
+    if strategy not in STRATEGIES:
+        raise UnknownStrategyError(
+            f"unknown pruning strategy {strategy!r}; expected one of: {', '.join(STRATEGIES)}"
+        )
+    return strategy
+
+
+def check_ratio(ratio: float) -> float:
+    """Return ``ratio`` if it lies in (0, 1); else raise ``HarnessError``."""
+    if not 0.0 < ratio < 1.0:
+        raise HarnessError(f"pruning ratio must be in (0, 1), got {ratio}")
+    return ratio
+
+
 def build_pruner(
     model: nn.Module,
     ratio: float,
-    importance: tp.importance.Importance,
+    criterion: str | tp.importance.Importance,
     round_to: int | None,
     example_inputs: Any,
+    strategy: str = "uniform",
 ) -> tp.pruner.BasePruner:
-    """A Torch-Pruning pruner over a rewritten model (traces the dependency graph)."""
+    """A Torch-Pruning pruner over a rewritten model (traces the dependency graph).
+
+    ``criterion`` is a name from ``harness.prune.criteria.CRITERIA`` or an importance estimator.
+    Only the graph tracing runs inside ``tracing_barriers()``: the pruner may be stepped after
+    a backward pass.
+    """
     import torch_pruning as tp
 
+    scorer = importance(criterion) if isinstance(criterion, str) else criterion
+    is_global = check_strategy(strategy) == "global"
     with tracing_barriers(), torch.enable_grad():
         return tp.pruner.BasePruner(
             model,
             example_inputs,
-            importance=importance,
+            importance=scorer,
+            global_pruning=is_global,
             pruning_ratio=ratio,
+            max_pruning_ratio=GLOBAL_MAX_PRUNING_RATIO if is_global else 1.0,
             round_to=round_to,
             ignored_layers=prediction_layers(model),
             in_channel_groups={},  # fresh dicts: Torch-Pruning fills these and its defaults are shared
@@ -159,32 +218,84 @@ def build_pruner(
 def prune_model(
     model: nn.Module,
     ratio: float,
-    importance: tp.importance.Importance,
+    criterion: str,
     round_to: int | None,
     example_inputs: torch.Tensor,
+    *,
+    strategy: str = "uniform",
+    gradient_batches: Iterable[Mapping[str, Any]] | None = None,
 ) -> PruneResult:
     """Rewrite ``model`` into prunable form and remove ``ratio`` of its channels, in place.
 
+    ``criterion`` names the channel importance (``harness.prune.criteria.CRITERIA``);
+    ``strategy`` is ``"uniform"`` (every group loses ``ratio`` of its channels) or ``"global"``
+    (one threshold over all groups' normalized scores, see the module docstring). A criterion
+    that needs gradients (``taylor``) runs the detection loss backward over
+    ``gradient_batches`` (labelled batches from ``harness.prune.taylor.loss_batches``) after
+    the graph is built and before channels are removed; the gradients are cleared afterwards.
+    Every argument is checked before the model is touched.
+
     Raises:
-        HarnessError: ``ratio`` is not in (0, 1).
+        HarnessError: ``ratio`` is not in (0, 1); the criterion needs gradients and no batch was given.
+        UnknownCriterionError: ``criterion`` is not one of ``CRITERIA``.
+        UnknownStrategyError: ``strategy`` is not one of ``STRATEGIES``.
         RuntimeError: the output shape changed (a bug in a rewrite or in Torch-Pruning).
         UnprunableBlockError: the model holds a block with no prunable rewrite.
     """
-    if not 0.0 < ratio < 1.0:
-        raise HarnessError(f"pruning ratio must be in (0, 1), got {ratio}")
+    check_ratio(ratio)
+    check_strategy(strategy)
+    batches = _gradient_batches(criterion, gradient_batches)
     was_training = model.training
     rewrite_for_pruning(model)
     shape, params = _output_shape(model, example_inputs), count_params(model)
     rss_before = _peak_rss_mib()
     start = time.perf_counter()
-    build_pruner(model, ratio, importance, round_to, example_inputs).step()
-    seconds = time.perf_counter() - start
+    pruner = build_pruner(model, ratio, criterion, round_to, example_inputs, strategy)
+    gradient_seconds = _fill_gradients(model, batches) if batches else None
+    pruner.step()
+    seconds = time.perf_counter() - start - (gradient_seconds or 0.0)
+    model.zero_grad(set_to_none=True)
     peak = _peak_rss_mib()
     after = _output_shape(model, example_inputs)
     model.train(was_training)
     if after != shape:
         raise RuntimeError(f"pruning changed the output shape from {shape} to {after}")
-    return PruneResult(ratio, round_to, seconds, rss_before, peak, params, count_params(model), shape)
+    return PruneResult(
+        ratio=ratio,
+        round_to=round_to,
+        seconds=seconds,
+        peak_rss_before_mib=rss_before,
+        peak_rss_mib=peak,
+        params_before=params,
+        params_after=count_params(model),
+        output_shape=shape,
+        criterion=criterion,
+        strategy=strategy,
+        gradient_batches=len(batches),
+        gradient_seconds=gradient_seconds,
+    )
+
+
+def _gradient_batches(
+    criterion: str, gradient_batches: Iterable[Mapping[str, Any]] | None
+) -> list[Mapping[str, Any]]:
+    """The batches to backpropagate: all of them for a gradient criterion, none otherwise."""
+    if not needs_gradients(criterion):
+        return []
+    batches = list(gradient_batches or [])
+    if not batches:
+        raise HarnessError(
+            f"pruning criterion {criterion!r} scores channels by |weight x gradient| and needs calibration "
+            "batches with labels: pass gradient_batches (see harness.prune.taylor.loss_batches)"
+        )
+    return batches
+
+
+def _fill_gradients(model: nn.Module, batches: list[Mapping[str, Any]]) -> float:
+    """Accumulate the loss gradient of ``batches`` into ``.grad``; return the seconds it took."""
+    start = time.perf_counter()
+    accumulate_gradients(model, batches)
+    return time.perf_counter() - start
 
 
 def _peak_rss_mib() -> float:

@@ -13,6 +13,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.fsutil import atomic_symlink, atomic_write_text
 from harness.report.mixed import MIXED_TABLES
+from harness.report.pruning import PRUNING_TABLES
 from harness.report.quant import QUANT_TABLES
 from harness.report.tables import deployment_table, to_csv, to_markdown
 from harness.results import RunResults
@@ -20,7 +21,7 @@ from harness.results import RunResults
 __all__ = ["render_markdown", "write_tables", "write_run", "LATEST"]
 
 LATEST = "latest"
-STUDY_TABLES = {**QUANT_TABLES, **MIXED_TABLES}
+STUDY_TABLES = {**QUANT_TABLES, **MIXED_TABLES, **PRUNING_TABLES}
 """File stem -> table, written next to the deployment table when it has rows."""
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -60,7 +61,9 @@ def write_tables(run: RunResults, out_dir: Path) -> list[Path]:
         table = study.build(run)
         if not table.empty:
             markdown = to_markdown(table, dict(study.formats))
-            files[out_dir / f"{stem}.md"] = f"# {study.title}: run {run.run_id}\n\n{markdown}\n\n{study.legend}\n"
+            files[out_dir / f"{stem}.md"] = (
+                f"# {study.title}: run {run.run_id}\n\n{markdown}\n\n{study.legend}\n"
+            )
             files[out_dir / f"{stem}.csv"] = to_csv(table)
     with _writing(out_dir):
         for path, text in files.items():

@@ -62,3 +62,30 @@ def test_weights_recipe_hashes_content(tmp_path: Path) -> None:
     assert weights_recipe(a).key() == weights_recipe(b).key()
     b.write_bytes(b"y" * 10)
     assert weights_recipe(a).key() != weights_recipe(b).key()
+
+
+def test_checkpoint_needing_a_missing_module_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pruned checkpoint opened where its layer classes cannot be imported: a clear error, and no
+    attempt by Ultralytics to pip-install a package named after the module."""
+    import sys
+
+    from ultralytics import YOLO
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "ghost_layers.py").write_text(
+        "from torch import nn\n\nclass Ghost(nn.Module):\n    def forward(self, x):\n        return x\n"
+    )
+    monkeypatch.syspath_prepend(str(package))
+    import ghost_layers  # type: ignore[import-not-found]
+
+    yolo = YOLO("yolo11n.yaml", task="detect")
+    yolo.model.model[0].add_module("ghost", ghost_layers.Ghost())
+    path = tmp_path / "pruned.pt"
+    yolo.save(path)
+    monkeypatch.delitem(sys.modules, "ghost_layers")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(package)])
+    with pytest.raises(WeightsError, match=r"pruned\.pt needs the module definitions of ghost_layers"):
+        load_yolo(path)

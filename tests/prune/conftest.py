@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from torch import nn
 from ultralytics.nn.tasks import DetectionModel
 
+from harness.datasets.synthetic import SyntheticSpec, generate
+from harness.prune.taylor import loss_batches
+
 MODELS = ("yolov8n", "yolo11n", "yolo26n")
 NC = 6
+DATA_IMGSZ = 64
+TRAIN_IMAGES = 8
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -56,3 +63,16 @@ def make_detector() -> Callable[[str], DetectionModel]:
 def randomize_bn() -> Callable[[nn.Module], None]:
     """Give a block's batch norms distinct, seeded statistics."""
     return lambda model: _randomize_batchnorm(model, torch.Generator().manual_seed(1))
+
+
+@pytest.fixture(scope="session")
+def data_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic dataset with the detectors' 6 classes: 8 train images of 64 px, in Ultralytics layout."""
+    spec = SyntheticSpec(n_train=TRAIN_IMAGES, n_val=1, n_calib=0, imgsz=DATA_IMGSZ)
+    return generate(spec, tmp_path_factory.mktemp("synthetic") / "data")
+
+
+@pytest.fixture(scope="session")
+def calibration_batches(data_yaml: Path) -> list[dict[str, Any]]:
+    """Two labelled batches of 4 train images for gradient criteria (shared: tests must not modify them)."""
+    return loss_batches(data_yaml, DATA_IMGSZ, n_batches=2, batch_size=4)

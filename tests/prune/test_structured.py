@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 import torch
-import torch_pruning as tp
 from torch import nn
 from ultralytics.nn.tasks import DetectionModel
 
 from harness.errors import HarnessError
+from harness.prune.criteria import CRITERIA, UnknownCriterionError, needs_gradients
 from harness.prune.modules import PrunableAttention, tracing_barriers
 from harness.prune.rewrite import rewrite_for_pruning
-from harness.prune.structured import PruneResult, prediction_layers, prune_model
+from harness.prune.structured import (
+    STRATEGIES,
+    PruneResult,
+    UnknownStrategyError,
+    prediction_layers,
+    prune_model,
+)
 
 IMGSZ = 64
 RATIO = 0.3
 ROUND_TO = 8
+ATTENTION_MODELS = ("yolo11n", "yolo26n")  # the families with attention blocks (YOLOv8 has none)
 
 
 def _conv_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
@@ -57,17 +64,11 @@ def pruned(detector_name: str, make_detector: Callable[[str], DetectionModel]) -
         n: (m.num_heads, m.q.conv.out_channels, m.v.conv.out_channels) for n, m in _attentions(model).items()
     }
     before = _conv_shapes(model)
-    importance = tp.importance.GroupMagnitudeImportance(p=1)
-    result = prune_model(model, RATIO, importance, ROUND_TO, torch.randn(1, 3, IMGSZ, IMGSZ))
+    result = prune_model(model, RATIO, "l1", ROUND_TO, torch.randn(1, 3, IMGSZ, IMGSZ))
     kept = {
         n: tuple(c.bn.running_mean.long() for c in (m.q, m.k, m.v)) for n, m in _attentions(model).items()
     }
     return Pruned(before, heads, kept, model, result)
-
-
-def _needs_attention(pruned: Pruned) -> None:
-    if not pruned.heads:
-        pytest.skip("this model has no attention block")
 
 
 def test_params_shrink(pruned: Pruned) -> None:
@@ -100,10 +101,10 @@ def test_forward_runs_with_unchanged_output_shape(pruned: Pruned) -> None:
     assert torch.isfinite(y).all()
 
 
+@pytest.mark.parametrize("detector_name", ATTENTION_MODELS, indirect=True)
 def test_attention_is_pruned_per_head(pruned: Pruned) -> None:
-    _needs_attention(pruned)
     attns = _attentions(pruned.model)
-    assert attns.keys() == pruned.heads.keys()
+    assert attns and attns.keys() == pruned.heads.keys()
     for name, attn in attns.items():
         n_heads, q_before, v_before = pruned.heads[name]
         q_kept, k_kept, v_kept = pruned.kept[name]
@@ -124,8 +125,9 @@ def test_pruned_model_trains(pruned: Pruned) -> None:
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
+@pytest.mark.parametrize("detector_name", ATTENTION_MODELS, indirect=True)
 def test_tracing_barrier_is_not_for_training(pruned: Pruned) -> None:
-    _needs_attention(pruned)
+    assert pruned.heads
     with tracing_barriers():
         out = copy.deepcopy(pruned.model).train()(torch.randn(1, 3, IMGSZ, IMGSZ))
     branches = [out[k] for k in ("one2many", "one2one") if k in out] or [out]
@@ -135,5 +137,108 @@ def test_tracing_barrier_is_not_for_training(pruned: Pruned) -> None:
 
 @pytest.mark.parametrize("ratio", [0.0, 1.0, -0.1, 1.5])
 def test_ratio_outside_open_interval_is_refused(ratio: float) -> None:
-    with pytest.raises(HarnessError, match="ratio must be in"):
-        prune_model(nn.Sequential(), ratio, tp.importance.GroupMagnitudeImportance(p=1), None, torch.zeros(1))
+    with pytest.raises(HarnessError, match=f"ratio must be in \\(0, 1\\), got {ratio}"):
+        prune_model(nn.Sequential(), ratio, "l1", None, torch.zeros(1))
+
+
+# Criteria and strategies, on fresh copies of the detectors.
+
+
+def _inputs() -> torch.Tensor:
+    return torch.randn(1, 3, IMGSZ, IMGSZ)
+
+
+def _prunable_names(model: nn.Module) -> set[str]:
+    """Convolutions whose output channels pruning may remove (all but the prediction layers)."""
+    fixed = {id(m) for layer in prediction_layers(model) for m in layer.modules()}
+    return {name for name, m in model.named_modules() if isinstance(m, nn.Conv2d) and id(m) not in fixed}
+
+
+class Run(NamedTuple):
+    """One fresh detector pruned with a given criterion and strategy."""
+
+    before: dict[str, tuple[int, ...]]
+    model: DetectionModel
+    result: PruneResult
+
+    def kept(self) -> dict[str, float]:
+        """Fraction of output channels each prunable convolution kept."""
+        after = _conv_shapes(self.model)
+        return {n: after[n][0] / self.before[n][0] for n in _prunable_names(self.model)}
+
+
+@pytest.fixture(scope="module")
+def run(
+    make_detector: Callable[[str], DetectionModel], calibration_batches: list[dict[str, Any]]
+) -> Callable[..., Run]:
+    """Factory, cached per arguments: prune a fresh detector at RATIO."""
+    cache: dict[tuple[str, str, str, int | None], Run] = {}
+
+    def prune(name: str, criterion: str, strategy: str = "uniform", round_to: int | None = ROUND_TO) -> Run:
+        key = (name, criterion, strategy, round_to)
+        if key not in cache:
+            model = rewrite_for_pruning(make_detector(name))
+            before = _conv_shapes(model)
+            options = {"strategy": strategy, "gradient_batches": calibration_batches}
+            result = prune_model(model, RATIO, criterion, round_to, _inputs(), **options)
+            cache[key] = Run(before, model, result)
+        return cache[key]
+
+    return prune
+
+
+@pytest.mark.parametrize("criterion", CRITERIA)
+def test_every_criterion_prunes_yolo11n(criterion: str, run: Callable[..., Run]) -> None:
+    pruned = run("yolo11n", criterion)
+    result, kept = pruned.result, pruned.kept()
+    assert (result.criterion, result.strategy) == (criterion, "uniform")
+    assert result.params_after < result.params_before * (1 - RATIO)
+    assert sum(k < 1 for k in kept.values()) >= 0.9 * len(kept)  # nearly every layer lost channels
+    assert all(p.grad is None for p in pruned.model.parameters())  # no gradients left behind
+    if needs_gradients(criterion):
+        assert result.gradient_batches == 2 and result.gradient_seconds is not None
+    else:
+        assert result.gradient_batches == 0 and result.gradient_seconds is None
+    with torch.no_grad():
+        y, _ = pruned.model.eval()(_inputs())
+    assert tuple(y.shape) == result.output_shape and torch.isfinite(y).all()
+
+
+def test_taylor_ranks_channels_unlike_l1(run: Callable[..., Run]) -> None:
+    l1, taylor = (run("yolo11n", c).model for c in ("l1", "taylor"))
+    assert _conv_shapes(l1) == _conv_shapes(taylor)  # uniform: the same widths either way
+    l1_convs, taylor_convs = dict(l1.named_modules()), dict(taylor.named_modules())
+    names = _prunable_names(l1)
+    differ = [n for n in names if not torch.equal(l1_convs[n].weight, taylor_convs[n].weight)]
+    assert len(differ) > len(names) // 2  # different channels kept in most layers
+
+
+@pytest.mark.parametrize("name", ["yolov8n", "yolo11n", "yolo26n"])
+def test_global_strategy_spreads_the_ratio_across_layers(name: str, run: Callable[..., Run]) -> None:
+    kept = {s: run(name, "l1", s, round_to=None).kept().values() for s in STRATEGIES}
+    spread = {s: max(k) - min(k) for s, k in kept.items()}
+    assert spread["uniform"] <= 0.1  # every layer near 1 - RATIO (rounding, per-head grouping)
+    assert spread["global"] >= spread["uniform"] + 0.2
+    assert min(kept["global"]) > 0  # no layer removed entirely
+    assert run(name, "l1", "global", round_to=None).result.strategy == "global"
+
+
+@pytest.mark.parametrize("batches", [None, []])
+def test_taylor_without_batches_is_refused_before_the_model_changes(
+    batches: list[dict[str, Any]] | None, make_detector: Callable[[str], DetectionModel]
+) -> None:
+    model = make_detector("yolo11n")
+    with pytest.raises(HarnessError, match="'taylor' .* needs calibration batches with labels"):
+        prune_model(model, RATIO, "taylor", ROUND_TO, _inputs(), gradient_batches=batches)
+    assert not _attentions(model)  # not even rewritten
+
+
+def test_unknown_criterion_is_refused_naming_it() -> None:
+    with pytest.raises(UnknownCriterionError, match="'l3'; expected one of: l1, l2, taylor, lamp, random"):
+        prune_model(nn.Sequential(), RATIO, "l3", None, torch.zeros(1))
+
+
+def test_unknown_strategy_is_refused_naming_it() -> None:
+    with pytest.raises(UnknownStrategyError, match="'layerwise'; expected one of: uniform, global") as info:
+        prune_model(nn.Sequential(), RATIO, "l1", None, torch.zeros(1), strategy="layerwise")
+    assert isinstance(info.value, HarnessError)
