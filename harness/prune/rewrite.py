@@ -134,7 +134,10 @@ def _sliced_parameter(param: nn.Parameter, rows: torch.Tensor) -> nn.Parameter:
 
 
 def _take_batchnorm(bn: nn.BatchNorm2d, rows: torch.Tensor) -> nn.BatchNorm2d:
-    new = nn.BatchNorm2d(len(rows), bn.eps, bn.momentum, bn.affine, bn.track_running_stats)
+    like = bn.weight if bn.affine else bn.running_mean  # keep the device and dtype (CUDA, float64, ...)
+    new = nn.BatchNorm2d(
+        len(rows), bn.eps, bn.momentum, bn.affine, bn.track_running_stats, device=like.device, dtype=like.dtype
+    )
     new.train(bn.training)
     if bn.affine:
         new.weight = _sliced_parameter(bn.weight, rows)

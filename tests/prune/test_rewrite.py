@@ -57,6 +57,15 @@ def test_end2end_outputs_equal_original(make_detector: Callable[[str], Detection
     _assert_same(original, rewritten, torch.randn(1, 3, IMGSZ, IMGSZ))
 
 
+def test_rewrite_keeps_device_and_dtype(make_detector: Callable[[str], DetectionModel]) -> None:
+    """New layers live where the model lives (float64 here; CUDA on a GPU, seen failing before)."""
+    original = make_detector("yolo11n").double()
+    rewritten = rewrite_for_pruning(copy.deepcopy(original))
+    dtypes = {t.dtype for t in (*rewritten.parameters(), *rewritten.buffers()) if t.is_floating_point()}
+    assert dtypes == {torch.float64}
+    _assert_same(original, rewritten, torch.randn(1, 3, IMGSZ, IMGSZ, dtype=torch.float64))
+
+
 def test_no_blocking_block_is_left(pair: Pair) -> None:
     _, rewritten = pair
     left = {type(m).__name__ for m in rewritten.modules() if isinstance(m, (C2f, C2PSA, Attention))}
