@@ -135,9 +135,8 @@ def _sliced_parameter(param: nn.Parameter, rows: torch.Tensor) -> nn.Parameter:
 
 def _take_batchnorm(bn: nn.BatchNorm2d, rows: torch.Tensor) -> nn.BatchNorm2d:
     like = bn.weight if bn.affine else bn.running_mean  # keep the device and dtype (CUDA, float64, ...)
-    new = nn.BatchNorm2d(
-        len(rows), bn.eps, bn.momentum, bn.affine, bn.track_running_stats, device=like.device, dtype=like.dtype
-    )
+    place = {"device": like.device, "dtype": like.dtype}
+    new = nn.BatchNorm2d(len(rows), bn.eps, bn.momentum, bn.affine, bn.track_running_stats, **place)
     new.train(bn.training)
     if bn.affine:
         new.weight = _sliced_parameter(bn.weight, rows)
