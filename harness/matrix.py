@@ -6,6 +6,7 @@ import functools
 import itertools
 
 from harness.build.data import synthetic_recipe, user_recipe
+from harness.build.prune import BUILDER_VERSION
 from harness.build.train import FINETUNE_HYP, REFERENCE_HYP, weights_recipe
 from harness.config import HarnessConfig, MatrixSpec, ModelSpec
 from harness.errors import ConfigError
@@ -83,7 +84,7 @@ def prune_recipe(
         imgsz=model.train_imgsz,
         batch=model.batch,
         seed=config.seed,
-        versions=versions("torch", "ultralytics", "torch-pruning"),
+        versions=(*versions("torch", "ultralytics", "torch-pruning"), ("harness-prune", BUILDER_VERSION)),
         hyp=REFERENCE_HYP + FINETUNE_HYP,
         taylor_batches=config.pruning.taylor_batches if spec.criterion == "taylor" else 0,
     )

@@ -138,7 +138,8 @@ def _cost(session: HarnessSession, case: PruneCase, row: PruneRow) -> None:
     assert isinstance(case.variant.source, PruneRecipe)
     steps = read_report(build(case.variant.source, session.ctx).directory)["steps"]
     row.seconds = sum(float(s["seconds"]) for s in steps)
-    row.peak_memory_mib = max(float(s["process_peak_rss_mib"]) for s in steps)
+    peaks = [float(s["process_peak_rss_mib"]) for s in steps if s.get("process_peak_rss_mib") is not None]
+    row.peak_memory_mib = max(peaks, default=None)  # None off Linux (no /proc/self/status)
     if case.spec.method == "unstructured":
         row.sparsity = float(steps[-1]["sparsity"])
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -27,9 +26,11 @@ from harness.build.train import MODEL_FILE, FitArgs, fit
 from harness.build.weights import load_yolo
 from harness.errors import HarnessError
 from harness.fsutil import atomic_write_text
+from harness.measure.size import read_status_kib
 from harness.recipes import PruneRecipe, PruneSpec
 
 REPORT_FILE = "prune.json"
+BUILDER_VERSION = "2"  # part of every PruneRecipe's hash: bump when prune.json's meaning changes
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def _finetune(
 def run_job(job: PruneJob) -> dict[str, Any]:
     """Run one pruning step in a fresh Python process (``python -m harness.build.prune``); what it measured.
 
-    A fresh interpreter (not a fork) makes the reported peak memory the pruning's own.
+    A fresh interpreter makes the reported peak memory (``VmHWM``) the pruning's own.
     """
     job_file = job.out.with_suffix(".job.json")
     result_file = job.out.with_suffix(".result.json")
@@ -171,8 +172,8 @@ def prune_in_process(job: PruneJob) -> dict[str, Any]:
     model.requires_grad_(False)
     yolo.model = model
     yolo.save(job.out)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {**result, "process_peak_rss_mib": peak}
+    peak = read_status_kib("VmHWM")  # this process's own high-water mark (ru_maxrss would include the
+    return {**result, "process_peak_rss_mib": None if peak is None else peak / 1024}  # parent's, from fork)
 
 
 def _prune_structured(model: Any, job: PruneJob) -> Any:
