@@ -5,7 +5,7 @@ The ratios, criteria, strategies and methods are matrix axes (``matrix.prune``,
 the settings shared by every pruned variant::
 
     [pruning]
-    round_to = 8            # kept channel counts are multiples of 8
+    round_to = 16           # kept channel counts are multiples of 16 (1: no rounding)
     steps = 1               # iterative pruning: this many prune + fine-tune steps
     finetune_epochs = 3     # epochs of fine-tuning after each step
     taylor_batches = 8      # labelled training batches whose gradients rank channels (taylor)
@@ -49,7 +49,7 @@ class PruneBar:
 class PruningSpec:
     """Settings shared by every pruned variant (see the module docstring)."""
 
-    round_to: int | None = 8
+    round_to: int | None = 16
     steps: int = 1
     finetune_epochs: int = 0
     taylor_batches: int = 8

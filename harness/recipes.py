@@ -148,7 +148,7 @@ class PruneSpec:
     criterion: str = "l1"
     strategy: str = "uniform"
     method: str = "structured"
-    round_to: int | None = 8
+    round_to: int | None = 16
     steps: int = 1
     finetune_epochs: int = 0
 
@@ -165,8 +165,8 @@ class PruneSpec:
 
     @property
     def slug(self) -> str:
-        """Id fragment: ``p30-l1`` (structured, uniform, one step, channels rounded to 8), then
-        ``-global``, ``-it3`` for three iterative steps, ``-r1`` for other rounding, ``-ft5`` for
+        """Id fragment: ``p30-l1`` (structured, uniform, one step, channels rounded to 16), then
+        ``-global``, ``-it3`` for three iterative steps, ``-r8`` for other rounding, ``-ft5`` for
         five epochs of fine-tuning per step; ``p30-l1-unstructured``."""
         parts = [f"p{round(self.ratio * 100):02d}", self.criterion]
         if self.method == "unstructured":
@@ -175,7 +175,7 @@ class PruneSpec:
             parts.append(self.strategy)
         if self.steps > 1:
             parts.append(f"it{self.steps}")
-        if self.round_to != 8 and self.method == "structured":
+        if self.round_to != 16 and self.method == "structured":
             parts.append(f"r{self.round_to or 1}")
         if self.finetune_epochs:
             parts.append(f"ft{self.finetune_epochs}")

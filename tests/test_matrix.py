@@ -58,11 +58,11 @@ def test_pruned_variants_cross_ratio_criterion_and_strategy(tmp_path: Path) -> N
         tmp_path,
         'profile = "quick"\n[matrix]\nprune = [0.0, 0.3, 0.5]\nprecision = ["fp32"]\nbackend = ["torch"]\n'
         'prune_criterion = ["l1", "taylor"]\nprune_strategy = ["uniform", "global"]\n'
-        'prune_method = ["structured", "unstructured"]\n[pruning]\nfinetune_epochs = 2\nround_to = 16\n',
+        'prune_method = ["structured", "unstructured"]\n[pruning]\nfinetune_epochs = 2\nround_to = 8\n',
     )
     slugs = [v.slug for v in build_variants(config)]
     assert slugs[0] == "yolo11n-p00-fp32-torch"
-    assert "yolo11n-p30-taylor-global-r16-ft2-fp32-torch" in slugs
+    assert "yolo11n-p30-taylor-global-r8-ft2-fp32-torch" in slugs
     assert "yolo11n-p50-l1-unstructured-fp32-torch" in slugs  # not fine-tuned, no rounding
     assert len(slugs) == 1 + 2 * 2 * 2 + 2 and len(set(slugs)) == len(slugs)
     pruned = [v for v in build_variants(config) if v.prune is not None]

@@ -43,7 +43,7 @@ def test_pruning_table_shows_before_after_and_measured_speedups() -> None:
     assert math.isnan(row["ORT speedup"])  # after not measured: no ratio invented
     assert math.isnan(row["ONNX MB after"]) and row["ONNX MB"] == 10.0
     assert row["Drop"] == REFERENCE - 0.64 and row["mAP50-95 pruned"] == 0.0
-    assert row["Pruning"].startswith("structured l1 uniform, round 8")
+    assert row["Pruning"].startswith("structured l1 uniform, round 16")
 
 
 def test_guideline_picks_the_largest_ratio_within_each_drop() -> None:
