@@ -111,7 +111,8 @@ def test_bad_pruning_config_names_the_key(tmp_path: Path, text: str, message: st
 def test_prune_bars_apply_from_their_ratio_up(tmp_path: Path) -> None:
     config = _config(
         tmp_path,
-        'profile = "quick"\n[pruning]\nbars = [{ratio = 0.3, min_speedup = 1.3}, {ratio = 0.5, min_speedup = 1.6}]\n',
+        'profile = "quick"\n[pruning]\n'
+        "bars = [{ratio = 0.3, min_speedup = 1.3}, {ratio = 0.5, min_speedup = 1.6}]\n",
     )
     bars = config.pruning
     assert bars.bar_for(0.2) is None
