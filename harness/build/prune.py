@@ -1,13 +1,14 @@
 """Build a pruned, fine-tuned checkpoint from a PruneRecipe.
 
-Each pruning step runs in a fresh (spawned) process: it loads the checkpoint through Ultralytics,
-rewrites and prunes it (structured, with Torch-Pruning) or zeroes weights (unstructured), and
+Each pruning step runs in a fresh Python process (``python -m harness.build.prune``): it loads
+the checkpoint through Ultralytics, rewrites and prunes it (structured, with Torch-Pruning) or
+zeroes weights (unstructured), and
 saves an ordinary Ultralytics ``.pt`` through ``YOLO.save``. The child's peak resident memory is
 therefore the pruning's own, not the test session's. Fine-tuning runs after every step through
 Ultralytics' public ``train`` with a trainer that keeps the pruned model as it is (Ultralytics'
 own trainer rebuilds the model from its YAML and would undo the pruning).
 
-The artifact holds ``model.pt`` and ``prune.json`` (see :class:`PruneReport`).
+The artifact holds ``model.pt`` and ``prune.json`` (each step's measurements, see :func:`read_report`).
 """
 
 from __future__ import annotations
@@ -99,12 +100,12 @@ def _prune(recipe: PruneRecipe, ctx: BuildContext, tmp: Path) -> str:
         current = job.out
         if recipe.spec.finetune_epochs:
             current = _finetune(recipe, current, data_yaml, ctx, step_dir, step)
-    (tmp / MODEL_FILE).write_bytes(current.read_bytes())
+    shutil.copy2(current, tmp / MODEL_FILE)
     atomic_write_text(
         tmp / REPORT_FILE, json.dumps({"spec": recipe.spec.to_dict(), "steps": steps}, indent=2)
     )
     for step_dir in tmp.glob("step*"):
-        _remove_tree(step_dir)
+        shutil.rmtree(step_dir, ignore_errors=True)
     return MODEL_FILE
 
 
@@ -172,8 +173,9 @@ def prune_in_process(job: PruneJob) -> dict[str, Any]:
     model.requires_grad_(False)
     yolo.model = model
     yolo.save(job.out)
-    peak = read_status_kib("VmHWM")  # this process's own high-water mark (ru_maxrss would include the
-    return {**result, "process_peak_rss_mib": None if peak is None else peak / 1024}  # parent's, from fork)
+    # This process's own high-water mark: ru_maxrss would carry the parent's across fork + exec.
+    peak = read_status_kib("VmHWM")
+    return {**result, "process_peak_rss_mib": None if peak is None else peak / 1024}
 
 
 def _prune_structured(model: Any, job: PruneJob) -> Any:
@@ -205,10 +207,6 @@ def read_report(artifact_dir: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise HarnessError(f"pruning report {path} is missing or unreadable: {exc}") from exc
-
-
-def _remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
