@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import ClassVar, TypeVar
 
 from harness.budgets import Budgets
+from harness.distillconfig import DistillConfig, is_teacher_path
 from harness.errors import ConfigError
 from harness.profiles import DEFAULT_PROFILE, PROFILES, profile_defaults
 from harness.pruneconfig import PruningSpec
@@ -47,7 +48,7 @@ FALLBACK_BACKENDS = ("torch", "onnxruntime", "onnxruntime-trt")
 TOP_KEYS = (
     "profile", "data", "imgsz", "device", "threads", "seed", "cache_dir", "reports_dir",
     "baselines_dir", "models", "train", "matrix", "budgets", "latency", "dataset", "mixed_precision",
-    "pruning",
+    "pruning", "distill",
 )  # fmt: skip
 MODEL_KEYS = ("name", "weights", "cfg", "train", "teacher")
 QUANT_KEYS = (*QUANT_CHOICES, "per_channel", "calib_size", "max_drop", "backends")
@@ -331,6 +332,7 @@ class HarnessConfig:
     dataset: DatasetSpec
     mixed_precision: MixedPrecisionSpec | None = None  # None: no mixed-precision search
     pruning: PruningSpec = PruningSpec()
+    distill: DistillConfig = DistillConfig()  # no students: no distillation
 
     def __post_init__(self) -> None:
         names = [m.name for m in self.models]
@@ -390,6 +392,25 @@ def _resolve_layer(layer: Mapping[str, object], base: Path) -> dict[str, object]
             out[key] = _absolute(base, out[key])  # type: ignore[arg-type]
     if isinstance(out.get("models"), list):
         out["models"] = [_resolve_model(m, base) for m in out["models"]]  # type: ignore[union-attr]
+    if isinstance(out.get("distill"), Mapping):
+        out["distill"] = _resolve_teachers(out["distill"], base)  # type: ignore[arg-type]
+    return out
+
+
+def _resolve_teachers(table: Mapping[str, object], base: Path) -> dict[str, object]:
+    """``distill.teachers`` and each student's ``teachers`` with teacher file paths made absolute."""
+
+    def resolve(entries: object) -> object:
+        if not isinstance(entries, list):
+            return entries
+        return [_absolute(base, t) if isinstance(t, str) and is_teacher_path(t) else t for t in entries]
+
+    out = {**table, "teachers": resolve(table["teachers"])} if "teachers" in table else dict(table)
+    if isinstance(out.get("students"), list):
+        out["students"] = [
+            {**s, "teachers": resolve(s["teachers"])} if isinstance(s, Mapping) and "teachers" in s else s
+            for s in out["students"]  # type: ignore[union-attr]
+        ]
     return out
 
 
@@ -505,6 +526,7 @@ def build_config(
             "budgets",
             "mixed_precision",
             "pruning",
+            "distill",
         ):
             raise ConfigError(f"missing key '{where.key(key)}' in {where.source}")
     imgsz = _imgsz(where, mapping["imgsz"], "imgsz")
@@ -530,6 +552,7 @@ def build_config(
         dataset=DatasetSpec.from_mapping(where.table(mapping["dataset"], "dataset"), where.child("dataset")),
         mixed_precision=_mixed_precision(mapping, where),
         pruning=_pruning(mapping, where, known_backends),
+        distill=_distill(mapping, where, models, known_backends),
     )
 
 
@@ -539,6 +562,18 @@ def _pruning(mapping: Mapping[str, object], where: Where, known_backends: Collec
     table = where.table(mapping.get("pruning", {}), "pruning")
     names = tuple(dict.fromkeys([*known_backends, *default_known_backends()]))
     return PruningSpec.from_mapping(table, where.child("pruning"), names, PRECISIONS)
+
+
+def _distill(
+    mapping: Mapping[str, object],
+    where: Where,
+    models: tuple[ModelSpec, ...],
+    known_backends: Collection[str],
+) -> DistillConfig:
+    """The ``distill`` table (no students when absent)."""
+    table = where.table(mapping.get("distill", {}), "distill")
+    names = tuple(dict.fromkeys([*known_backends, *default_known_backends()]))
+    return DistillConfig.from_mapping(table, where.child("distill"), [m.name for m in models], names)
 
 
 def _device(where: Where, value: object) -> str:

@@ -29,3 +29,7 @@ class ResultsError(HarnessError):
 
 class BackendUnavailable(HarnessError):
     """A backend cannot run here (not installed, no device). Becomes a pytest skip."""
+
+
+class DistillError(HarnessError):
+    """A teacher that cannot teach a student: different classes or head structure."""

@@ -1,17 +1,31 @@
-"""Expand a config into the variant matrix: models x prune x precision x backend."""
+"""Expand a config into the variant matrix: models x prune x precision x backend, plus the
+distilled students of ``[distill]`` (student x teacher x method, FP32 on its backends)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
+from pathlib import Path
 
 from harness.build.data import synthetic_recipe, user_recipe
+from harness.build.distill import BUILDER_VERSION as DISTILL_BUILDER_VERSION
 from harness.build.prune import BUILDER_VERSION
 from harness.build.train import FINETUNE_HYP, REFERENCE_HYP, weights_recipe
 from harness.config import HarnessConfig, MatrixSpec, ModelSpec
+from harness.distillconfig import REFERENCE_TEACHER, StudentChoice
 from harness.errors import ConfigError
 from harness.pruneconfig import PruningSpec
-from harness.recipes import DataRecipe, PruneRecipe, PruneSpec, SourceRecipe, TrainRecipe, Variant
+from harness.recipes import (
+    DataRecipe,
+    DistillRecipe,
+    DistillSpec,
+    PruneRecipe,
+    PruneSpec,
+    SourceRecipe,
+    TrainRecipe,
+    Variant,
+)
 from harness.versions import versions
 
 
@@ -115,7 +129,128 @@ def build_variants(config: HarnessConfig) -> list[Variant]:
             for quant in (m.quant_for(backend) if precision == "int8" else (None,))
         ]
         out.extend(sorted(variants, key=_order))
+        out.extend(distilled_variants(model, source, data, config))
     return out
+
+
+def distilled_variants(
+    model: ModelSpec, source: SourceRecipe, data: DataRecipe, config: HarnessConfig
+) -> list[Variant]:
+    """``model``'s distilled students (``[distill]``): student x teacher x method, FP32, on each of
+    ``distill.backends`` that the matrix has."""
+    kd = config.distill
+    backends = [b for b in kd.backends if b in config.matrix.backend]
+    out = []
+    for student in (s for s in kd.students if s.model == model.name):
+        start = student_start(student, source, data, model, config)
+        for teacher, method in itertools.product(teachers_for(model, student, config), kd.methods):
+            if teacher == REFERENCE_TEACHER and student.prune == 0.0:
+                continue  # the unpruned reference would teach itself
+            recipe = distill_recipe(start, teacher, method, data, model, config)
+            out += [
+                Variant(
+                    model.name, recipe, prune_spec_of(start), "fp32", backend, recipe.spec.slug, config.imgsz
+                )
+                for backend in backends
+            ]
+    return out
+
+
+def teachers_for(model: ModelSpec, student: StudentChoice, config: HarnessConfig) -> list[str | Path]:
+    """The student's own ``teachers`` (else ``distill.teachers``), plus the model's ``teacher`` file."""
+    listed = student.teachers if student.teachers is not None else config.distill.teachers
+    extra = [model.teacher] if model.teacher is not None and model.teacher not in listed else []
+    return [*listed, *extra]
+
+
+def student_spec(student: StudentChoice, config: HarnessConfig) -> PruneSpec | None:
+    """How a student is pruned: the matrix's first pruning configuration at its ratio (None: unpruned)."""
+    if student.prune == 0.0:
+        return None
+    for spec in prune_specs(config.matrix, config.pruning):
+        if spec.method == "structured" and abs(spec.ratio - student.prune) < 1e-9:
+            return spec
+    raise ConfigError(
+        f"distill.students: {student.model} at prune {student.prune} is not a structured ratio of "
+        f"matrix.prune {list(config.matrix.prune)}"
+    )
+
+
+def student_start(
+    student: StudentChoice, source: SourceRecipe, data: DataRecipe, model: ModelSpec, config: HarnessConfig
+) -> SourceRecipe:
+    """The checkpoint a student starts from: its trained model, or that model pruned, not fine-tuned."""
+    spec = student_spec(student, config)
+    if spec is None:
+        return source
+    return prune_recipe(source, spec.without_finetune(), data, model, config)
+
+
+def control_recipe(
+    start: SourceRecipe, data: DataRecipe, model: ModelSpec, config: HarnessConfig
+) -> SourceRecipe:
+    """The fair control of a student starting at ``start``: the same checkpoint trained the same
+    epochs, seed, batch and data, without a teacher (pruned: the same pruning, fine-tuned)."""
+    epochs = config.distill.epochs
+    if isinstance(start, PruneRecipe):
+        return dataclasses.replace(start, spec=dataclasses.replace(start.spec, finetune_epochs=epochs))
+    if isinstance(start, DistillRecipe):
+        raise ConfigError(f"model {model.name!r}: a distilled checkpoint is not a student's start")
+    return TrainRecipe(
+        cfg=model.cfg or (model.weights.name if model.weights else model.name),
+        data=data,
+        epochs=epochs,
+        batch=model.batch,
+        imgsz=model.train_imgsz,
+        seed=config.seed,
+        versions=versions("torch", "ultralytics"),
+        hyp=REFERENCE_HYP + FINETUNE_HYP,
+        init=start,
+    )
+
+
+def distill_recipe(
+    start: SourceRecipe,
+    teacher: str | Path,
+    method: str,
+    data: DataRecipe,
+    model: ModelSpec,
+    config: HarnessConfig,
+) -> DistillRecipe:
+    """Distil ``teacher`` into the student starting at ``start`` with ``method``."""
+    loss = config.distill.losses[method]
+    spec = DistillSpec(method, teacher_label(teacher), loss.weight, loss.temperature, config.distill.epochs)
+    return DistillRecipe(
+        student=start,
+        teacher=teacher_source(teacher, model, data, config),
+        data=data,
+        spec=spec,
+        imgsz=model.train_imgsz,
+        batch=model.batch,
+        seed=config.seed,
+        versions=(*versions("torch", "ultralytics"), ("harness-distill", DISTILL_BUILDER_VERSION)),
+        hyp=REFERENCE_HYP + FINETUNE_HYP,
+    )
+
+
+def teacher_label(teacher: str | Path) -> str:
+    """The teacher's name in ids: "reference", a model name, or a file's stem."""
+    return teacher.stem if isinstance(teacher, Path) else teacher
+
+
+def teacher_source(
+    teacher: str | Path, student: ModelSpec, data: DataRecipe, config: HarnessConfig
+) -> SourceRecipe:
+    """The teacher's checkpoint: the student model's unpruned reference, another model's, or a file."""
+    if isinstance(teacher, Path):
+        return weights_recipe(teacher)
+    name = student.name if teacher == REFERENCE_TEACHER else teacher
+    return source_recipe(config.model(name), data, config)
+
+
+def prune_spec_of(source: SourceRecipe) -> PruneSpec | None:
+    """The pruning of a student's starting checkpoint (None: unpruned)."""
+    return source.spec if isinstance(source, PruneRecipe) else None
 
 
 def _order(variant: Variant) -> tuple[bool, float, str, str, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.diststudy import cases as distill_cases
 from harness.prunestudy import cases
 from harness.runstate import RunState
 
@@ -52,7 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize ``variant`` (ids like yolo11n-p00-fp32-onnxruntime), ``prune_case`` (ids like
-    yolo11n-p30-l1-ft6) and ``model_name`` from the matrix."""
+    yolo11n-p30-l1-ft6), ``distill_case`` (ids like yolo11n-p30-l1-kd-response-reference) and
+    ``model_name`` from the matrix."""
     if "variant" in metafunc.fixturenames:
         session = metafunc.config.stash[STATE_KEY].session()
         variants = session.variants
@@ -66,6 +68,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             )
         else:
             metafunc.parametrize("prune_case", found, ids=[c.slug for c in found])
+    if "distill_case" in metafunc.fixturenames:
+        found_kd = distill_cases(metafunc.config.stash[STATE_KEY].session())
+        if not found_kd:
+            reason = "no distillation cases: no [distill] students, or none of its backends in the matrix"
+            metafunc.parametrize(
+                "distill_case", [pytest.param(None, marks=pytest.mark.skip(reason=reason))], ids=["none"]
+            )
+        else:
+            metafunc.parametrize("distill_case", found_kd, ids=[c.slug for c in found_kd])
     if "model_name" in metafunc.fixturenames:
         session = metafunc.config.stash[STATE_KEY].session()
         names = list(dict.fromkeys(v.model for v in session.variants))

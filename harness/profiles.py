@@ -74,6 +74,19 @@ _DEFAULT: dict[str, object] = {
         "bars": [{"ratio": 0.3, "min_speedup": 1.3, "min_params_reduction": 0.35}],
     },
     "budgets": {"pruned": {"max_map_drop": 0.02}},
+    # The pruned yolo11n recovers with response KD from its unpruned reference for the same 6 epochs
+    # as its control (the pruned variant's own fine-tune above, so the control costs nothing extra).
+    "distill": {
+        "students": [{"model": "yolo11n", "prune": 0.3}],
+        "teachers": ["reference"],
+        "methods": ["response"],
+        "epochs": 6,
+        "backends": ["torch"],
+        "bars": [
+            {"teacher": "reference", "method": "response", "pruned": True, "min_gain": 0.01,
+             "max_reference_drop": 0.01},
+        ],
+    },
 }
 
 _FULL: dict[str, object] = {
@@ -82,7 +95,21 @@ _FULL: dict[str, object] = {
         {"name": "yolo11n", "cfg": "yolo11n.yaml"},
         {"name": "yolov8n", "cfg": "yolov8n.yaml"},
         {"name": "yolo26n", "cfg": "yolo26n.yaml"},
+        {"name": "yolo11s", "cfg": "yolo11s.yaml"},  # a larger teacher for yolo11n
     ],
+    # Every method for every pruned student from its unpruned reference; yolo11n also from yolo11s,
+    # pruned and unpruned (a teacher must share the student's classes, head levels and box
+    # regression: yolo11s teaches the YOLO11 students only).
+    "distill": {
+        **_DEFAULT["distill"],  # type: ignore[dict-item]
+        "students": [
+            {"model": "yolo11n", "prune": 0.3, "teachers": ["reference", "yolo11s"]},
+            {"model": "yolo11n", "teachers": ["yolo11s"]},
+            {"model": "yolov8n", "prune": 0.3},
+            {"model": "yolo26n", "prune": 0.3},
+        ],
+        "methods": ["response", "feature", "cwd"],
+    },
     "matrix": {
         # Pruning studies: ratio x criterion x strategy per model, plus unstructured L1 rows.
         "prune": [0.0, 0.2, 0.3, 0.5],

@@ -116,7 +116,7 @@ def cases(session: HarnessSession) -> list[PruneCase]:
     """One case per model and pruning configuration in the matrix."""
     found: dict[tuple[str, PruneSpec], Variant] = {}
     for variant in session.variants:
-        if variant.prune is not None:
+        if variant.prune is not None and variant.distill is None:
             fp32 = dataclasses.replace(variant, precision="fp32", backend="torch", quant=None)
             found.setdefault((variant.model, variant.prune), fp32)
     return [PruneCase(v) for v in found.values()]

@@ -54,7 +54,7 @@ class Recipe:
 def _plain(value: Any, for_hash: bool) -> Any:
     if isinstance(value, Recipe):
         return value.to_dict(for_hash=for_hash)
-    if isinstance(value, QuantSpec | PruneSpec):
+    if isinstance(value, QuantSpec | PruneSpec | DistillSpec):
         return {k: _plain(v, for_hash) for k, v in value.to_dict().items()}
     if isinstance(value, tuple | list):
         return [_plain(v, for_hash) for v in value]
@@ -215,19 +215,91 @@ class PruneRecipe(Recipe):
         return f"prune {self.spec.slug}{tune} at {self.imgsz} px"
 
 
-SourceRecipe = TrainRecipe | WeightsRecipe | PruneRecipe
+DISTILL_METHODS = ("response", "feature", "cwd")
+"""Knowledge-distillation methods: response (logit) KD, feature KD through Ultralytics'
+``distill_model``, and channel-wise (CWD) feature KD."""
+
+
+@dataclass(frozen=True)
+class DistillSpec:
+    """How a student is distilled: ``method`` (one of :data:`DISTILL_METHODS`), the KD loss
+    ``weight`` (Ultralytics' ``dis`` for "feature"), the softening ``temperature`` (response and
+    CWD; unused by "feature"), and the ``epochs`` of training with the teacher. ``teacher`` is the
+    teacher's label in ids ("reference" for the student's own unpruned model, else a model name or
+    a file stem); the teacher's weights themselves are the recipe's ``teacher``.
+    """
+
+    method: str
+    teacher: str
+    weight: float
+    temperature: float
+    epochs: int
+
+    def __post_init__(self) -> None:
+        if self.method not in DISTILL_METHODS:
+            raise ValueError(f"distill.method must be one of {DISTILL_METHODS}, got {self.method!r}")
+        if self.weight <= 0 or self.temperature <= 0 or self.epochs < 1:
+            raise ValueError("distill weight and temperature must be > 0 and epochs >= 1")
+
+    @property
+    def slug(self) -> str:
+        """Id fragment: ``kd-response-reference`` (the teacher's label last)."""
+        return f"kd-{self.method}-{self.teacher}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class DistillRecipe(Recipe):
+    """Train ``student``'s checkpoint for ``spec.epochs`` epochs on ``data`` with ``teacher``'s
+    knowledge distilled into it (``spec.method``). Its fair control is the same student trained the
+    same epochs, seed, batch and data without a teacher.
+
+    The artifact is an ordinary Ultralytics ``.pt`` (``model.pt``) plus ``distill.json``: seconds
+    per epoch and the KD loss of each epoch.
+    """
+
+    kind: ClassVar[str] = "distill"
+    student: TrainRecipe | WeightsRecipe | PruneRecipe
+    teacher: TrainRecipe | WeightsRecipe | PruneRecipe
+    data: DataRecipe
+    spec: DistillSpec
+    imgsz: int
+    batch: int
+    seed: int
+    versions: tuple[tuple[str, str], ...]
+    hyp: tuple[tuple[str, float | int | str], ...] = ()
+
+    def describe(self) -> str:
+        """E.g. ``distill response KD from reference: 6 epochs at 320 px``."""
+        spec = self.spec
+        return f"distill {spec.method} KD from {spec.teacher}: {spec.epochs} epochs at {self.imgsz} px"
+
+
+SourceRecipe = TrainRecipe | WeightsRecipe | PruneRecipe | DistillRecipe
 
 
 def source_data(source: SourceRecipe) -> DataRecipe | None:
     """The dataset a checkpoint was trained or fine-tuned on (None for a user's weights file)."""
-    if isinstance(source, TrainRecipe | PruneRecipe):
+    if isinstance(source, TrainRecipe | PruneRecipe | DistillRecipe):
         return source.data
     return None
 
 
 def base_source(source: SourceRecipe) -> TrainRecipe | WeightsRecipe:
-    """The unpruned checkpoint a source starts from."""
+    """The unpruned, undistilled checkpoint a source starts from."""
+    if isinstance(source, DistillRecipe):
+        return base_source(source.student)
     return source.source if isinstance(source, PruneRecipe) else source
+
+
+def prune_recipe_of(source: SourceRecipe) -> PruneRecipe | None:
+    """The pruning a source went through (a distilled student's own), or None."""
+    if isinstance(source, DistillRecipe):
+        return prune_recipe_of(source.student)
+    return source if isinstance(source, PruneRecipe) else None
 
 
 @dataclass(frozen=True)
@@ -328,16 +400,19 @@ class Variant:
     prune: PruneSpec | None = None
     precision: str = "fp32"
     backend: str = "torch"
-    distill: str | None = None
+    distill: str | None = None  # the DistillSpec slug exactly when ``source`` is a DistillRecipe
     imgsz: int = 320
     quant: QuantSpec | None = None  # set exactly when precision is int8
 
     def __post_init__(self) -> None:
         if (self.precision == "int8") != (self.quant is not None):
             raise ValueError(f"variant {self.model}: a QuantSpec goes with precision int8 and only with it")
-        pruned = isinstance(self.source, PruneRecipe)
-        if pruned != (self.prune is not None) or (pruned and self.source.spec != self.prune):
+        pruning = prune_recipe_of(self.source)
+        if (pruning is None) != (self.prune is None) or (pruning is not None and pruning.spec != self.prune):
             raise ValueError(f"variant {self.model}: a PruneSpec goes with the PruneRecipe that builds it")
+        distilled = isinstance(self.source, DistillRecipe)
+        if distilled != (self.distill is not None) or (distilled and self.source.spec.slug != self.distill):
+            raise ValueError(f"variant {self.model}: a distill slug goes with the DistillRecipe building it")
 
     @property
     def slug(self) -> str:
@@ -345,7 +420,7 @@ class Variant:
         ``yolo11n-p30-l1-fp32-torch`` or ``yolo11n-p00-int8-qdq-pc-u8s8-minmax-c100-onnxruntime``."""
         parts = [self.model, self.prune.slug if self.prune else "p00", self.precision]
         if self.distill:
-            parts.insert(2, f"kd-{self.distill}")
+            parts.insert(2, self.distill)
         if self.quant is not None:
             parts.append(self.quant.slug)
         return "-".join([*parts, self.backend])

@@ -26,6 +26,8 @@ from harness.budgets import (
     check_speedup,
 )
 from harness.config import HarnessConfig, load_config
+from harness.diststudy import DISTILLATION, DistillCase, DistillRow
+from harness.diststudy import measure_case as measure_distill_case
 from harness.errors import BackendUnavailable
 from harness.measure.latency import interleave
 from harness.measure.memprobe import ProbeRequest
@@ -58,6 +60,7 @@ class RunState:
     _lines: list[str] = field(default_factory=list)
     _noted_models: set[str] = field(default_factory=set)
     _pruning: dict[str, PruneRow] = field(default_factory=dict)
+    _distill: dict[str, DistillRow] = field(default_factory=dict)
 
     @classmethod
     def from_pytest(cls, config: pytest.Config) -> RunState:
@@ -233,6 +236,15 @@ class RunState:
             self._lines.append(_pruning_line(case, row))
         return self._pruning[key]
 
+    def measure_distillation(self, case: DistillCase) -> DistillRow:
+        """The distillation study row of ``case``, measured once per run and recorded in ``studies``."""
+        if case.slug not in self._distill:
+            row = measure_distill_case(self.session(), case)
+            self._distill[case.slug] = row
+            self.results.add_study(DISTILLATION, [row.to_dict()])
+            self._lines.append(_distill_line(row))
+        return self._distill[case.slug]
+
     # -- verdicts, outcomes, end of run ---------------------------------------------------
 
     def enforce(self, checks: Sequence[CheckResult]) -> None:
@@ -284,6 +296,16 @@ class RunState:
     def summary_lines(self) -> list[str]:
         """Lines for the terminal summary."""
         return list(self._lines)
+
+
+def _distill_line(row: DistillRow) -> str:
+    """One summary line: teacher, control and KD mAP50-95 of a distillation case."""
+    maps = " / ".join(
+        f"{role} {'-' if row.maps.get(role) is None else format(row.maps[role], '.4f')}"
+        for role in ("teacher", "control", "kd")
+    )
+    gain = "-" if row.gain is None else f"{row.gain:+.4f}"
+    return f"harness: distillation {row.case}: mAP50-95 {maps} (gain {gain})"
 
 
 def _pruning_line(case: PruneCase, row: PruneRow) -> str:

@@ -34,8 +34,8 @@ class HarnessSession:
     ctx: BuildContext
     variants: list[Variant]
     baselines: BaselineStore
-    _runners: dict[tuple[str, int], Runner | BackendUnavailable] = field(default_factory=dict)
-    _accuracy: dict[str, MapResult] = field(default_factory=dict)
+    _runners: dict[tuple[str, str, int], Runner | BackendUnavailable] = field(default_factory=dict)
+    _accuracy: dict[tuple[str, str], MapResult] = field(default_factory=dict)
     _sizes: dict[tuple[str, int], dict[str, float | None]] = field(default_factory=dict)
     _data: DataSpec | None = None
 
@@ -66,7 +66,7 @@ class HarnessSession:
 
     def runner(self, variant: Variant, batch: int = 1) -> Runner:
         """The loaded runner for ``variant`` at ``batch`` (built and loaded once per run)."""
-        key = (variant.slug, batch)
+        key = (variant.slug, variant.source.key(), batch)  # one slug may name two sources (a KD control)
         if key not in self._runners:
             try:
                 backend = get_backend(variant.backend)
@@ -80,12 +80,11 @@ class HarnessSession:
 
     def accuracy(self, variant: Variant) -> MapResult:
         """mAP of ``variant`` on the val split through the shared pre/post-processing path."""
-        if variant.slug not in self._accuracy:
+        key = (variant.slug, variant.source.key())
+        if key not in self._accuracy:
             runner = self.runner(variant)
-            self._accuracy[variant.slug] = evaluate(
-                runner, self.val_samples(), self.data.names, variant.imgsz
-            )
-        return self._accuracy[variant.slug]
+            self._accuracy[key] = evaluate(runner, self.val_samples(), self.data.names, variant.imgsz)
+        return self._accuracy[key]
 
     def network_size(self, variant: Variant) -> dict[str, float | None]:
         """params and GFLOPs of the variant's network, computed once per checkpoint and imgsz."""

@@ -75,7 +75,7 @@ def materialize(recipe: Recipe, ctx: BuildContext) -> Path:
 
 def _load_builders() -> None:
     """Import the builder modules so that their registrations run (cheap after the first call)."""
-    from harness.build import data, export, prune, tensorrt, train  # noqa: F401
+    from harness.build import data, distill, export, prune, tensorrt, train  # noqa: F401
     from harness.build import ncnn as _ncnn  # noqa: F401
     from harness.build.quantize import onnxruntime as _ort_quantize  # noqa: F401
     from harness.build.quantize import openvino as _ov_quantize  # noqa: F401

@@ -8,7 +8,8 @@ therefore the pruning's own, not the test session's. Fine-tuning runs after ever
 Ultralytics' public ``train`` with a trainer that keeps the pruned model as it is (Ultralytics'
 own trainer rebuilds the model from its YAML and would undo the pruning).
 
-The artifact holds ``model.pt`` and ``prune.json`` (each step's measurements, see :func:`read_report`).
+The artifact holds ``model.pt``, ``prune.json`` (each step's measurements, see :func:`read_report`)
+and, when fine-tuned, the last step's Ultralytics ``results.csv`` as ``train_results.csv``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.build import BuildContext, builder, materialize
-from harness.build.train import MODEL_FILE, FitArgs, fit
+from harness.build.train import MODEL_FILE, RESULTS_FILE, FitArgs, fit, no_val_trainer
 from harness.build.weights import load_yolo
 from harness.errors import HarnessError
 from harness.fsutil import atomic_write_text
@@ -31,7 +32,7 @@ from harness.measure.size import read_status_kib
 from harness.recipes import PruneRecipe, PruneSpec
 
 REPORT_FILE = "prune.json"
-BUILDER_VERSION = "2"  # part of every PruneRecipe's hash: bump when prune.json's meaning changes
+BUILDER_VERSION = "3"  # part of every PruneRecipe's hash: bump when prune.json's meaning changes
 
 
 @dataclass(frozen=True)
@@ -68,14 +69,13 @@ def step_ratio(ratio: float, steps: int) -> float:
 
 @functools.cache
 def keep_model_trainer() -> type:
-    """Ultralytics' detection trainer, except that it trains the model it is given as it is.
+    """Ultralytics' detection trainer (without validation passes, see
+    :func:`~harness.build.train.no_val_trainer`), except that it trains the model it is given as it is.
 
     Built on first use: importing Ultralytics' trainer imports torch, which a process that only
     serves an ONNX graph (the memory probe) must not pay for.
     """
-    from ultralytics.models.yolo.detect import DetectionTrainer
-
-    class KeepModelTrainer(DetectionTrainer):
+    class KeepModelTrainer(no_val_trainer()):  # type: ignore[misc]
         def get_model(self, cfg: Any = None, weights: Any = None, verbose: bool = True) -> Any:
             """The given (pruned) model itself; Ultralytics' version would rebuild it from ``cfg``."""
             if weights is None:
@@ -100,6 +100,8 @@ def _prune(recipe: PruneRecipe, ctx: BuildContext, tmp: Path) -> str:
         current = job.out
         if recipe.spec.finetune_epochs:
             current = _finetune(recipe, current, data_yaml, ctx, step_dir, step)
+            if (step_dir / RESULTS_FILE).is_file():  # the last step's epochs
+                shutil.copy2(step_dir / RESULTS_FILE, tmp / RESULTS_FILE)
     shutil.copy2(current, tmp / MODEL_FILE)
     atomic_write_text(
         tmp / REPORT_FILE, json.dumps({"spec": recipe.spec.to_dict(), "steps": steps}, indent=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from ultralytics import YOLO
 
 MODEL_FILE = "model.pt"
+RESULTS_FILE = "train_results.csv"  # Ultralytics' per-epoch results.csv, kept beside the checkpoint
 
 # Training hyperparameters of the embedded references (Ultralytics argument names), chosen so that
 # a from-scratch yolo11n reaches mAP50-95 >= 0.5 on the synthetic set within the main job's time
@@ -58,8 +60,39 @@ def _train(recipe: TrainRecipe, ctx: BuildContext, tmp: Path) -> str:
         FitArgs(data_yaml, recipe.epochs, recipe.batch, recipe.imgsz, recipe.seed, recipe.hyp),
         ctx,
         tmp,
+        trainer=no_val_trainer(),
     )
     return MODEL_FILE
+
+
+@functools.cache
+def no_val_trainer() -> type:
+    """Ultralytics' detection trainer, except that ``val=False`` also skips validation after the
+    last epoch and the final evaluation of ``best.pt``.
+
+    The stock trainer validates on the last epoch whatever ``val`` says, then validates ``best.pt``
+    again: two passes over the val split per training that change no weight (the harness measures
+    accuracy itself, on every backend, through one path). ``last.pt`` is still stripped of its
+    optimizer state, and of a distillation wrapper, with Ultralytics' own ``strip_optimizer``.
+    """
+    from ultralytics.models.yolo.detect import DetectionTrainer
+    from ultralytics.utils.torch_utils import strip_optimizer
+
+    class NoValTrainer(DetectionTrainer):
+        def validate(self) -> tuple[object, object]:
+            """The stock validation when ``val`` is set; else nothing (metrics unchanged, no fitness)."""
+            if self.args.val:
+                return super().validate()
+            return self.metrics, None
+
+        def final_eval(self) -> None:
+            """The stock final evaluation when ``val`` is set; else only strip ``last.pt``."""
+            if self.args.val:
+                super().final_eval()
+            elif self.last.exists():
+                strip_optimizer(self.last)
+
+    return NoValTrainer
 
 
 @dataclass(frozen=True)
@@ -76,7 +109,7 @@ class FitArgs:
 
 def fit(model: YOLO, args: FitArgs, ctx: BuildContext, tmp: Path, trainer: type | None = None) -> Path:
     """Train ``model`` through Ultralytics' public ``train`` and copy its last checkpoint to
-    ``tmp / MODEL_FILE`` (and its ``results.csv`` to ``tmp / train_results.csv``)."""
+    ``tmp / MODEL_FILE`` (and its ``results.csv`` to ``tmp / RESULTS_FILE``)."""
     model.train(
         data=str(args.data_yaml),
         epochs=args.epochs,
@@ -99,6 +132,30 @@ def fit(model: YOLO, args: FitArgs, ctx: BuildContext, tmp: Path, trainer: type 
     run = tmp / "run"
     shutil.copy2(run / "weights" / "last.pt", tmp / MODEL_FILE)
     if (run / "results.csv").is_file():
-        shutil.copy2(run / "results.csv", tmp / "train_results.csv")
+        shutil.copy2(run / "results.csv", tmp / RESULTS_FILE)
     shutil.rmtree(run)
     return tmp / MODEL_FILE
+
+
+def epoch_columns(results_csv: Path) -> dict[str, list[float]]:
+    """The columns of an Ultralytics ``results.csv`` (one value per epoch), by header name.
+
+    ``time`` there is cumulative seconds since training started; :func:`epoch_seconds` turns it
+    into the seconds each epoch took.
+    """
+    import csv
+
+    try:
+        with results_csv.open(newline="") as f:
+            rows = [{k.strip(): v for k, v in row.items()} for row in csv.DictReader(f)]
+    except OSError as exc:
+        raise WeightsError(f"training results {results_csv} are missing or unreadable: {exc}") from exc
+    if not rows:
+        raise WeightsError(f"training results {results_csv} hold no epochs")
+    return {key: [float(row[key]) for row in rows] for key in rows[0]}
+
+
+def epoch_seconds(results_csv: Path) -> list[float]:
+    """Seconds each training epoch took, from ``results.csv``'s cumulative ``time`` column."""
+    cumulative = epoch_columns(results_csv)["time"]
+    return [t - prev for prev, t in zip([0.0, *cumulative[:-1]], cumulative, strict=True)]

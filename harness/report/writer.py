@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.fsutil import atomic_symlink, atomic_write_text
+from harness.report.distill import DISTILL_TABLES
 from harness.report.mixed import MIXED_TABLES
 from harness.report.pruning import PRUNING_TABLES
 from harness.report.quant import QUANT_TABLES
@@ -21,7 +22,7 @@ from harness.results import RunResults
 __all__ = ["render_markdown", "write_tables", "write_run", "LATEST"]
 
 LATEST = "latest"
-STUDY_TABLES = {**QUANT_TABLES, **MIXED_TABLES, **PRUNING_TABLES}
+STUDY_TABLES = {**QUANT_TABLES, **MIXED_TABLES, **PRUNING_TABLES, **DISTILL_TABLES}
 """File stem -> table, written next to the deployment table when it has rows."""
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 

@@ -1,0 +1,128 @@
+"""Apply response or channel-wise KD inside Ultralytics' own training loop, through public hooks.
+
+An ``on_train_start`` callback (Ultralytics' callback API) replaces the student's loss criterion
+with :class:`KDCriterion`: the stock detection loss plus the KD term, reported as ``kd_loss``.
+The criterion holds the frozen teacher (so it stays out of the student's checkpoint and EMA);
+CWD's projection layers are added to the optimizer as their own parameter group. Feature KD
+("feature") needs none of this: it is Ultralytics' ``distill_model`` / ``dis`` training arguments.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from harness.distill.cwd import ChannelWiseKD
+from harness.distill.response import head_branches, response_kd
+
+
+class KDCriterion:
+    """The student's detection loss plus ``weight`` x the KD loss of ``method`` ("response" or "cwd")."""
+
+    def __init__(
+        self, base: Any, teacher: nn.Module, method: str, weight: float, temperature: float, reg_max: int
+    ):
+        self.base = base
+        self.teacher = teacher
+        self.method = method
+        self.weight = weight
+        self.temperature = temperature
+        self.reg_max = reg_max
+        self.cwd: ChannelWiseKD | None = None
+
+    def __call__(
+        self, preds: Any, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(detection loss components + [KD loss], their detached items + ``kd_loss``); every term is
+        scaled by the batch size like Ultralytics' own."""
+        loss, items = self.base(preds, batch)
+        with torch.no_grad():
+            teacher_preds = self.teacher(batch["img"])
+        kd = self.weight * self.kd(preds, teacher_preds)
+        items = {**items, "kd_loss": kd.detach()}
+        return torch.cat([loss, (kd * batch["img"].shape[0]).reshape(1)]), items
+
+    def kd(self, student: Any, teacher: Any) -> torch.Tensor:
+        """The unweighted KD loss between the two models' head outputs."""
+        if self.method == "response":
+            return response_kd(student, teacher, self.reg_max, self.temperature)
+        if self.cwd is None:
+            raise RuntimeError("CWD projections were not set up (call attach_cwd first)")
+        s_feats = head_branches(student)[0]["feats"]
+        t_feats = head_branches(teacher)[0]["feats"]
+        return self.cwd(s_feats, t_feats)
+
+    def attach_cwd(
+        self, student_channels: list[int], teacher_channels: list[int], device: torch.device
+    ) -> ChannelWiseKD:
+        """Create the CWD projections (student -> teacher channels) on ``device``; returns them."""
+        self.cwd = ChannelWiseKD(student_channels, teacher_channels, self.temperature).to(device)
+        return self.cwd
+
+    def update(self) -> None:
+        """Forward Ultralytics' per-epoch criterion update (end-to-end heads' loss schedule)."""
+        if hasattr(self.base, "update"):
+            self.base.update()
+
+
+def head_channels(model: nn.Module, imgsz: int) -> list[int]:
+    """Channels of each feature map the detection head reads (one forward pass at ``imgsz``)."""
+    head = model.model[-1]
+    seen: list[int] = []
+
+    def grab(_module: nn.Module, inputs: tuple[Any, ...]) -> None:
+        seen.extend(int(x.shape[1]) for x in inputs[0])
+
+    handle = head.register_forward_pre_hook(grab)
+    try:
+        param = next(model.parameters())
+        with torch.no_grad():
+            was_training = model.training
+            model.eval()
+            model(torch.zeros(1, 3, imgsz, imgsz, device=param.device, dtype=param.dtype))
+            model.train(was_training)
+    finally:
+        handle.remove()
+    return seen
+
+
+def fused_teacher(teacher: nn.Module) -> nn.Module:
+    """A frozen, eval-mode copy of ``teacher`` with every batch norm folded into its convolution
+    (Ultralytics' ``fuse_conv_and_bn``): the same outputs, a cheaper forward pass each step. The
+    head's branches are left alone (``DetectionModel.fuse`` would drop the one-to-many branch of an
+    end-to-end head, which KD reads)."""
+    from ultralytics.nn.modules import Conv
+    from ultralytics.utils.torch_utils import fuse_conv_and_bn
+
+    fused = copy.deepcopy(teacher).float().eval().requires_grad_(False)
+    for module in fused.modules():
+        if type(module) is Conv and hasattr(module, "bn"):
+            module.conv = fuse_conv_and_bn(module.conv, module.bn)
+            delattr(module, "bn")
+            module.forward = module.forward_fuse
+    return fused
+
+
+def install_kd(
+    trainer: Any, teacher: nn.Module, method: str, weight: float, temperature: float
+) -> KDCriterion:
+    """Give ``trainer``'s model a :class:`KDCriterion` (an ``on_train_start`` callback's job)."""
+    model = trainer.model.module if hasattr(trainer.model, "module") else trainer.model
+    teacher = fused_teacher(teacher).to(trainer.device)
+    criterion = KDCriterion(
+        model.init_criterion(), teacher, method, weight, temperature, int(model.model[-1].reg_max)
+    )
+    if method == "cwd":
+        imgsz = int(trainer.args.imgsz)
+        cwd = criterion.attach_cwd(head_channels(model, imgsz), head_channels(teacher, imgsz), trainer.device)
+        lr = (
+            trainer.optimizer.param_groups[0]["initial_lr"]
+            if "initial_lr" in trainer.optimizer.param_groups[0]
+            else trainer.args.lr0
+        )
+        trainer.optimizer.add_param_group({"params": list(cwd.parameters()), "initial_lr": lr, "lr": lr})
+    model.criterion = criterion
+    return criterion
