@@ -3,13 +3,14 @@
 An ``on_train_start`` callback (Ultralytics' callback API) replaces the student's loss criterion
 with :class:`KDCriterion`: the stock detection loss plus the KD term, reported as ``kd_loss``.
 The criterion holds the frozen teacher (so it stays out of the student's checkpoint and EMA);
-CWD's projection layers are added to the optimizer as their own parameter group. Feature KD
+CWD's projection layers have their own optimizer, stepped by an ``on_train_batch_end`` callback. Feature KD
 ("feature") needs none of this: it is Ultralytics' ``distill_model`` / ``dis`` training arguments.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -106,6 +107,21 @@ def fused_teacher(teacher: nn.Module) -> nn.Module:
     return fused
 
 
+def projector_stepper(cwd: ChannelWiseKD, lr: float) -> Callable[[Any], None]:
+    """An ``on_train_batch_end`` callback that steps CWD's projections with their own AdamW.
+
+    The projections are not the student's: they stay out of its optimizer, learning-rate schedule
+    and checkpoint, and are trained from the gradients the KD loss leaves on them each batch.
+    """
+    optimizer = torch.optim.AdamW(cwd.parameters(), lr=lr)
+
+    def step(_trainer: Any) -> None:
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step
+
+
 def install_kd(
     trainer: Any, teacher: nn.Module, method: str, weight: float, temperature: float
 ) -> KDCriterion:
@@ -118,11 +134,6 @@ def install_kd(
     if method == "cwd":
         imgsz = int(trainer.args.imgsz)
         cwd = criterion.attach_cwd(head_channels(model, imgsz), head_channels(teacher, imgsz), trainer.device)
-        lr = (
-            trainer.optimizer.param_groups[0]["initial_lr"]
-            if "initial_lr" in trainer.optimizer.param_groups[0]
-            else trainer.args.lr0
-        )
-        trainer.optimizer.add_param_group({"params": list(cwd.parameters()), "initial_lr": lr, "lr": lr})
+        trainer.add_callback("on_train_batch_end", projector_stepper(cwd, float(trainer.args.lr0)))
     model.criterion = criterion
     return criterion
