@@ -475,7 +475,8 @@ def load_config(
     extra = _resolve_layer(overrides or {}, rootdir)
     extra_where = Where(overrides_source)
     name = _choose_profile(profile, [(layer, where), (extra, extra_where)])
-    merged = _merge(_resolve_layer(profile_defaults(name), base), layer)
+    defaults = _fit_to_models(profile_defaults(name), [layer, extra])
+    merged = _merge(_resolve_layer(defaults, base), layer)
     build = functools.partial(
         build_config, profile=name, source=source, rootdir=rootdir, known_backends=backends
     )
@@ -483,6 +484,20 @@ def load_config(
     if extra:
         config = build(_merge(merged, extra), extra_where)  # and here from the overrides
     return config
+
+
+def _fit_to_models(defaults: dict[str, object], layers: list[Mapping[str, object]]) -> dict[str, object]:
+    """Profile defaults for a config that brings its own ``models``: the profile's distillation
+    students that name one of the profile's models are dropped (those for every model stay),
+    unless a layer sets ``distill.students`` itself."""
+    distill = defaults.get("distill")
+    if not isinstance(distill, Mapping) or not any("models" in layer for layer in layers):
+        return defaults
+    if any(isinstance(layer.get("distill"), Mapping) and "students" in layer["distill"] for layer in layers):
+        return defaults
+    students = distill.get("students", [])
+    kept = [s for s in students if not (isinstance(s, Mapping) and "model" in s)]  # type: ignore[union-attr]
+    return {**defaults, "distill": {**distill, "students": kept}}
 
 
 def _explicit(path: Path, rootdir: Path) -> tuple[Path, str]:

@@ -3,8 +3,9 @@
 ::
 
     [distill]
-    students = [{model = "yolo11n", prune = 0.3}]  # a [[models]] name; prune: a ratio of matrix.prune;
-                                  # optional teachers = [...] replaces the list below for this student
+    students = [{prune = 0.3}]    # model = a [[models]] name (absent: every model); prune: a ratio
+                                  # of matrix.prune (absent: unpruned); teachers = [...] replaces
+                                  # the list below for this student
     teachers = ["reference"]      # "reference" (the student's own unpruned model), a [[models]] name,
                                   # or a path to a teacher .pt
     methods = ["response"]        # response (logit) KD, feature (Ultralytics distill_model), cwd
@@ -30,6 +31,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.errors import ConfigError
 from harness.recipes import DISTILL_METHODS
 from harness.validate import Where, check_keys, did_you_mean
 
@@ -46,10 +48,10 @@ _DEFAULT_LOSS = {"response": (1.0, 2.0), "feature": (6.0, 1.0), "cwd": (1.0, 4.0
 
 @dataclass(frozen=True)
 class StudentChoice:
-    """A student: a model of ``[[models]]``, pruned at ``prune`` (0.0: unpruned), taught by its own
-    ``teachers`` when given (else by ``distill.teachers``)."""
+    """A student: a model of ``[[models]]`` (None: every model), pruned at ``prune`` (0.0:
+    unpruned), taught by its own ``teachers`` when given (else by ``distill.teachers``)."""
 
-    model: str
+    model: str | None
     prune: float = 0.0
     teachers: tuple[str | Path, ...] | None = None
 
@@ -93,7 +95,8 @@ class DistillConfig:
     max_epoch_ratio: float = 2.0
     min_gain: float = 0.0
     losses: Mapping[str, MethodLoss] = field(
-        default_factory=lambda: {m: MethodLoss(*wt) for m, wt in _DEFAULT_LOSS.items()}
+        default_factory=lambda: {m: MethodLoss(*wt) for m, wt in _DEFAULT_LOSS.items()},
+        hash=False,  # a dict; equality still compares it
     )
     bars: tuple[DistillBar, ...] = ()
 
@@ -123,6 +126,9 @@ class DistillConfig:
             if key in table:
                 items = where.sequence(table[key], key)
                 fields[key] = tuple(where.choice(v, f"{key}[{i}]", choices) for i, v in enumerate(items))
+        for key in ("students", "teachers", "methods", "backends"):
+            if key in fields:
+                _no_repeats(where, key, fields[key])  # type: ignore[arg-type]
         if "epochs" in table:
             fields["epochs"] = where.integer(table["epochs"], "epochs", 1)
         for key in ("max_epoch_ratio", "min_gain"):
@@ -139,9 +145,7 @@ def _student(parent: Where, index: int, value: object, models: Collection[str]) 
     table = parent.table(value, f"students[{index}]")
     where = parent.child("students").item(index)
     check_keys(table, STUDENT_KEYS, where)
-    if "model" not in table:
-        raise where.error("model", f"a model name from [[models]] ({', '.join(models)})", None)
-    model = where.choice(table["model"], "model", models)
+    model = where.choice(table["model"], "model", models) if "model" in table else None
     prune = where.number(table["prune"], "prune", 0.0, 1.0) if "prune" in table else 0.0
     if prune >= 1.0:
         raise where.error("prune", "a ratio in [0, 1)", table["prune"])
@@ -150,6 +154,15 @@ def _student(parent: Where, index: int, value: object, models: Collection[str]) 
         items = where.sequence(table["teachers"], "teachers")
         teachers = tuple(_teacher(where, f"teachers[{i}]", v, models) for i, v in enumerate(items))
     return StudentChoice(model, prune, teachers)
+
+
+def _no_repeats(where: Where, key: str, values: tuple[object, ...]) -> None:
+    """A ConfigError naming ``distill.<key>[i]`` when entry i repeats an earlier one."""
+    for i, value in enumerate(values):
+        if value in values[:i]:
+            raise ConfigError(
+                f"{where.key(f'{key}[{i}]')} in {where.source} repeats {key}[{values.index(value)}] ({value!r})"
+            )
 
 
 def is_teacher_path(text: str) -> bool:
@@ -189,7 +202,8 @@ def _loss(parent: Where, table: Mapping[str, object], method: str) -> MethodLoss
     if "temperature" in sub:
         temperature = where.number(sub["temperature"], "temperature", 0.0)
     if weight <= 0.0 or temperature <= 0.0:
-        raise where.error("weight" if weight <= 0.0 else "temperature", "a number > 0", weight or temperature)
+        bad = "weight" if weight <= 0.0 else "temperature"
+        raise where.error(bad, "a number > 0", sub[bad])
     return MethodLoss(weight, temperature)
 
 

@@ -140,20 +140,19 @@ def distilled_variants(
     ``distill.backends`` that the matrix has."""
     kd = config.distill
     backends = [b for b in kd.backends if b in config.matrix.backend]
-    out = []
-    for student in (s for s in kd.students if s.model == model.name):
+    out: dict[str, Variant] = {}  # by slug: two student entries may share a teacher
+    for student in (s for s in kd.students if s.model in (None, model.name)):
         start = student_start(student, source, data, model, config)
         for teacher, method in itertools.product(teachers_for(model, student, config), kd.methods):
-            if teacher == REFERENCE_TEACHER and student.prune == 0.0:
+            if teacher in (REFERENCE_TEACHER, model.name) and student.prune == 0.0:
                 continue  # the unpruned reference would teach itself
             recipe = distill_recipe(start, teacher, method, data, model, config)
-            out += [
-                Variant(
+            for backend in backends:
+                variant = Variant(
                     model.name, recipe, prune_spec_of(start), "fp32", backend, recipe.spec.slug, config.imgsz
                 )
-                for backend in backends
-            ]
-    return out
+                out.setdefault(variant.slug, variant)
+    return list(out.values())
 
 
 def teachers_for(model: ModelSpec, student: StudentChoice, config: HarnessConfig) -> list[str | Path]:

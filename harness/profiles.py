@@ -2,7 +2,9 @@
 
 Each profile has the same shape as a ``[tool.harness]`` table. Precedence when loading:
 profile values < config file values < command-line overrides (tables merge key by key,
-lists and scalars replace). Relative paths here are relative to the config directory.
+lists and scalars replace). Relative paths here are relative to the config directory. A config
+that brings its own ``models`` drops the profile's distillation students that name a profile
+model (students for every model stay), unless it sets ``distill.students`` itself.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ _DEFAULT: dict[str, object] = {
     # The pruned yolo11n recovers with response KD from its unpruned reference for the same 6 epochs
     # as its control (the pruned variant's own fine-tune above, so the control costs nothing extra).
     "distill": {
-        "students": [{"model": "yolo11n", "prune": 0.3}],
+        "students": [{"prune": 0.3}],  # every model, pruned at 30 %
         "teachers": ["reference"],
         "methods": ["response"],
         "epochs": 6,
@@ -103,10 +105,9 @@ _FULL: dict[str, object] = {
     "distill": {
         **_DEFAULT["distill"],  # type: ignore[dict-item]
         "students": [
-            {"model": "yolo11n", "prune": 0.3, "teachers": ["reference", "yolo11s"]},
+            {"prune": 0.3},  # every model from its unpruned reference
+            {"model": "yolo11n", "prune": 0.3, "teachers": ["yolo11s"]},
             {"model": "yolo11n", "teachers": ["yolo11s"]},
-            {"model": "yolov8n", "prune": 0.3},
-            {"model": "yolo26n", "prune": 0.3},
         ],
         "methods": ["response", "feature", "cwd"],
     },

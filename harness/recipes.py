@@ -238,8 +238,9 @@ class DistillSpec:
     def __post_init__(self) -> None:
         if self.method not in DISTILL_METHODS:
             raise ValueError(f"distill.method must be one of {DISTILL_METHODS}, got {self.method!r}")
-        if self.weight <= 0 or self.temperature <= 0 or self.epochs < 1:
-            raise ValueError("distill weight and temperature must be > 0 and epochs >= 1")
+        for name, low in (("weight", 0.0), ("temperature", 0.0), ("epochs", 0)):
+            if getattr(self, name) <= low:
+                raise ValueError(f"distill.{name} must be > {low:g}, got {getattr(self, name)!r}")
 
     @property
     def slug(self) -> str:

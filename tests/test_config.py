@@ -70,7 +70,7 @@ def test_default_and_full_profiles(tmp_path: Path) -> None:
     model = default.models[0]
     assert (model.epochs, model.batch, model.pre_epochs, default.imgsz) == (3, 8, 16, 320)
     full = _load(tmp_path, profile="full")
-    assert [m.name for m in full.models] == ["yolo11n", "yolov8n", "yolo26n"]
+    assert [m.name for m in full.models] == ["yolo11n", "yolov8n", "yolo26n", "yolo11s"]
     assert full.matrix.precision == ("fp32", "fp16", "bf16", "int8")
     assert default.matrix.precision == ("fp32", "fp16", "int8")
     assert len(full.matrix.quant) > len(default.matrix.quant) == 2
@@ -206,6 +206,9 @@ def test_file_models_replace_profile_models(tmp_path: Path) -> None:
     """)  # fmt: skip
     cfg = _load(tmp_path, profile="full")
     assert [(m.name, m.epochs, m.batch) for m in cfg.models] == [("a", 2, 8)]
+    # the profile's students that name its own models (yolo11n from yolo11s) are dropped; the
+    # one for every model stays
+    assert [(s.model, s.prune, s.teachers) for s in cfg.distill.students] == [(None, 0.3, None)]
     assert cfg.model("a").cfg == "yolov8n.yaml"
     with pytest.raises(KeyError, match="no model named 'b'"):
         cfg.model("b")

@@ -7,9 +7,30 @@ from pathlib import Path
 import pytest
 
 from harness.config import HarnessConfig, load_config
+from harness.distillconfig import StudentChoice
 from harness.errors import ConfigError
-from harness.matrix import build_variants, data_recipe, prune_specs
-from harness.recipes import PruneRecipe, SyntheticDataRecipe, TrainRecipe, WeightsRecipe
+from harness.matrix import (
+    build_variants,
+    control_recipe,
+    data_recipe,
+    distill_recipe,
+    prune_specs,
+    student_spec,
+    student_start,
+    teacher_label,
+    teacher_source,
+    teachers_for,
+)
+from harness.recipes import (
+    DistillRecipe,
+    DistillSpec,
+    PruneRecipe,
+    PruneSpec,
+    SyntheticDataRecipe,
+    TrainRecipe,
+    Variant,
+    WeightsRecipe,
+)
 
 
 def _config(tmp_path: Path, text: str) -> HarnessConfig:
@@ -28,7 +49,8 @@ def test_quick_profile_matrix(tmp_path: Path) -> None:
 
 def test_full_profile_crosses_every_axis(tmp_path: Path) -> None:
     config = _config(tmp_path, 'profile = "full"\n')
-    variants = build_variants(config)
+    everything = build_variants(config)
+    variants = [v for v in everything if v.distill is None]  # distilled students: see the tests below
     m = config.matrix
     per_backend = len(m.precision) - 1 + len(m.quant)  # int8 expands over the quant configurations
     unpruned = len(m.backend) * per_backend
@@ -39,6 +61,11 @@ def test_full_profile_crosses_every_axis(tmp_path: Path) -> None:
     assert len({v.slug for v in variants}) == len(variants)
     firsts = [variants[i] for i in range(0, len(variants), len(variants) // len(config.models))]
     assert all(v.is_reference for v in firsts)
+    distilled = [v for v in everything if v.distill is not None]
+    assert len({v.slug for v in everything}) == len(everything)
+    # every model (yolo11n, yolov8n, yolo26n, yolo11s) p30 from its reference; yolo11n p30 and p00
+    # also from yolo11s
+    assert len(distilled) == (4 + 1 + 1) * len(config.distill.methods) * len(config.distill.backends)
 
 
 def test_user_weights_are_hashed_by_content(tmp_path: Path) -> None:
@@ -153,3 +180,224 @@ def test_bad_quant_table_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown key.*calib_sise.*did you mean 'calib_size'"):
         _config(tmp_path, 'profile = "quick"\n[matrix]\nprune = [0.0]\nprecision = ["int8"]\n'
                 'backend = ["onnxruntime"]\n[[matrix.quant]]\ncalib_sise = 8\n')  # fmt: skip
+
+
+# --- distilled variants -----------------------------------------------------------------
+
+DISTILL = (
+    'profile = "quick"\n[matrix]\nprune = [0.0, 0.3]\n[pruning]\nfinetune_epochs = {finetune}\n'
+    "{models}[distill]\nstudents = [{students}]\nmethods = {methods}\nteachers = {teachers}\n"
+    "epochs = {epochs}\n{extra}\n"
+)
+YOLO11S = (
+    '[[models]]\nname = "yolo11n"\ncfg = "yolo11n.yaml"\n[[models]]\nname = "yolo11s"\ncfg = "yolo11s.yaml"\n'
+)
+
+
+def _distill_config(tmp_path: Path, **fields: object) -> HarnessConfig:
+    """Quick profile, matrix.prune [0.0, 0.3], and a [distill] table (pruned yolo11n, response + cwd)."""
+    values: dict[str, object] = {
+        "finetune": 6,
+        "models": "",
+        "students": '{model = "yolo11n", prune = 0.3}',
+        "methods": '["response", "cwd"]',
+        "teachers": '["reference"]',
+        "epochs": 6,
+        "extra": "",
+    }
+    return _config(tmp_path, DISTILL.format(**(values | fields)))
+
+
+def _distilled(config: HarnessConfig) -> list[Variant]:
+    return [v for v in build_variants(config) if v.distill is not None]
+
+
+def test_distilled_variants_join_the_matrix(tmp_path: Path) -> None:
+    """One FP32 torch variant per method for the pruned student, after the model's matrix cells."""
+    config = _distill_config(tmp_path)
+    variants = build_variants(config)
+    assert [v.slug for v in variants] == [
+        "yolo11n-p00-fp32-torch",
+        "yolo11n-p00-fp32-onnxruntime",
+        "yolo11n-p30-l1-ft6-fp32-onnxruntime",
+        "yolo11n-p30-l1-ft6-fp32-torch",
+        "yolo11n-p30-l1-kd-response-reference-fp32-torch",
+        "yolo11n-p30-l1-kd-cwd-reference-fp32-torch",
+    ]
+    for variant in variants[4:]:
+        assert isinstance(variant.source, DistillRecipe)
+        assert variant.precision == "fp32" and variant.quant is None
+        assert variant.distill == variant.source.spec.slug
+        assert variant.prune == PruneSpec(0.3)  # the student's pruning, not fine-tuned
+        assert variant.reference() == variants[0]
+
+
+def test_distilled_variants_only_on_distill_backends_in_the_matrix(tmp_path: Path) -> None:
+    """``distill.backends`` outside ``matrix.backend`` add nothing."""
+    config = _distill_config(tmp_path, extra='backends = ["openvino", "onnxruntime", "torch"]')
+    slugs = [v.slug for v in _distilled(config)]
+    assert slugs == [
+        "yolo11n-p30-l1-kd-response-reference-fp32-onnxruntime",
+        "yolo11n-p30-l1-kd-response-reference-fp32-torch",
+        "yolo11n-p30-l1-kd-cwd-reference-fp32-onnxruntime",
+        "yolo11n-p30-l1-kd-cwd-reference-fp32-torch",
+    ]
+    assert not _distilled(_distill_config(tmp_path, extra='backends = ["openvino"]'))
+
+
+def test_pruned_student_starts_pruned_without_finetuning(tmp_path: Path) -> None:
+    """The student is the matrix's pruning at its ratio, fine-tune epochs 0; the teacher its reference."""
+    config = _distill_config(tmp_path)
+    reference = build_variants(config)[0]
+    for variant in _distilled(config):
+        recipe = variant.source
+        assert isinstance(recipe, DistillRecipe) and isinstance(recipe.student, PruneRecipe)
+        assert recipe.student.spec == PruneSpec(0.3, finetune_epochs=0)
+        assert recipe.student.source == reference.source
+        assert recipe.teacher == reference.source
+        assert recipe.data == data_recipe(config)
+        assert (recipe.spec.teacher, recipe.spec.epochs) == ("reference", 6)
+    response, cwd = (v.source for v in _distilled(config))
+    assert (response.spec.weight, response.spec.temperature) == (1.0, 2.0)  # type: ignore[union-attr]
+    assert (cwd.spec.weight, cwd.spec.temperature) == (1.0, 4.0)  # type: ignore[union-attr]
+
+
+def test_control_of_a_pruned_student_is_the_matrix_pruned_variant(tmp_path: Path) -> None:
+    """Same epochs as pruning.finetune_epochs: the control is the pruned variant's own recipe (one build)."""
+    config = _distill_config(tmp_path)
+    model = config.model("yolo11n")
+    pruned = next(v for v in build_variants(config) if v.prune is not None and v.distill is None)
+    kd = _distilled(config)[0].source
+    assert isinstance(kd, DistillRecipe)
+    control = control_recipe(kd.student, kd.data, model, config)
+    assert control == pruned.source and control.key() == pruned.source.key()
+    longer = _distill_config(tmp_path, epochs=4)
+    kd4 = _distilled(longer)[0].source
+    assert isinstance(kd4, DistillRecipe)
+    control4 = control_recipe(kd4.student, kd4.data, longer.model("yolo11n"), longer)
+    assert isinstance(control4, PruneRecipe) and control4.spec.finetune_epochs == 4
+    assert control4.key() != pruned.source.key()
+    assert control4.key() != next(v for v in build_variants(longer) if v.prune and not v.distill).source.key()
+
+
+def test_student_start_and_spec_follow_the_matrix(tmp_path: Path) -> None:
+    """``student_spec`` picks the matrix's pruning at the ratio; ``student_start`` drops its fine-tune."""
+    config = _distill_config(tmp_path)
+    model = config.model("yolo11n")
+    source = build_variants(config)[0].source
+    data = data_recipe(config)
+    assert student_spec(StudentChoice("yolo11n"), config) is None
+    assert student_spec(StudentChoice("yolo11n", 0.3), config) == PruneSpec(0.3, finetune_epochs=6)
+    assert student_start(StudentChoice("yolo11n"), source, data, model, config) == source
+    start = student_start(StudentChoice("yolo11n", 0.3), source, data, model, config)
+    assert isinstance(start, PruneRecipe) and start.spec == PruneSpec(0.3)
+
+
+def test_unpruned_student_is_not_its_own_teacher(tmp_path: Path) -> None:
+    """An unpruned student with teacher "reference" gives no variant; another model teaches it."""
+    config = _distill_config(tmp_path, students='{model = "yolo11n"}', methods='["response"]')
+    assert _distilled(config) == []
+    config = _distill_config(
+        tmp_path, models=YOLO11S, students='{model = "yolo11n"}', methods='["response"]',
+        teachers='["reference", "yolo11s"]',
+    )  # fmt: skip
+    variants = build_variants(config)
+    (kd,) = [v for v in variants if v.distill is not None]
+    assert kd.slug == "yolo11n-p00-kd-response-yolo11s-fp32-torch"
+    assert isinstance(kd.source, DistillRecipe) and kd.prune is None
+    yolo11s = next(v for v in variants if v.slug == "yolo11s-p00-fp32-torch")
+    yolo11n = next(v for v in variants if v.slug == "yolo11n-p00-fp32-torch")
+    assert kd.source.teacher == yolo11s.source and kd.source.student == yolo11n.source
+    assert teacher_source("yolo11s", config.model("yolo11n"), data_recipe(config), config) == yolo11s.source
+    assert teacher_source("reference", config.model("yolo11n"), data_recipe(config), config) == yolo11n.source
+    control = control_recipe(kd.source.student, kd.source.data, config.model("yolo11n"), config)
+    assert isinstance(control, TrainRecipe) and control.init == yolo11n.source and control.epochs == 6
+    assert kd.reference() == yolo11n
+
+
+def test_student_ratio_must_be_in_the_matrix(tmp_path: Path) -> None:
+    """A student pruned at a ratio the matrix does not build is a ConfigError."""
+    config = _distill_config(tmp_path, students='{model = "yolo11n", prune = 0.5}')
+    message = r"distill\.students: yolo11n at prune 0\.5 .*matrix\.prune \[0\.0, 0\.3\]"
+    with pytest.raises(ConfigError, match=message):
+        build_variants(config)
+
+
+def test_loss_settings_and_epochs_change_the_distill_key(tmp_path: Path) -> None:
+    """Weight, temperature and epochs are in the DistillSpec and so in the recipe hash."""
+
+    def key(**fields: object) -> str:
+        (variant, *_) = _distilled(_distill_config(tmp_path, methods='["response"]', **fields))
+        return variant.source.key()
+
+    base = key()
+    assert key(extra="response = {weight = 1.0, temperature = 2.0}") == base  # the defaults, spelled out
+    assert key(extra="response = {temperature = 3.0}") != base
+    assert key(extra="response = {weight = 0.5}") != base
+    assert key(extra="cwd = {temperature = 3.0}") == base  # another method's settings
+    assert key(epochs=4) != base
+
+
+def test_teacher_file_is_a_weights_recipe_labelled_by_its_stem(tmp_path: Path) -> None:
+    """A teacher path hashes the file's content; its stem names the teacher in ids."""
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "big-teacher.pt").write_bytes(b"not really a checkpoint")
+    config = _distill_config(tmp_path, methods='["response"]', teachers='["w/big-teacher.pt"]')
+    (kd,) = _distilled(config)
+    assert kd.slug == "yolo11n-p30-l1-kd-response-big-teacher-fp32-torch"
+    assert isinstance(kd.source, DistillRecipe) and isinstance(kd.source.teacher, WeightsRecipe)
+    assert kd.source.teacher.path == str((tmp_path / "w" / "big-teacher.pt").resolve())
+    assert teacher_label(tmp_path / "w" / "big-teacher.pt") == "big-teacher"
+    assert teacher_label("reference") == "reference"
+    (tmp_path / "w" / "big-teacher.pt").write_bytes(b"other weights")
+    assert _distilled(config)[0].source.key() != kd.source.key()
+
+
+def test_model_teacher_file_is_one_more_teacher(tmp_path: Path) -> None:
+    """A model's own ``teacher`` joins distill.teachers once, even when listed there too."""
+    (tmp_path / "t.pt").write_bytes(b"teacher")
+    models = '[[models]]\nname = "yolo11n"\ncfg = "yolo11n.yaml"\nteacher = "t.pt"\n'
+    config = _distill_config(tmp_path, models=models, methods='["response"]')
+    (student,) = config.distill.students
+    assert teachers_for(config.model("yolo11n"), student, config) == ["reference", tmp_path / "t.pt"]
+    assert [v.distill for v in _distilled(config)] == ["kd-response-reference", "kd-response-t"]
+    both = _distill_config(tmp_path, models=models, methods='["response"]', teachers='["t.pt", "reference"]')
+    listed = teachers_for(both.model("yolo11n"), both.distill.students[0], both)
+    assert listed == [tmp_path / "t.pt", "reference"]
+
+
+def test_student_teachers_replace_the_table_teachers(tmp_path: Path) -> None:
+    """A student's own ``teachers`` list replaces ``distill.teachers`` for that student only."""
+    config = _distill_config(
+        tmp_path, models=YOLO11S, methods='["response"]', teachers='["reference"]',
+        students='{model = "yolo11n", prune = 0.3, teachers = ["yolo11s"]}, {model = "yolo11n", prune = 0.3}',
+    )  # fmt: skip
+    own, shared = config.distill.students
+    assert teachers_for(config.model("yolo11n"), own, config) == ["yolo11s"]
+    assert teachers_for(config.model("yolo11n"), shared, config) == ["reference"]
+    assert [v.slug for v in _distilled(config)] == [
+        "yolo11n-p30-l1-kd-response-yolo11s-fp32-torch",
+        "yolo11n-p30-l1-kd-response-reference-fp32-torch",
+    ]
+
+
+def test_distill_recipe_builds_from_its_parts(tmp_path: Path) -> None:
+    """``distill_recipe`` copies the model's batch, imgsz and the seed, and the method's loss."""
+    config = _distill_config(tmp_path, extra="cwd = {weight = 0.25, temperature = 8.0}")
+    model = config.model("yolo11n")
+    source = build_variants(config)[0].source
+    start = student_start(StudentChoice("yolo11n", 0.3), source, data_recipe(config), model, config)
+    recipe = distill_recipe(start, "reference", "cwd", data_recipe(config), model, config)
+    assert recipe.spec == DistillSpec("cwd", "reference", 0.25, 8.0, 6)
+    assert (recipe.imgsz, recipe.batch, recipe.seed) == (model.train_imgsz, model.batch, config.seed)
+    assert recipe == _distilled(config)[1].source
+
+
+def test_unpruned_student_named_as_its_own_teacher_is_skipped(tmp_path: Path) -> None:
+    """Naming the student's own model as teacher is the "reference" teacher: no self-teaching case."""
+    config = _distill_config(
+        tmp_path, students='{model = "yolo11n"}', methods='["response"]', teachers='["yolo11n"]'
+    )
+    for variant in _distilled(config):
+        assert isinstance(variant.source, DistillRecipe)
+        assert variant.source.teacher != variant.source.student, f"{variant.slug} is taught by itself"

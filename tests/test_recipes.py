@@ -9,6 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.recipes import (
+    DISTILL_METHODS,
+    DistillRecipe,
+    DistillSpec,
     PruneRecipe,
     PruneSpec,
     QuantSpec,
@@ -17,6 +20,7 @@ from harness.recipes import (
     Variant,
     WeightsRecipe,
     base_source,
+    prune_recipe_of,
     source_data,
 )
 
@@ -76,8 +80,9 @@ def test_slug_reads_like_the_matrix(prune: float, precision: str, backend: str) 
 
 
 def test_distilled_slug_names_the_method() -> None:
-    v = _variant(0.3, "fp32", "onnxruntime", distill="response")
-    assert v.slug == "yolo11n-p30-l1-kd-response-fp32-onnxruntime"
+    recipe = _distilled(_pruned(PruneSpec(0.3)))
+    v = Variant("yolo11n", recipe, PruneSpec(0.3), "fp32", "onnxruntime", distill=recipe.spec.slug)
+    assert v.slug == "yolo11n-p30-l1-kd-response-reference-fp32-onnxruntime"
 
 
 def test_prune_slug_names_every_knob_away_from_the_default() -> None:
@@ -146,3 +151,105 @@ def test_quant_spec_goes_with_int8_only() -> None:
         Variant("m", TRAIN, None, "fp32", "onnxruntime", quant=QuantSpec())
     with pytest.raises(ValueError, match="quant.calibration must be one of"):
         QuantSpec(calibration="kl")
+
+
+# --- distillation ---------------------------------------------------------------------
+
+SPEC = DistillSpec("response", "reference", 1.0, 2.0, 6)
+
+
+def _distilled(student: TrainRecipe | WeightsRecipe | PruneRecipe, spec: DistillSpec = SPEC) -> DistillRecipe:
+    return DistillRecipe(
+        student=student, teacher=TRAIN, data=DATA, spec=spec, imgsz=320, batch=8, seed=0, versions=()
+    )
+
+
+def test_distill_spec_slug_and_methods() -> None:
+    """The slug names the method, then the teacher's label."""
+    assert DISTILL_METHODS == ("response", "feature", "cwd")
+    assert SPEC.slug == "kd-response-reference"
+    assert DistillSpec("cwd", "yolo11s", 1.0, 4.0, 3).slug == "kd-cwd-yolo11s"
+    assert SPEC.to_dict() == {"method": "response", "teacher": "reference", "weight": 1.0, "temperature": 2.0,
+                              "epochs": 6}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"method": "logit"}, r"distill\.method must be one of \('response', 'feature', 'cwd'\), got 'logit"),
+        ({"weight": 0.0}, r"weight"),
+        ({"weight": -1.0}, r"weight"),
+        ({"temperature": 0.0}, r"temperature"),
+        ({"temperature": -2.0}, r"temperature"),
+        ({"epochs": 0}, r"epochs"),
+    ],
+)
+def test_bad_distill_spec_names_the_field(fields: dict[str, object], message: str) -> None:
+    """An unknown method or a non-positive weight, temperature or epoch count is a ValueError."""
+    with pytest.raises(ValueError, match=message):
+        DistillSpec(**(SPEC.to_dict() | fields))
+
+
+def test_distill_spec_fields_change_the_hash() -> None:
+    """Method, teacher label, weight, temperature and epochs all key the distilled artifact."""
+    base = _distilled(TRAIN).key()
+    for change in ({"method": "cwd"}, {"teacher": "yolo11s"}, {"weight": 0.5}, {"temperature": 3.0},
+                   {"epochs": 5}):  # fmt: skip
+        assert _distilled(TRAIN, dataclasses.replace(SPEC, **change)).key() != base, change
+    assert _distilled(TRAIN, DistillSpec(**SPEC.to_dict())).key() == base
+    assert dataclasses.replace(_distilled(TRAIN), teacher=WeightsRecipe(sha256="ab")).key() != base
+
+
+def test_distilled_variant_pairs_slug_and_recipe() -> None:
+    """``distill`` is the DistillSpec's slug exactly when the source is a DistillRecipe."""
+    recipe = _distilled(TRAIN)
+    assert Variant("yolo11n", recipe, distill="kd-response-reference").slug == (
+        "yolo11n-p00-kd-response-reference-fp32-torch"
+    )
+    with pytest.raises(ValueError, match="distill slug goes with the DistillRecipe"):
+        Variant("yolo11n", recipe)
+    with pytest.raises(ValueError, match="distill slug goes with the DistillRecipe"):
+        Variant("yolo11n", recipe, distill="kd-cwd-reference")
+    with pytest.raises(ValueError, match="distill slug goes with the DistillRecipe"):
+        Variant("yolo11n", TRAIN, distill="kd-response-reference")
+
+
+def test_distilled_pruned_variant_carries_the_student_pruning() -> None:
+    """A pruned student's variant needs the PruneSpec of the student's PruneRecipe."""
+    spec = PruneSpec(0.3)
+    recipe = _distilled(_pruned(spec))
+    slug = recipe.spec.slug
+    variant = Variant("yolo11n", recipe, spec, distill=slug)
+    assert variant.slug == "yolo11n-p30-l1-kd-response-reference-fp32-torch"
+    with pytest.raises(ValueError, match="PruneSpec goes with the PruneRecipe"):
+        Variant("yolo11n", recipe, None, distill=slug)
+    with pytest.raises(ValueError, match="PruneSpec goes with the PruneRecipe"):
+        Variant("yolo11n", recipe, PruneSpec(0.3, finetune_epochs=6), distill=slug)
+    with pytest.raises(ValueError, match="PruneSpec goes with the PruneRecipe"):
+        Variant("yolo11n", _distilled(TRAIN), spec, distill=slug)
+
+
+def test_distilled_source_unwraps_to_its_student() -> None:
+    """``base_source`` and ``prune_recipe_of`` see through a DistillRecipe to the student."""
+    pruned = _pruned(PruneSpec(0.3))
+    assert base_source(_distilled(pruned)) == TRAIN and prune_recipe_of(_distilled(pruned)) == pruned
+    assert base_source(_distilled(TRAIN)) == TRAIN and prune_recipe_of(_distilled(TRAIN)) is None
+    weights = WeightsRecipe(sha256="ab")
+    assert base_source(_distilled(_pruned(PruneSpec(0.3), weights))) == weights
+    assert prune_recipe_of(pruned) == pruned and prune_recipe_of(TRAIN) is None
+    assert source_data(_distilled(pruned)) == DATA
+
+
+def test_reference_of_a_distilled_variant_is_undistilled_and_unpruned() -> None:
+    """The reference drops the teacher and the pruning: the unpruned torch FP32 variant."""
+    recipe = _distilled(_pruned(PruneSpec(0.3)))
+    variant = Variant("yolo11n", recipe, PruneSpec(0.3), "fp32", "onnxruntime", distill=recipe.spec.slug)
+    reference = variant.reference()
+    assert reference == Variant("yolo11n", TRAIN, None, "fp32", "torch")
+    assert reference.slug == "yolo11n-p00-fp32-torch" and reference.is_reference
+    assert not variant.is_reference
+    assert variant.unpruned().slug == "yolo11n-p00-fp32-onnxruntime"
+    unpruned = Variant("yolo11n", _distilled(TRAIN), distill=SPEC.slug)
+    assert not unpruned.is_reference and unpruned.reference() == Variant("yolo11n", TRAIN)
+    assert variant.to_dict()["distill"] == "kd-response-reference"
+    assert variant.to_dict()["source"]["kind"] == "distill"
