@@ -9,7 +9,7 @@
     teachers = ["reference"]      # "reference" (the student's own unpruned model), a [[models]] name,
                                   # or a path to a teacher .pt
     methods = ["response"]        # response (logit) KD, feature (Ultralytics distill_model), cwd
-    epochs = 6                    # epochs with the teacher; the control trains the same epochs without
+    epochs = 4                    # epochs with the teacher; the control trains the same epochs without
     backends = ["torch"]          # distilled variants join the matrix on these backends, FP32
     max_epoch_ratio = 2.0         # an epoch with the teacher takes at most this x a plain epoch
     min_gain = 0.0                # mAP50-95 over the control that every case must reach
@@ -90,7 +90,7 @@ class DistillConfig:
     students: tuple[StudentChoice, ...] = ()
     teachers: tuple[str | Path, ...] = (REFERENCE_TEACHER,)  # Path: a teacher .pt file
     methods: tuple[str, ...] = ("response",)
-    epochs: int = 6
+    epochs: int = 4
     backends: tuple[str, ...] = ("torch",)
     max_epoch_ratio: float = 2.0
     min_gain: float = 0.0

@@ -39,7 +39,7 @@ def test_empty_table_means_no_students(tmp_path: Path) -> None:
     assert config.distill == DistillConfig()
     assert config.distill.students == ()
     assert config.distill.teachers == ("reference",) and config.distill.methods == ("response",)
-    assert (config.distill.epochs, config.distill.backends) == (6, ("torch",))
+    assert (config.distill.epochs, config.distill.backends) == (4, ("torch",))
     assert config.distill.losses["response"] == MethodLoss(1.0, 2.0)
     assert config.distill.losses["feature"] == MethodLoss(6.0, 1.0)
     assert config.distill.losses["cwd"] == MethodLoss(1.0, 4.0)
@@ -51,7 +51,7 @@ def test_default_profile_distils_the_pruned_yolo11n(tmp_path: Path) -> None:
     """The default profile's table: response KD of every model at 30 % from its reference."""
     distill = load_config(tmp_path).distill
     assert distill.students == (StudentChoice(None, 0.3),)
-    assert (distill.teachers, distill.methods, distill.epochs) == (("reference",), ("response",), 6)
+    assert (distill.teachers, distill.methods, distill.epochs) == (("reference",), ("response",), 4)
     bar = distill.bar_for("yolo11n", "reference", "response", True)
     assert (bar.min_gain, bar.max_reference_drop) == (0.01, 0.01)
 
