@@ -53,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize ``variant`` (ids like yolo11n-p00-fp32-onnxruntime), ``prune_case`` (ids like
-    yolo11n-p30-l1-ft6), ``distill_case`` (ids like yolo11n-p30-l1-kd-response-reference) and
+    yolo11n-p30-l1-ft4), ``distill_case`` (ids like yolo11n-p30-l1-kd-response-reference) and
     ``model_name`` from the matrix."""
     if "variant" in metafunc.fixturenames:
         session = metafunc.config.stash[STATE_KEY].session()

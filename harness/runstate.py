@@ -273,7 +273,9 @@ class RunState:
 
     def finish(self) -> None:
         """Write the report (controller only) and, when asked, the baselines."""
-        if self._results is None or not self._results.variants or self.is_worker:
+        if self._results is None or self.is_worker:
+            return
+        if not self._results.variants and not self._results.studies:  # nothing measured
             return
         reports_dir = self.reports_dir or self.config.reports_dir
         out = write_run(self._results, reports_dir)

@@ -42,8 +42,9 @@ def _results(pytester: pytest.Pytester) -> dict:
 
 def test_quick_matrix_end_to_end(project: pytest.Pytester) -> None:
     result = _run(project, "-v")
-    # skipped: mixed precision (not configured in quick) and the 4 pruning tests (no ratio > 0)
-    result.assert_outcomes(passed=5, skipped=5)
+    # skipped: mixed precision (not configured in quick), the 4 pruning tests (no ratio > 0) and
+    # the 3 distillation tests (no students)
+    result.assert_outcomes(passed=5, skipped=8)
     result.stdout.fnmatch_lines(
         [
             "*test_accuracy?yolo11n-p00-fp32-torch? PASSED*",
@@ -69,7 +70,7 @@ def test_quick_matrix_end_to_end(project: pytest.Pytester) -> None:
 
 def test_k_selects_by_id(project: pytest.Pytester) -> None:
     result = _run(project, "-k", "onnxruntime and accuracy", "--collect-only", "-q")
-    result.stdout.fnmatch_lines(["*test_accuracy?yolo11n-p00-fp32-onnxruntime?*", "*1/10 tests collected*"])
+    result.stdout.fnmatch_lines(["*test_accuracy?yolo11n-p00-fp32-onnxruntime?*", "*1/13 tests collected*"])
 
 
 def test_baselines_written_only_when_asked(project: pytest.Pytester) -> None:
@@ -125,6 +126,36 @@ def test_unknown_backend_is_a_clear_collection_error(project: pytest.Pytester, s
     result = _run(project)
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*onnxrutime*did you mean 'onnxruntime'*"])
+
+
+def test_distillation_end_to_end(project: pytest.Pytester, shared_cache: Path) -> None:
+    """The pruned quick model with response KD from its reference against its control, in one run."""
+    _write_config(project, shared_cache, """
+[matrix]
+prune = [0.0, 0.3]
+precision = ["fp32"]
+backend = ["torch"]
+[pruning]
+finetune_epochs = 1
+[distill]
+students = [{prune = 0.3}]
+epochs = 1
+min_gain = -1.0          # one epoch at 64 px: the mechanics, not the gain, are under test here
+max_epoch_ratio = 20.0
+""")  # fmt: skip
+    result = _run(project, "-k", "distill", "-v")
+    result.assert_outcomes(passed=2, skipped=1)  # no bar sets max_reference_drop
+    result.stdout.fnmatch_lines(
+        ["*test_kd_gain?yolo11n-p30-l1-kd-response-reference? PASSED*", "*harness: distillation yolo11n-p30*"]
+    )
+    (row,) = _results(project)["studies"]["distillation"]
+    assert row["kd_method"] == "response" and row["kd_epochs"] == 1 and row["student"] == "p30-l1"
+    assert row["gain"] == pytest.approx(row["map50_95_kd"] - row["map50_95_control"])
+    assert row["params_student"] < row["params_teacher"]
+    assert row["epoch_s_kd"] > 0 and row["epoch_s_control"] > 0
+    assert row["control_ms"] > 0 and row["kd_ms"] > 0 and row["teacher_ms"] > 0
+    table = (project.path / "reports" / "latest" / "distillation.md").read_text()
+    assert "+KD (response)" in table and "(control)" in table
 
 
 def test_users_own_weights_and_data(pytester: pytest.Pytester, quick_config: HarnessConfig) -> None:

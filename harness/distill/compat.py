@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from harness.errors import DistillError
+
+if TYPE_CHECKING:  # torch is imported only by code that trains (the memory probe must not load it)
+    from torch import nn
 
 
 def head_levels(model: nn.Module) -> int:
