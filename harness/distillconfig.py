@@ -160,8 +160,8 @@ def _no_repeats(where: Where, key: str, values: tuple[object, ...]) -> None:
     """A ConfigError naming ``distill.<key>[i]`` when entry i repeats an earlier one."""
     for i, value in enumerate(values):
         if value in values[:i]:
-            first = values.index(value)
-            raise ConfigError(f"{where.key(f'{key}[{i}]')} in {where.source} repeats {key}[{first}] ({value!r})")
+            name, first = where.key(f"{key}[{i}]"), values.index(value)
+            raise ConfigError(f"{name} in {where.source} repeats {key}[{first}] ({value!r})")
 
 
 def is_teacher_path(text: str) -> bool:
