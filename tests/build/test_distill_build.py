@@ -119,3 +119,15 @@ def test_the_control_shares_the_students_start(quick_source, pruned_start) -> No
     assert recipe.student.spec.finetune_epochs == 0
     other = dataclasses.replace(recipe, spec=dataclasses.replace(recipe.spec, temperature=4.0))
     assert other.key() != recipe.key()  # temperature is part of the hash
+
+
+@pytest.mark.slow
+def test_a_users_teacher_file_teaches(session, quick_source, pruned_start, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    teacher_pt = tmp_path / "my-teacher.pt"
+    shutil.copy(build(quick_source, session.ctx).path, teacher_pt)
+    recipe = _recipe(pruned_start, weights_recipe(teacher_pt), "response", quick_source.data)
+    artifact = build(recipe, session.ctx)
+    assert read_report(artifact.directory)["kd_loss"][0] > 0
+    assert _params(artifact.path) == _params(build(pruned_start, session.ctx).path)
