@@ -1,8 +1,9 @@
 """The distillation table, from the ``distillation`` study rows of results.json.
 
-Per case, in the source documents' layout: the teacher, the student trained without it (the
-control: for a pruned student, the pruned model fine-tuned), and the KD student, each with
-parameters, measured FP32 latency and mAP50-95. Every KD row shows its delta against its control
+Per student and teacher, in the source documents' layout: the teacher, the student trained
+without it (the control: for a pruned student, the pruned model fine-tuned), then the student
+with each KD method (+KD, +feature KD, +CWD), each with parameters, measured FP32 latency and
+mAP50-95. Every KD row shows its delta against its control
 and against the student's unpruned reference, and the seconds per training epoch with and
 without the teacher.
 """
@@ -39,29 +40,37 @@ def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
 
 
-def _rows(row: Mapping[str, object]) -> list[dict[str, object]]:
-    """Teacher, control and KD rows of one case."""
-    student = f"{row.get('model', '')} {row.get('student', '')}"
+def _group(row: Mapping[str, object]) -> str:
+    """E.g. ``yolo11n p30-l1 / reference``: the student and its teacher."""
+    return f"{row.get('model', '')} {row.get('student', '')} / {row.get('kd_teacher', '')}"
+
+
+def _kd_row(row: Mapping[str, object]) -> dict[str, object]:
+    """One KD student: its figures and its deltas against its control and its reference."""
     method = str(row.get("kd_method", ""))
-    base = {"Case": row.get("case", ""), "Backend": row.get("backend", "")}
+    student = f"{row.get('model', '')} {row.get('student', '')}"
     kd, control = _number(row.get("map50_95_kd")), _number(row.get("map50_95_control"))
     epoch_kd, epoch_control = _number(row.get("epoch_s_kd")), _number(row.get("epoch_s_control"))
+    return _row(f"{student} {_METHOD_LABELS.get(method, method)}", row, "student", "kd") | {
+        "Δ vs control": kd - control,
+        "Δ vs reference": kd - _number(row.get("map50_95_reference")),
+        "Epoch s": epoch_kd,
+        "Epoch x": epoch_kd / epoch_control if epoch_control > 0 else math.nan,
+        "Weight": row.get("kd_weight"),
+        "T": row.get("kd_temperature") if method != "feature" else None,
+    }
+
+
+def _rows(cases: list[Mapping[str, object]]) -> list[dict[str, object]]:
+    """One student and teacher: the teacher, the control, then each method's KD student."""
+    first = cases[0]
+    student = f"{first.get('model', '')} {first.get('student', '')}"
+    base = {"Student / teacher": _group(first), "Backend": first.get("backend", "")}
+    control = _row(f"{student} (control)", first, "student", "control") | _empty()
     return [
-        base | _row(f"Teacher ({row.get('kd_teacher', '')})", row, "teacher", "teacher") | _empty(),
-        base
-        | _row(f"{student} (control)", row, "student", "control")
-        | _empty()
-        | {"Epoch s": epoch_control},
-        base
-        | _row(f"{student} {_METHOD_LABELS.get(method, method)}", row, "student", "kd")
-        | {
-            "Δ vs control": kd - control,
-            "Δ vs reference": kd - _number(row.get("map50_95_reference")),
-            "Epoch s": epoch_kd,
-            "Epoch x": epoch_kd / epoch_control if epoch_control > 0 else math.nan,
-            "Weight": row.get("kd_weight"),
-            "T": row.get("kd_temperature") if method != "feature" else None,
-        },
+        base | _row(f"Teacher ({first.get('kd_teacher', '')})", first, "teacher", "teacher") | _empty(),
+        base | control | {"Epoch s": _number(first.get("epoch_s_control"))},
+        *(base | _kd_row(case) for case in cases),
     ]
 
 
@@ -80,9 +89,12 @@ def _empty() -> dict[str, object]:
 
 
 def distillation_table(run: RunResults) -> pd.DataFrame:
-    """Three rows (teacher, control, KD) per distillation case of the run."""
-    rows = [r for row in run.studies.get(DISTILLATION, []) for r in _rows(row)]
-    columns = ["Case", "Model", "Backend", "Params M", "Latency ms", "mAP50-95", *_empty()]
+    """Per student and teacher of the run: teacher, control, and one row per KD method."""
+    groups: dict[str, list[Mapping[str, object]]] = {}
+    for row in run.studies.get(DISTILLATION, []):
+        groups.setdefault(_group(row), []).append(row)
+    rows = [r for cases in groups.values() for r in _rows(cases)]
+    columns = ["Student / teacher", "Model", "Backend", "Params M", "Latency ms", "mAP50-95", *_empty()]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -18,7 +18,7 @@ from harness.results import RunResults
 
 FP = Fingerprint("cpu", 2, 2, None, "3.11", "2", "8", "1", "2")
 COLUMNS = [
-    "Case", "Model", "Backend", "Params M", "Latency ms", "mAP50-95",
+    "Student / teacher", "Model", "Backend", "Params M", "Latency ms", "mAP50-95",
     "Δ vs control", "Δ vs reference", "Epoch s", "Epoch x", "Weight", "T",
 ]  # fmt: skip
 
@@ -53,7 +53,7 @@ def test_one_case_gives_teacher_control_and_kd_rows() -> None:
     table = distillation_table(_run(_row()))
     assert list(table.columns) == COLUMNS
     teacher, control, kd = table.to_dict("records")
-    assert {r["Case"] for r in (teacher, control, kd)} == {"yolo11n-p30-l1-kd-response-reference"}
+    assert {r["Student / teacher"] for r in (teacher, control, kd)} == {"yolo11n p30-l1 / reference"}
     assert (teacher["Model"], control["Model"], kd["Model"]) == (
         "Teacher (reference)",
         "yolo11n p30-l1 (control)",
@@ -68,6 +68,19 @@ def test_one_case_gives_teacher_control_and_kd_rows() -> None:
         assert math.isnan(row["Δ vs control"]) and math.isnan(row["Δ vs reference"])
         assert math.isnan(row["Epoch x"]) and _missing(row["Weight"]) and _missing(row["T"])
     assert math.isnan(teacher["Epoch s"]) and control["Epoch s"] == 10.0
+
+
+def test_methods_sharing_a_student_and_teacher_share_their_rows() -> None:
+    """The source documents' layout: teacher, pruned student, +KD, +feature KD, +CWD, once each."""
+    table = distillation_table(_run(_row("response"), _row("feature", kd=0.58), _row("cwd", kd=0.61)))
+    assert list(table["Model"]) == [
+        "Teacher (reference)",
+        "yolo11n p30-l1 (control)",
+        "yolo11n p30-l1 +KD (response)",
+        "yolo11n p30-l1 +feature KD",
+        "yolo11n p30-l1 +CWD feature KD",
+    ]
+    assert list(table["Δ vs control"])[2:] == pytest.approx([0.03, -0.02, 0.01])
 
 
 def test_kd_row_deltas_and_epoch_ratio() -> None:
