@@ -42,7 +42,7 @@ def test_empty_table_means_no_students(tmp_path: Path) -> None:
     assert (config.distill.epochs, config.distill.backends) == (4, ("torch",))
     assert config.distill.losses["response"] == MethodLoss(1.0, 2.0)
     assert config.distill.losses["feature"] == MethodLoss(1.0, 1.0)
-    assert config.distill.losses["cwd"] == MethodLoss(1.0, 4.0)
+    assert config.distill.losses["cwd"] == MethodLoss(3.0, 4.0)
     (tmp_path / "harness.toml").write_text('profile = "quick"\n')
     assert load_config(tmp_path).distill == DistillConfig()
 
