@@ -259,7 +259,7 @@ def test_pruned_student_starts_pruned_without_finetuning(tmp_path: Path) -> None
         assert (recipe.spec.teacher, recipe.spec.epochs) == ("reference", 6)
     response, cwd = (v.source for v in _distilled(config))
     assert (response.spec.weight, response.spec.temperature) == (1.0, 2.0)  # type: ignore[union-attr]
-    assert (cwd.spec.weight, cwd.spec.temperature) == (1.0, 4.0)  # type: ignore[union-attr]
+    assert (cwd.spec.weight, cwd.spec.temperature) == (3.0, 4.0)  # type: ignore[union-attr]
 
 
 def test_control_of_a_pruned_student_is_the_matrix_pruned_variant(tmp_path: Path) -> None:
