@@ -6,7 +6,9 @@ state lives in ``config.stash``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,26 +63,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("variant", variants, ids=[v.slug for v in variants])
     if "prune_case" in metafunc.fixturenames:
         found = cases(metafunc.config.stash[STATE_KEY].session())
-        if not found:
-            reason = "no pruning cases: matrix.prune has no ratio > 0"
-            metafunc.parametrize(
-                "prune_case", [pytest.param(None, marks=pytest.mark.skip(reason=reason))], ids=["none"]
-            )
-        else:
-            metafunc.parametrize("prune_case", found, ids=[c.slug for c in found])
+        _parametrize_cases(metafunc, "prune_case", found, "no pruning cases: matrix.prune has no ratio > 0")
     if "distill_case" in metafunc.fixturenames:
         found_kd = distill_cases(metafunc.config.stash[STATE_KEY].session())
-        if not found_kd:
-            reason = "no distillation cases: no [distill] students, or none of its backends in the matrix"
-            metafunc.parametrize(
-                "distill_case", [pytest.param(None, marks=pytest.mark.skip(reason=reason))], ids=["none"]
-            )
-        else:
-            metafunc.parametrize("distill_case", found_kd, ids=[c.slug for c in found_kd])
+        reason = "no distillation cases: no [distill] students, or none of its backends in the matrix"
+        _parametrize_cases(metafunc, "distill_case", found_kd, reason)
     if "model_name" in metafunc.fixturenames:
         session = metafunc.config.stash[STATE_KEY].session()
         names = list(dict.fromkeys(v.model for v in session.variants))
         metafunc.parametrize("model_name", names)
+
+
+def _parametrize_cases(metafunc: pytest.Metafunc, name: str, found: Sequence[Any], reason: str) -> None:
+    """Parametrize ``name`` by the study's cases (ids: their slugs), or one skipped "none" when
+    there are none, so that the run says why the study did not run."""
+    if found:
+        metafunc.parametrize(name, found, ids=[c.slug for c in found])
+    else:
+        metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason=reason))], ids=["none"])
 
 
 @pytest.fixture(scope="session")

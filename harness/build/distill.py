@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.build import BuildContext, builder, materialize
-from harness.build.prune import keep_model_trainer
+from harness.build.prune import keep_model_trainer, read_json_report
 from harness.build.train import MODEL_FILE, RESULTS_FILE, FitArgs, epoch_columns, epoch_seconds, fit
 from harness.build.weights import load_yolo
 from harness.distill.compat import check_pair
@@ -81,8 +81,4 @@ def _report(recipe: DistillRecipe, results_csv: Path) -> dict[str, Any]:
 
 def read_report(artifact_dir: Path) -> dict[str, Any]:
     """``distill.json`` of a built DistillRecipe artifact."""
-    path = artifact_dir / REPORT_FILE
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise HarnessError(f"distillation report {path} is missing or unreadable: {exc}") from exc
+    return read_json_report(artifact_dir / REPORT_FILE, "distillation report")

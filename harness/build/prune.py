@@ -204,11 +204,15 @@ def _prune_structured(model: Any, job: PruneJob) -> Any:
 
 def read_report(artifact_dir: Path) -> dict[str, Any]:
     """``prune.json`` of a built PruneRecipe artifact."""
-    path = artifact_dir / REPORT_FILE
+    return read_json_report(artifact_dir / REPORT_FILE, "pruning report")
+
+
+def read_json_report(path: Path, what: str) -> dict[str, Any]:
+    """A builder's JSON report, or a HarnessError naming ``what`` and the file."""
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise HarnessError(f"pruning report {path} is missing or unreadable: {exc}") from exc
+        raise HarnessError(f"{what} {path} is missing or unreadable: {exc}") from exc
 
 
 def main(argv: list[str]) -> int:
