@@ -131,7 +131,7 @@ def _greedy_match(ious: np.ndarray) -> np.ndarray:
     return tp
 
 
-def _image_class_matches(
+def image_class_matches(
     det: Detections, gt: GroundTruth, cls: int, max_det: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores (D,) and true-positive flags (T, D) of one image's top-``max_det`` detections of ``cls``."""
@@ -172,7 +172,7 @@ def _collect(
     for det, gt in zip(dets, gts):
         for cls in np.unique(np.concatenate([det.classes, gt.classes])):
             if int(cls) in n_gt:
-                s, tp = _image_class_matches(det, gt, int(cls), max_det)
+                s, tp = image_class_matches(det, gt, int(cls), max_det)
                 scores[int(cls)].append(s)
                 tps[int(cls)].append(tp)
     return scores, tps, dict(n_gt)

@@ -1,0 +1,136 @@
+"""Paired bootstrap of COCO mAP over validation images.
+
+A bootstrap draw gives every image a multiplicity (how often it was drawn). mAP over a resampled
+set equals mAP with each image's detections and ground truth counted that many times, so the
+per-image matching (which does not depend on the draw) is done once; each draw only re-weights
+the cumulative true/false-positive counts. With every weight 1 this is exactly
+:func:`harness.measure.map.mean_average_precision` (tested).
+
+Paired: a variant and its reference are evaluated on the *same* draws, so image difficulty,
+which dominates mAP's variance, cancels in their difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.measure.map import (
+    COCO_MAX_DET,
+    IOU_THRESHOLDS,
+    RECALL_THRESHOLDS,
+    Detections,
+    GroundTruth,
+    image_class_matches,
+)
+from harness.measure.stats import DEFAULT_CONFIDENCE, Interval, percentile_interval
+
+__all__ = ["MatchTable", "paired_map_drop", "DEFAULT_MAP_RESAMPLES"]
+
+DEFAULT_MAP_RESAMPLES = 1000
+
+
+@dataclass(frozen=True, eq=False)
+class _ClassMatches:
+    """One class's detections over all images, sorted by score: TP flags (T, D) and image (D,)."""
+
+    tp: np.ndarray
+    image: np.ndarray
+    gt_per_image: np.ndarray  # (I,)
+
+
+@dataclass(frozen=True, eq=False)
+class MatchTable:
+    """Matched detections of one model on a fixed image list, ready to be re-weighted."""
+
+    classes: tuple[_ClassMatches, ...]
+    n_images: int
+
+    @classmethod
+    def build(
+        cls, dets: Sequence[Detections], gts: Sequence[GroundTruth], max_det: int = COCO_MAX_DET
+    ) -> MatchTable:
+        """Match every image's detections against its ground truth, per class, as pycocotools."""
+        if len(dets) != len(gts):
+            raise ValueError(f"got detections for {len(dets)} images but ground truth for {len(gts)}")
+        present = sorted({int(c) for gt in gts for c in gt.classes})
+        return cls(tuple(_class(dets, gts, c, max_det) for c in present), len(gts))
+
+    def map50_95(self, weights: np.ndarray) -> np.ndarray:
+        """(B,) mAP50-95 for (B, I) image weights; classes with no weighted ground truth are left out."""
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.ndim != 2 or weights.shape[1] != self.n_images:
+            raise ValueError(f"weights must have shape (B, {self.n_images}), got {weights.shape}")
+        per_class = np.stack([_weighted_ap(c, weights) for c in self.classes], axis=1)  # (B, K)
+        return np.nanmean(per_class, axis=1)
+
+
+def _class(dets: Sequence[Detections], gts: Sequence[GroundTruth], cls: int, max_det: int) -> _ClassMatches:
+    """Concatenate one class's per-image matches in image order, then stable-sort by score."""
+    scores, tps, images = [], [], []
+    for i, (det, gt) in enumerate(zip(dets, gts)):
+        s, tp = image_class_matches(det, gt, cls, max_det)
+        scores.append(s)
+        tps.append(tp)
+        images.append(np.full(len(s), i))
+    order = np.argsort(-np.concatenate(scores), kind="mergesort")
+    gt_counts = np.array([int(np.sum(gt.classes == cls)) for gt in gts], dtype=np.float64)
+    return _ClassMatches(np.concatenate(tps, axis=1)[:, order], np.concatenate(images)[order], gt_counts)
+
+
+def _weighted_ap(matches: _ClassMatches, weights: np.ndarray) -> np.ndarray:
+    """(B,) AP50-95 of one class under (B, I) image weights (NaN where it has no ground truth)."""
+    n_gt = weights @ matches.gt_per_image  # (B,)
+    w = weights[:, matches.image]  # (B, D)
+    out = np.full(len(weights), np.nan)
+    has_gt = n_gt > 0
+    if not has_gt.any():
+        return out
+    aps = np.zeros((int(has_gt.sum()), len(IOU_THRESHOLDS)))
+    for t in range(len(IOU_THRESHOLDS)):
+        tp = w[has_gt] * matches.tp[t]
+        fp = w[has_gt] * ~matches.tp[t]
+        aps[:, t] = _ap(np.cumsum(tp, axis=1), np.cumsum(fp, axis=1), n_gt[has_gt])
+    out[has_gt] = aps.mean(axis=1)
+    return out
+
+
+def _ap(tp_sum: np.ndarray, fp_sum: np.ndarray, n_gt: np.ndarray) -> np.ndarray:
+    """(B,) COCO 101-point AP from (B, D) cumulative weighted TP/FP counts."""
+    if tp_sum.shape[1] == 0:
+        return np.zeros(len(n_gt))
+    recall = tp_sum / n_gt[:, None]
+    precision = tp_sum / (tp_sum + fp_sum + np.spacing(1))
+    envelope = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
+    result = np.empty(len(n_gt))
+    for b in range(len(n_gt)):
+        idx = np.searchsorted(recall[b], RECALL_THRESHOLDS, side="left")
+        reached = idx < recall.shape[1]
+        result[b] = envelope[b, idx[reached]].sum() / len(RECALL_THRESHOLDS)
+    return result
+
+
+def bootstrap_weights(n_images: int, resamples: int, seed: int = 0) -> np.ndarray:
+    """(resamples, n_images) multiplicities of images drawn with replacement."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_images, size=(resamples, n_images))
+    return np.stack([np.bincount(row, minlength=n_images) for row in draws]).astype(np.float64)
+
+
+def paired_map_drop(
+    variant: MatchTable,
+    reference: MatchTable,
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = DEFAULT_MAP_RESAMPLES,
+    seed: int = 0,
+) -> Interval:
+    """Interval of mAP50-95(reference) - mAP50-95(variant) over the same resampled images."""
+    if variant.n_images != reference.n_images:
+        raise ValueError(f"variant has {variant.n_images} images, reference {reference.n_images}")
+    ones = np.ones((1, variant.n_images))
+    estimate = float(reference.map50_95(ones)[0] - variant.map50_95(ones)[0])
+    weights = bootstrap_weights(variant.n_images, resamples, seed)
+    draws = reference.map50_95(weights) - variant.map50_95(weights)
+    return percentile_interval(estimate, draws, confidence)
