@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from harness.errors import ConfigError
+from harness.measure.stats import Interval, Verdict, verdict
 from harness.validate import Where, check_keys
 
 __all__ = [
@@ -55,6 +56,10 @@ METRICS: Mapping[str, MetricInfo] = types.MappingProxyType(
         "latency_p95_ms": MetricInfo("ms", False, "latency p95"),
         "latency_p99_ms": MetricInfo("ms", False, "latency p99"),
         "speedup_vs_reference": MetricInfo("x", True, "speedup vs reference"),
+        "speedup_ci_low": MetricInfo("x", True, "speedup CI low"),
+        "speedup_ci_high": MetricInfo("x", True, "speedup CI high"),
+        "map50_95_drop_ci_low": MetricInfo("", False, "mAP50-95 drop CI low"),
+        "map50_95_drop_ci_high": MetricInfo("", False, "mAP50-95 drop CI high"),
         "throughput_ips": MetricInfo("img/s", True, "throughput"),
         "throughput_batch": MetricInfo("images", None, "throughput batch"),
         "params": MetricInfo("count", False, "parameters"),
@@ -65,6 +70,7 @@ METRICS: Mapping[str, MetricInfo] = types.MappingProxyType(
 )
 
 ACCURACY_METRICS = ("map50", "map50_95")
+_SUFFIX = {"speedup_vs_reference": "x"}
 _TOLERANCE = 1e-9  # a value exactly at the limit passes despite float rounding
 
 
@@ -240,6 +246,8 @@ class CheckResult:
     reference: float | None
     baseline: float | None
     message: str
+    interval: Interval | None = None
+    inconclusive: bool = False
 
     @property
     def failed(self) -> bool:
@@ -266,8 +274,14 @@ def check_map_drop(
     value: float | None,
     reference: float | None,
     baseline: float | None = None,
+    interval: Interval | None = None,
+    inconclusive_fails: bool = False,
 ) -> CheckResult:
-    """mAP50-95 drop of ``variant`` against the same run's FP32 reference (absolute)."""
+    """mAP50-95 drop of ``variant`` against the same run's FP32 reference (absolute).
+
+    With ``interval`` (of the drop, e.g. a paired bootstrap over val images) the check fails only
+    when the whole interval exceeds the limit; see :meth:`_Partial.judged`.
+    """
     limit = budget.max_map_drop
     what = f"{variant}: mAP50-95 drop vs FP32 reference"
     context = f"(value {_fmt(value)}, reference {_fmt(reference)}, baseline {_fmt(baseline)})"
@@ -275,6 +289,8 @@ def check_map_drop(
     if value is None or reference is None or limit is None:
         skip = _missing(value=value, reference=reference, limit=limit)
         return result.done(None, f"{what} not checked: {skip} {context}")
+    if interval is not None:
+        return result.judged(interval, False, inconclusive_fails, what, context)
     drop = regression("map50_95", value, reference)
     ok = drop <= limit + _TOLERANCE
     return result.done(ok, f"{what} {drop:.4f} {'<=' if ok else '>'} limit {limit:.4f} {context}")
@@ -309,11 +325,14 @@ def check_speedup(
     speedup: float | None,
     reference: float | None = None,
     baseline: float | None = None,
+    interval: Interval | None = None,
+    inconclusive_fails: bool = False,
 ) -> CheckResult:
     """Same-run speedup over the reference against ``min_speedup``.
 
     ``reference`` is the reference latency (ms) and ``baseline`` the stored speedup; both
-    only appear in the message.
+    only appear in the message. With ``interval`` (of the speedup, from the interleaved blocks)
+    the check fails only when the whole interval is below the limit.
     """
     limit = budget.min_speedup
     what = f"{variant}: speedup vs reference"
@@ -322,6 +341,8 @@ def check_speedup(
     if speedup is None or limit is None:
         skip = _missing(speedup=speedup, limit=limit)
         return result.done(None, f"{what} not checked: {skip} {context}")
+    if interval is not None:
+        return result.judged(interval, True, inconclusive_fails, what, context)
     ok = speedup >= limit - _TOLERANCE
     sign = ">=" if ok else "<"
     return result.done(ok, f"{what} {speedup:.2f}x {sign} limit {limit:.2f}x {context}")
@@ -366,7 +387,9 @@ class _Partial:
     reference: float | None
     baseline: float | None
 
-    def done(self, ok: bool | None, message: str) -> CheckResult:
+    def done(
+        self, ok: bool | None, message: str, interval: Interval | None = None, inconclusive: bool = False
+    ) -> CheckResult:
         """The finished CheckResult."""
         return CheckResult(
             self.name,
@@ -378,4 +401,22 @@ class _Partial:
             self.reference,
             self.baseline,
             message,
+            interval,
+            inconclusive,
         )
+
+    def judged(
+        self, interval: Interval, higher_is_better: bool, inconclusive_fails: bool, what: str, context: str
+    ) -> CheckResult:
+        """Verdict from an interval: fail only when it lies wholly on the wrong side of the limit."""
+        if self.limit is None:
+            raise ValueError("judged() needs a limit")
+        outcome = verdict(interval, self.limit, higher_is_better)
+        shown = interval.describe(4 if self.metric in ACCURACY_METRICS else 3, _SUFFIX.get(self.metric, ""))
+        side = {Verdict.PASS: "within", Verdict.FAIL: "beyond", Verdict.INCONCLUSIVE: "straddles"}[outcome]
+        message = f"{what} {shown} {side} limit {self.limit:.4g} {context}"
+        if outcome is Verdict.INCONCLUSIVE:
+            policy = "fail" if inconclusive_fails else "pass"
+            message = f"{message}: INCONCLUSIVE (policy: {policy})"
+            return self.done(not inconclusive_fails, message, interval, True)
+        return self.done(outcome is Verdict.PASS, message, interval)

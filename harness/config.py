@@ -26,6 +26,7 @@ from harness.profiles import DEFAULT_PROFILE, PROFILES, profile_defaults
 from harness.pruneconfig import PruningSpec
 from harness.recipes import PRUNE_CHOICES, QUANT_CHOICES, QuantSpec
 from harness.validate import Where, check_keys
+from harness.verdictconfig import VerdictSpec
 
 __all__ = [
     "PRECISIONS",
@@ -48,7 +49,7 @@ FALLBACK_BACKENDS = ("torch", "onnxruntime", "onnxruntime-trt")
 TOP_KEYS = (
     "profile", "data", "imgsz", "device", "threads", "seed", "cache_dir", "reports_dir",
     "baselines_dir", "models", "train", "matrix", "budgets", "latency", "dataset", "mixed_precision",
-    "pruning", "distill",
+    "pruning", "distill", "verdicts",
 )  # fmt: skip
 MODEL_KEYS = ("name", "weights", "cfg", "train", "teacher")
 QUANT_KEYS = (*QUANT_CHOICES, "per_channel", "calib_size", "max_drop", "backends")
@@ -333,6 +334,7 @@ class HarnessConfig:
     mixed_precision: MixedPrecisionSpec | None = None  # None: no mixed-precision search
     pruning: PruningSpec = PruningSpec()
     distill: DistillConfig = DistillConfig()  # no students: no distillation
+    verdicts: VerdictSpec = VerdictSpec()
 
     def __post_init__(self) -> None:
         names = [m.name for m in self.models]
@@ -542,6 +544,7 @@ def build_config(
             "mixed_precision",
             "pruning",
             "distill",
+            "verdicts",
         ):
             raise ConfigError(f"missing key '{where.key(key)}' in {where.source}")
     imgsz = _imgsz(where, mapping["imgsz"], "imgsz")
@@ -568,6 +571,9 @@ def build_config(
         mixed_precision=_mixed_precision(mapping, where),
         pruning=_pruning(mapping, where, known_backends),
         distill=_distill(mapping, where, models, known_backends),
+        verdicts=VerdictSpec.from_mapping(
+            where.table(mapping.get("verdicts", {}), "verdicts"), where.child("verdicts")
+        ),
     )
 
 

@@ -34,7 +34,7 @@ _QUICK: dict[str, object] = {
     "train": {"epochs": 1, "batch": 8},
     "models": [{"name": "yolo11n", "cfg": "yolo11n.yaml"}],
     "matrix": {"prune": [0.0], "precision": ["fp32"], "backend": ["torch", "onnxruntime"]},
-    "latency": {"warmup": 2, "rounds": 10, "interleaved_rounds": 10, "throughput_batch": 2},
+    "latency": {"warmup": 2, "rounds": 10, "interleaved_rounds": 15, "throughput_batch": 2},
     "dataset": {"n_train": 32, "n_val": 16, "n_calib": 8, "seed": 0},
 }
 
@@ -56,7 +56,7 @@ _DEFAULT: dict[str, object] = {
             {"activations": "s8", "calibration": "percentile", "backends": ["openvino", "ncnn"]},
         ],
     },
-    "latency": {"warmup": 10, "rounds": 50, "interleaved_rounds": 30, "throughput_batch": 8},
+    "latency": {"warmup": 10, "rounds": 50, "interleaved_rounds": 60, "throughput_batch": 8},
     # Keep the most SQNR-sensitive layers of the worst ONNX Runtime INT8 configuration in float,
     # one at a time, until half its mAP loss is back.
     "mixed_precision": {"recover": 0.5, "max_layers": 12, "sensitivity_images": 16},

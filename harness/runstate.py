@@ -30,6 +30,7 @@ from harness.diststudy import DISTILLATION, DistillCase, DistillRow
 from harness.diststudy import measure_case as measure_distill_case
 from harness.errors import BackendUnavailable
 from harness.measure.latency import interleave
+from harness.measure.mapboot import paired_map_drop
 from harness.measure.memprobe import ProbeRequest
 from harness.measure.size import file_bytes
 from harness.measure.speed import latency_metrics, memory_metrics, speedup_metrics, throughput_metrics
@@ -148,15 +149,27 @@ class RunState:
     def measure_accuracy(self, variant: Variant) -> list[CheckResult]:
         """mAP of the variant and of its reference; accuracy budget checks."""
         runner = self._runner(variant)
-        result = self.session().accuracy(variant)
-        reference = self.session().accuracy(variant.reference())
-        self.record(variant, {"map50": result.map50, "map50_95": result.map50_95}, runner)
+        session, verdicts = self.session(), self.config.verdicts
+        result = session.accuracy(variant)
+        reference = session.accuracy(variant.reference())
+        drop = paired_map_drop(
+            session.matches(variant),
+            session.matches(variant.reference()),
+            verdicts.accuracy_confidence,
+            verdicts.accuracy_resamples,
+        )
+        metrics = {"map50": result.map50, "map50_95": result.map50_95}
+        metrics |= {"map50_95_drop_ci_low": drop.low, "map50_95_drop_ci_high": drop.high}
+        self.record(variant, metrics, runner)
         budget = self.config.budgets.for_variant(variant.slug, variant.precision, variant.prune is not None)
         stored = self._stored(variant, "map50_95")
-        return [
-            check_map_drop(budget, variant.slug, result.map50_95, reference.map50_95, stored),
+        fails = verdicts.inconclusive_fails
+        checks = [
+            check_map_drop(budget, variant.slug, result.map50_95, reference.map50_95, stored, drop, fails),
             check_baseline_drop(budget, variant.slug, result.map50_95, stored),
         ]
+        self._note_inconclusive(checks)
+        return checks
 
     def timing_input(self, variant: Variant) -> tuple[Runner, np.ndarray]:
         """The variant's batch-1 runner and a real preprocessed val image."""
@@ -173,7 +186,10 @@ class RunState:
         session, lat = self.session(), self.config.latency
         reference = self._runner(variant.reference())
         metrics: Metrics = latency_metrics(samples_s)
-        metrics |= speedup_metrics(runner, reference, x, lat.interleaved_rounds, lat.warmup)
+        timed, interval = speedup_metrics(
+            runner, reference, x, lat.interleaved_rounds, lat.warmup, self.config.verdicts.latency_confidence
+        )
+        metrics |= timed
         batched = self._runner(variant, lat.throughput_batch)
         batch_x = session.input_batch(variant, lat.throughput_batch)
         metrics |= throughput_metrics(batched, batch_x, THROUGHPUT_ROUNDS, lat.warmup)
@@ -186,10 +202,14 @@ class RunState:
         baseline, same = self.baseline(variant)
         stored = baseline.metric(variant.slug, "latency_median_ms") if baseline else None
         stored_speedup = baseline.metric(variant.slug, "speedup_vs_reference") if baseline else None
-        return [
-            check_speedup(budget, variant.slug, metrics["speedup_vs_reference"], ref_ms, stored_speedup),
+        fails = self.config.verdicts.inconclusive_fails
+        speedup = metrics["speedup_vs_reference"]
+        checks = [
+            check_speedup(budget, variant.slug, speedup, ref_ms, stored_speedup, interval, fails),
             check_latency_regression(budget, variant.slug, metrics["latency_median_ms"], stored, same),
         ]
+        self._note_inconclusive(checks)
+        return checks
 
     def measure_repeatability(self, model: str) -> float:
         """Latency ratio of the model's reference against itself, interleaved in this run."""
@@ -246,6 +266,10 @@ class RunState:
         return self._distill[case.slug]
 
     # -- verdicts, outcomes, end of run ---------------------------------------------------
+
+    def _note_inconclusive(self, checks: Sequence[CheckResult]) -> None:
+        """Say every inconclusive verdict in the terminal summary (it passes or fails by policy)."""
+        self._lines.extend(f"harness: {c.message}" for c in checks if c.inconclusive)
 
     def enforce(self, checks: Sequence[CheckResult]) -> None:
         """Fail the test when any check failed; its message names variant, metric, value, limit, baseline."""

@@ -18,9 +18,10 @@ from harness.datasets.yolo import DataSpec, Sample, list_split, load_data_yaml
 from harness.environment import Fingerprint, current
 from harness.errors import BackendUnavailable
 from harness.matrix import build_variants, data_recipe
-from harness.measure.accuracy import evaluate, letterbox
+from harness.measure.accuracy import detect, letterbox, score
 from harness.measure.footprint import network_size
-from harness.measure.map import MapResult
+from harness.measure.map import Detections, GroundTruth, MapResult
+from harness.measure.mapboot import MatchTable
 from harness.measure.preprocess import read_image
 from harness.recipes import Variant
 
@@ -36,6 +37,10 @@ class HarnessSession:
     baselines: BaselineStore
     _runners: dict[tuple[str, str, int], Runner | BackendUnavailable] = field(default_factory=dict)
     _accuracy: dict[tuple[str, str], MapResult] = field(default_factory=dict)
+    _detections: dict[tuple[str, str], tuple[list[Detections], list[GroundTruth]]] = field(
+        default_factory=dict
+    )
+    _matches: dict[tuple[str, str], MatchTable] = field(default_factory=dict)
     _sizes: dict[tuple[str, int], dict[str, float | None]] = field(default_factory=dict)
     _data: DataSpec | None = None
 
@@ -78,13 +83,27 @@ class HarnessSession:
             raise found
         return found
 
+    def detections(self, variant: Variant) -> tuple[list[Detections], list[GroundTruth]]:
+        """Per-image detections of ``variant`` on the val split and the ground truth, once per run."""
+        key = (variant.slug, variant.source.key())
+        if key not in self._detections:
+            runner = self.runner(variant)
+            self._detections[key] = detect(runner, self.val_samples(), self.data.names, variant.imgsz)
+        return self._detections[key]
+
     def accuracy(self, variant: Variant) -> MapResult:
         """mAP of ``variant`` on the val split through the shared pre/post-processing path."""
         key = (variant.slug, variant.source.key())
         if key not in self._accuracy:
-            runner = self.runner(variant)
-            self._accuracy[key] = evaluate(runner, self.val_samples(), self.data.names, variant.imgsz)
+            self._accuracy[key] = score(*self.detections(variant), "the val split")
         return self._accuracy[key]
+
+    def matches(self, variant: Variant) -> MatchTable:
+        """The variant's val detections matched per image, for paired bootstrap intervals."""
+        key = (variant.slug, variant.source.key())
+        if key not in self._matches:
+            self._matches[key] = MatchTable.build(*self.detections(variant))
+        return self._matches[key]
 
     def network_size(self, variant: Variant) -> dict[str, float | None]:
         """params and GFLOPs of the variant's network, computed once per checkpoint and imgsz."""

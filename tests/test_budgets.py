@@ -20,11 +20,13 @@ from harness.budgets import (
     regression,
 )
 from harness.errors import ConfigError
+from harness.measure.stats import Interval
 
 SPEC_METRICS = {
     "map50", "map50_95", "latency_mean_ms", "latency_std_ms", "latency_median_ms",
     "latency_p90_ms", "latency_p95_ms", "latency_p99_ms", "speedup_vs_reference",
     "throughput_ips", "throughput_batch", "params", "gflops", "file_bytes", "peak_memory_mb",
+    "speedup_ci_low", "speedup_ci_high", "map50_95_drop_ci_low", "map50_95_drop_ci_high",
 }  # fmt: skip
 PRECISIONS = ("fp32", "fp16", "bf16")
 
@@ -332,3 +334,45 @@ def test_unmeasured_inputs_skip_instead_of_failing(result: object) -> None:
 def test_not_measured_message_says_which_input() -> None:
     assert "value not measured" in check_map_drop(Budget(), "v", None, 0.5).message
     assert "reference not measured" in check_map_drop(Budget(), "v", 0.5, None).message
+
+
+# --- interval verdicts -------------------------------------------------------------------
+
+
+def _interval(estimate: float, low: float, high: float) -> Interval:
+    return Interval(estimate, low, high, 0.99)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "fails", "ok", "inconclusive"),
+    [
+        (1.25, 1.40, False, True, False),  # wholly above the limit
+        (1.05, 1.15, False, False, False),  # wholly below
+        (1.10, 1.30, False, True, True),  # straddles: passes by default policy
+        (1.10, 1.30, True, False, True),  # straddles: fails under the strict policy
+    ],
+)
+def test_speedup_verdict_uses_the_interval(
+    low: float, high: float, fails: bool, ok: bool, inconclusive: bool
+) -> None:
+    budget = Budget(min_speedup=1.2)
+    mid = (low + high) / 2
+    check = check_speedup(budget, "v", mid, 10.0, None, _interval(mid, low, high), fails)
+    assert check.ok is ok and check.inconclusive is inconclusive
+    assert ("INCONCLUSIVE" in check.message) is inconclusive
+    assert "99% CI" in check.message and check.interval is not None
+
+
+def test_point_estimate_below_limit_is_not_a_failure_when_the_interval_straddles() -> None:
+    check = check_speedup(Budget(min_speedup=1.0), "v", 0.98, 10.0, None, _interval(0.98, 0.94, 1.03))
+    assert check.ok is True and check.inconclusive and not check.failed
+
+
+def test_map_drop_verdict_uses_the_interval() -> None:
+    budget = Budget(max_map_drop=0.01)
+    wholly_over = check_map_drop(budget, "v", 0.60, 0.62, None, _interval(0.02, 0.015, 0.025))
+    assert wholly_over.failed and "beyond limit" in wholly_over.message
+    itself = check_map_drop(budget, "v", 0.62, 0.62, None, _interval(0.0, 0.0, 0.0))
+    assert itself.ok is True and not itself.inconclusive
+    straddling = check_map_drop(budget, "v", 0.608, 0.62, None, _interval(0.012, 0.004, 0.02), True)
+    assert straddling.failed and straddling.inconclusive

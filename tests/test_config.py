@@ -59,7 +59,7 @@ def test_quick_profile_values(tmp_path: Path) -> None:
     assert (cfg.dataset.n_train, cfg.dataset.n_val, cfg.dataset.n_calib, cfg.imgsz) == (32, 16, 8, 64)
     assert cfg.models == (ModelSpec("yolo11n", None, "yolo11n.yaml", 1, 8, 64),)
     assert cfg.matrix == MatrixSpec((0.0,), ("fp32",), ("torch", "onnxruntime"))
-    assert (cfg.latency.warmup, cfg.latency.rounds, cfg.latency.interleaved_rounds) == (2, 10, 10)
+    assert (cfg.latency.warmup, cfg.latency.rounds, cfg.latency.interleaved_rounds) == (2, 10, 15)
     assert cfg.latency.throughput_batch == 2
 
 
@@ -417,3 +417,18 @@ def test_bad_mixed_precision_table(tmp_path: Path, body: str, message: str) -> N
     _write(tmp_path / "harness.toml", f'profile = "quick"\n[mixed_precision]\n{body}\n')
     with pytest.raises(ConfigError, match=message):
         load_config(tmp_path)
+
+
+def test_verdicts_table_defaults_and_errors(tmp_path: Path) -> None:
+    cfg = load_config(tmp_path, profile="quick")
+    assert cfg.verdicts.latency_confidence == 0.99 and cfg.verdicts.inconclusive == "pass"
+    path = tmp_path / "harness.toml"
+    path.write_text('[verdicts]\ninconclusive = "fial"\n')
+    with pytest.raises(ConfigError, match=r"verdicts\.inconclusive.*harness\.toml"):
+        load_config(tmp_path, path=path, profile="quick")
+    path.write_text("[verdicts]\nlatency_confidence = 1.0\n")
+    with pytest.raises(ConfigError, match="latency_confidence"):
+        load_config(tmp_path, path=path, profile="quick")
+    path.write_text('[verdicts]\ninconclusive = "fail"\naccuracy_resamples = 200\n')
+    strict = load_config(tmp_path, path=path, profile="quick").verdicts
+    assert strict.inconclusive_fails and strict.accuracy_resamples == 200

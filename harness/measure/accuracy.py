@@ -21,7 +21,9 @@ from harness.measure.preprocess import PAD_VALUE, LetterboxInfo, letterbox, read
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["PAD_VALUE", "LetterboxInfo", "evaluate", "letterbox", "postprocess", "unletterbox"]
+__all__ = [
+    "PAD_VALUE", "LetterboxInfo", "detect", "evaluate", "letterbox", "postprocess", "score", "unletterbox",
+]  # fmt: skip
 
 MAX_NMS = 30_000  # candidate boxes fed to NMS per image, as Ultralytics
 
@@ -123,18 +125,18 @@ def _predict_batch(
     return [unletterbox(d, info, img.shape) for d, info, img in zip(dets, infos, images)]
 
 
-def evaluate(
+def detect(
     predict: Predict,
     samples: Sequence[Sample],
     names: Sequence[str],
     imgsz: int,
     batch: int = 1,
-) -> MapResult:
-    """COCO mAP of a model given as ``predict`` (float32 NCHW batch -> raw output array).
+) -> tuple[list[Detections], list[GroundTruth]]:
+    """Per-image detections of ``predict`` (float32 NCHW batch -> raw output) and ground truth.
 
     Every batch has exactly ``batch`` images; the last one is padded by repeating its final image
     and the padded outputs are dropped. Predictions use ``postprocess`` defaults (conf 0.001, IoU 0.7,
-    300 per image); mAP uses COCO's 100 detections per image and class.
+    300 per image).
     """
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
@@ -146,9 +148,24 @@ def evaluate(
         images = [read_image(s.image) for s in chunk]
         dets += _predict_batch(predict, images, imgsz, batch, len(names))
         gts += [_ground_truth(s.label, len(names), img.shape) for s, img in zip(chunk, images)]
+    return dets, gts
+
+
+def score(dets: Sequence[Detections], gts: Sequence[GroundTruth], where: str = "the samples") -> MapResult:
+    """COCO mAP (100 detections per image and class); a set without labelled objects raises."""
     result = mean_average_precision(dets, gts, max_det=COCO_MAX_DET)
     if result.n_gt == 0:
-        raise DatasetError(
-            f"no labelled objects in {len(samples)} samples (labels under {samples[0].label.parent})"
-        )
+        raise DatasetError(f"no labelled objects in {len(gts)} samples ({where})")
     return result
+
+
+def evaluate(
+    predict: Predict,
+    samples: Sequence[Sample],
+    names: Sequence[str],
+    imgsz: int,
+    batch: int = 1,
+) -> MapResult:
+    """COCO mAP of a model given as ``predict`` on ``samples`` (see :func:`detect`)."""
+    dets, gts = detect(predict, samples, names, imgsz, batch)
+    return score(dets, gts, f"labels under {samples[0].label.parent}")

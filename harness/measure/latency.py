@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.measure.stats import DEFAULT_CONFIDENCE, Interval, paired_block_speedup
+
 Call = Callable[[], object]
 LATENCY_METRICS = (
     "latency_mean_ms",
@@ -65,6 +67,7 @@ class Interleaved:
 
     candidate_s: tuple[float, ...]
     reference_s: tuple[float, ...]
+    block: int = 5
 
     @property
     def candidate_median_s(self) -> float:
@@ -80,6 +83,12 @@ class Interleaved:
     def speedup(self) -> float:
         """median(reference) / median(candidate): above 1 means the candidate is faster."""
         return self.reference_median_s / self.candidate_median_s
+
+    def interval(self, confidence: float = DEFAULT_CONFIDENCE) -> Interval | None:
+        """Confidence interval of the speedup from the paired blocks; None with fewer than 3 blocks."""
+        if len(self.candidate_s) < 3 * self.block:
+            return None
+        return paired_block_speedup(self.candidate_s, self.reference_s, self.block, confidence)
 
 
 def time_call(fn: Call) -> float:
@@ -107,7 +116,7 @@ def interleave(candidate: Call, reference: Call, rounds: int, warmup: int, block
         for fn, out in pairs if i % 2 == 0 else pairs[::-1]:
             fn()
             out.extend(time_call(fn) for _ in range(n))
-    return Interleaved(tuple(cand), tuple(ref))
+    return Interleaved(tuple(cand), tuple(ref), block)
 
 
 def throughput(fn: Call, batch: int, rounds: int, warmup: int) -> float:

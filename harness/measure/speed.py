@@ -9,6 +9,7 @@ import numpy as np
 from harness.backends.base import Runner
 from harness.measure.latency import LATENCY_METRICS, LatencySummary, interleave, throughput
 from harness.measure.memprobe import ProbeRequest, peak_memory_mb
+from harness.measure.stats import DEFAULT_CONFIDENCE, Interval
 
 Metrics = dict[str, float | None]
 
@@ -20,13 +21,25 @@ def latency_metrics(samples_s: Sequence[float] | None) -> Metrics:
     return dict(LatencySummary.from_seconds(samples_s).as_metrics())
 
 
-def speedup_metrics(candidate: Runner, reference: Runner, x: np.ndarray, rounds: int, warmup: int) -> Metrics:
-    """Interleaved same-run speedup of ``candidate`` over ``reference`` on the same input."""
+def speedup_metrics(
+    candidate: Runner,
+    reference: Runner,
+    x: np.ndarray,
+    rounds: int,
+    warmup: int,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> tuple[Metrics, Interval | None]:
+    """Interleaved same-run speedup of ``candidate`` over ``reference`` on the same input, with its
+    confidence interval (None when too few rounds were timed for one)."""
     result = interleave(lambda: candidate(x), lambda: reference(x), rounds, warmup)
-    return {
+    interval = result.interval(confidence)
+    metrics: Metrics = {
         "speedup_vs_reference": result.speedup,
+        "speedup_ci_low": interval.low if interval else None,
+        "speedup_ci_high": interval.high if interval else None,
         "reference_latency_median_ms": result.reference_median_s * 1e3,
     }
+    return metrics, interval
 
 
 def throughput_metrics(runner: Runner, x: np.ndarray, rounds: int, warmup: int) -> Metrics:

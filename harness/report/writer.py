@@ -1,6 +1,8 @@
 """Write a run's report folder: ``<reports>/<run_id>/`` plus the ``latest`` link.
 
-Every file is written atomically, so an interrupted run leaves complete files or none.
+Every file is written atomically, so an interrupted run leaves complete files or none. Besides
+the Markdown/CSV tables the folder holds the Pareto plots (PNG and SVG) and ``report.html``, one
+self-contained page with every table and plot.
 """
 
 from __future__ import annotations
@@ -13,15 +15,26 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.fsutil import atomic_symlink, atomic_write_text
 from harness.report.distill import DISTILL_TABLES
+from harness.report.html import ReportTable, render_html
 from harness.report.mixed import MIXED_TABLES
+from harness.report.plots import render_plots, write_plots
 from harness.report.pruning import PRUNING_TABLES
 from harness.report.quant import QUANT_TABLES
-from harness.report.tables import deployment_table, to_csv, to_markdown
+from harness.report.tables import DEPLOYMENT_COLUMNS, deployment_table, to_csv, to_markdown
 from harness.results import RunResults
 
-__all__ = ["render_markdown", "write_tables", "write_run", "LATEST"]
+__all__ = [
+    "render_markdown", "render_summary_markdown", "report_tables", "write_tables", "write_run", "LATEST",
+    "REPORT_HTML", "DEPLOYMENT_LEGEND",
+]  # fmt: skip
 
 LATEST = "latest"
+REPORT_HTML = "report.html"
+DEPLOYMENT_LEGEND = (
+    "Latency in ms per image at batch 1 (p50 = median); file sizes in MB (10^6 bytes), peak memory in MiB; "
+    "params in millions; `-` = not measured."
+)
+_DEPLOYMENT_FORMATS = {c.header: f".{c.digits}f" for c in DEPLOYMENT_COLUMNS} | {"Prune": ".2f"}
 STUDY_TABLES = {**QUANT_TABLES, **MIXED_TABLES, **PRUNING_TABLES, **DISTILL_TABLES}
 """File stem -> table, written next to the deployment table when it has rows."""
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -37,10 +50,28 @@ def render_markdown(run: RunResults) -> str:
         f"# Deployment: run {run.run_id}\n\n"
         f"Profile `{run.profile}`, fingerprint `{run.fingerprint_id}` ({env}), "
         f"created {run.created}.\n\n"
-        f"{to_markdown(deployment_table(run))}\n\n"
-        "Latency in ms per image at batch 1 (p50 = median); file sizes in MB (10^6 bytes), peak memory in MiB; "
-        "params in millions; `-` = not measured.\n"
+        f"{to_markdown(deployment_table(run))}\n\n{DEPLOYMENT_LEGEND}\n"
     )
+
+
+def report_tables(run: RunResults) -> list[ReportTable]:
+    """The deployment table, then every non-empty table of :data:`STUDY_TABLES` in its order."""
+    deployment = deployment_table(run)
+    tables = [ReportTable("deployment", "Deployment", deployment, DEPLOYMENT_LEGEND, _DEPLOYMENT_FORMATS)]
+    for stem, study in STUDY_TABLES.items():
+        frame = study.build(run)
+        if not frame.empty:
+            tables.append(ReportTable(stem, study.title, frame, study.legend, dict(study.formats)))
+    return tables
+
+
+def render_summary_markdown(run: RunResults) -> str:
+    """Every table of the run as one Markdown document (for a CI job summary such as $GITHUB_STEP_SUMMARY)."""
+    sections = [render_markdown(run)]
+    for table in report_tables(run)[1:]:
+        markdown = to_markdown(table.frame, dict(table.formats))
+        sections.append(f"## {table.title}\n\n{markdown}\n\n{table.legend}\n")
+    return "\n".join(sections)
 
 
 @contextlib.contextmanager
@@ -54,22 +85,30 @@ def _writing(directory: Path) -> Iterator[None]:
 
 
 def write_tables(run: RunResults, out_dir: Path) -> list[Path]:
-    """Write deployment.md/.csv and every non-empty study table into ``out_dir``."""
+    """Write deployment.md/.csv, every non-empty study table, the plots and report.html into ``out_dir``.
+
+    Returns every path written, in that order; a plot without a plottable variant is not written.
+    """
     out_dir = Path(out_dir)
-    frame = deployment_table(run)
-    files = {out_dir / "deployment.md": render_markdown(run), out_dir / "deployment.csv": to_csv(frame)}
-    for stem, study in STUDY_TABLES.items():
-        table = study.build(run)
-        if not table.empty:
-            markdown = to_markdown(table, dict(study.formats))
-            files[out_dir / f"{stem}.md"] = (
-                f"# {study.title}: run {run.run_id}\n\n{markdown}\n\n{study.legend}\n"
-            )
-            files[out_dir / f"{stem}.csv"] = to_csv(table)
+    tables = report_tables(run)
+    files = {
+        out_dir / "deployment.md": render_markdown(run),
+        out_dir / "deployment.csv": to_csv(tables[0].frame),
+    }
+    for table in tables[1:]:
+        markdown = to_markdown(table.frame, dict(table.formats))
+        files[out_dir / f"{table.stem}.md"] = (
+            f"# {table.title}: run {run.run_id}\n\n{markdown}\n\n{table.legend}\n"
+        )
+        files[out_dir / f"{table.stem}.csv"] = to_csv(table.frame)
+    plots = render_plots(run)
+    page = render_html(run, tables, plots)
     with _writing(out_dir):
         for path, text in files.items():
             atomic_write_text(path, text)
-    return list(files)
+        written = [*files, *write_plots(plots, out_dir)]
+        atomic_write_text(out_dir / REPORT_HTML, page)
+    return [*written, out_dir / REPORT_HTML]
 
 
 def write_run(run: RunResults, reports_dir: Path) -> Path:

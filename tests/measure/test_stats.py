@@ -29,9 +29,7 @@ def _pair(rng: np.random.Generator, slowdown: float, n: int = 60) -> tuple[np.nd
     return _timings(rng, n, slowdown) * drift, _timings(rng, n, 1.0) * drift
 
 
-@given(
-    st.floats(0.5, 2.0), st.floats(0.0, 0.5), st.floats(0.0, 0.5), st.booleans()
-)
+@given(st.floats(0.5, 2.0), st.floats(0.0, 0.5), st.floats(0.0, 0.5), st.booleans())
 def test_verdict_three_ways(estimate: float, below: float, above: float, higher: bool) -> None:
     interval = Interval(estimate, estimate - below, estimate + above, 0.99)
     limit = 1.0
@@ -80,8 +78,7 @@ def test_aa_false_alarms_at_most_one_percent() -> None:
     """The same distribution on both sides, limit 1.0x: at most 1 % of 300 comparisons fail."""
     rng = np.random.default_rng(7)
     fails = sum(
-        verdict(paired_block_speedup(*_pair(rng, 1.0), BLOCK), 1.0, True) is Verdict.FAIL
-        for i in range(300)
+        verdict(paired_block_speedup(*_pair(rng, 1.0), BLOCK), 1.0, True) is Verdict.FAIL for i in range(300)
     )
     assert fails <= 3
 
@@ -90,8 +87,7 @@ def test_ten_percent_slowdown_caught_in_95_percent() -> None:
     """A candidate 10 % slower than the reference fails a 1.0x minimum speedup in >= 95 % of trials."""
     rng = np.random.default_rng(11)
     caught = sum(
-        verdict(paired_block_speedup(*_pair(rng, 1.1), BLOCK), 1.0, True) is Verdict.FAIL
-        for i in range(100)
+        verdict(paired_block_speedup(*_pair(rng, 1.1), BLOCK), 1.0, True) is Verdict.FAIL for i in range(100)
     )
     assert caught >= 95
 

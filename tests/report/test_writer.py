@@ -11,7 +11,14 @@ import pytest
 
 from harness.environment import Fingerprint
 from harness.errors import HarnessError
-from harness.report.writer import LATEST, render_markdown, write_run, write_tables
+from harness.report.writer import (
+    LATEST,
+    STUDY_TABLES,
+    render_markdown,
+    render_summary_markdown,
+    write_run,
+    write_tables,
+)
 from harness.results import RunResults
 
 FP = Fingerprint("AMD EPYC 9B14", 2, 2, None, "3.11.7", "2.5.0", "8.4.0", "1.20.0", "2.1.0")
@@ -30,7 +37,7 @@ def test_write_run_writes_files_and_latest(tmp_path: Path) -> None:
     run_dir = write_run(run, reports)
     assert run_dir == reports / "run1"
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "deployment.csv", "deployment.md", "precision.csv", "precision.md", "results.json",
+        "deployment.csv", "deployment.md", "precision.csv", "precision.md", "report.html", "results.json",
     ]  # fmt: skip
     assert RunResults.load(run_dir / "results.json") == run
     assert os.readlink(reports / LATEST) == "run1"
@@ -54,8 +61,10 @@ def test_markdown_report_has_environment_and_table() -> None:
 
 
 def test_write_tables_into_any_folder(tmp_path: Path) -> None:
-    paths = write_tables(_run("r"), tmp_path / "out")
-    assert [p.name for p in paths] == ["deployment.md", "deployment.csv", "precision.md", "precision.csv"]
+    paths = write_tables(_run("r"), tmp_path / "out")  # no plot: no variant has both latency and mAP
+    assert [p.name for p in paths] == [
+        "deployment.md", "deployment.csv", "precision.md", "precision.csv", "report.html",
+    ]  # fmt: skip
     assert all(p.is_file() for p in paths)
 
 
@@ -110,3 +119,17 @@ def test_mixed_precision_table_is_written_with_the_run(tmp_path: Path) -> None:
     first = next(line for line in text.splitlines() if "| m-int8" in line)
     assert "(none: full INT8)" in first
     assert len(re.findall(r"\|\s+-\s+(?=\|)", first)) == 2  # its SQNR and gain: "-", never 0
+
+
+def test_summary_markdown_has_every_table_with_title_and_legend() -> None:
+    run = _run("r")
+    run.add_study("mixed_precision", [
+        {"model": "m", "base": "m-int8", "kept": [], "added": None, "added_sqnr_db": None, "map50_95": 0.50,
+         "recovered": 0.0, "latency_median_ms": 4.0, "int8_latency_median_ms": 4.0, "latency_vs_int8": 1.0},
+    ])  # fmt: skip
+    text = render_summary_markdown(run)
+    assert text.startswith(render_markdown(run))
+    titles = [STUDY_TABLES[stem].title for stem in ("precision", "mixed-precision")]
+    assert [line[3:] for line in text.splitlines() if line.startswith("## ")] == titles
+    assert STUDY_TABLES["mixed-precision"].legend in text and "| m-int8" in text
+    assert "![" not in text and "<img" not in text  # tables only: a job summary cannot show local files

@@ -1,0 +1,201 @@
+"""Pareto plots from run results (never from models): mAP50-95 against latency and against size.
+
+Each plot has one marker per variant that has both values (colour = backend, shape = precision,
+annotated with the variant slug) and the Pareto front (lower x and higher mAP50-95 are better)
+drawn as a step line with its points ringed. A plot without a plottable variant is not drawn.
+Plots render to PNG and SVG bytes with fixed metadata and SVG hash salt, so the same results give
+the same files; matplotlib's global state (backend, rcParams) is left as it was.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib import rc_context
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from harness.fsutil import atomic_write_bytes
+from harness.results import RunResults
+
+__all__ = [
+    "PARETO_PLOTS",
+    "ParetoPlot",
+    "PlotPoint",
+    "RenderedPlot",
+    "pareto_front",
+    "plot_points",
+    "render_plot",
+    "render_plots",
+    "write_plots",
+]
+
+ACCURACY = "map50_95"
+_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+_MARKERS = {"fp32": "o", "fp16": "s", "bf16": "D", "int8": "^"}
+_SPARE_MARKERS = ("v", "P", "X", "*", "h", "<", ">")
+
+
+@dataclass(frozen=True)
+class ParetoPlot:
+    """One Pareto plot: file stem, title, x-axis metric with its unit divisor and axis label."""
+
+    stem: str
+    title: str
+    metric: str
+    divisor: float
+    xlabel: str
+
+
+PARETO_PLOTS = (
+    ParetoPlot(
+        "pareto-latency", "mAP50-95 vs latency", "latency_median_ms", 1.0, "p50 latency, ms per image"
+    ),
+    ParetoPlot("pareto-size", "mAP50-95 vs size", "file_bytes", 1e6, "file size, MB"),
+)
+
+
+@dataclass(frozen=True)
+class PlotPoint:
+    """A variant's position in one plot (x in the plot's unit, y = mAP50-95)."""
+
+    variant: str
+    backend: str
+    precision: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class RenderedPlot:
+    """A rendered plot: its stem and title, PNG and SVG bytes."""
+
+    stem: str
+    title: str
+    png: bytes
+    svg: bytes
+
+    def files(self) -> dict[str, bytes]:
+        """File name -> bytes: ``<stem>.png`` and ``<stem>.svg``."""
+        return {f"{self.stem}.png": self.png, f"{self.stem}.svg": self.svg}
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point dominates, by increasing x (lower x, higher y better).
+
+    ``a`` dominates ``b`` when ``a`` is no worse in both coordinates and better in one; equal
+    points do not dominate each other, so duplicates on the front are all kept. Values must be
+    finite (raises ValueError).
+    """
+    if not all(math.isfinite(x) and math.isfinite(y) for x, y in points):
+        raise ValueError("pareto_front needs finite coordinates")
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front: list[int] = []
+    best = -math.inf  # highest y among points of smaller x
+    for _, same_x in itertools.groupby(order, key=lambda i: points[i][0]):
+        group = list(same_x)
+        top = points[group[0]][1]
+        if top > best:
+            front.extend(i for i in group if points[i][1] == top)
+            best = top
+    return front
+
+
+def plot_points(run: RunResults, plot: ParetoPlot) -> list[PlotPoint]:
+    """The variants of ``run`` that have both the plot's metric and mAP50-95, in run order."""
+    points = []
+    for result in run.variants:
+        x, y = result.metrics.get(plot.metric), result.metrics.get(ACCURACY)
+        if x is not None and y is not None:
+            points.append(PlotPoint(result.variant, result.backend, result.precision, x / plot.divisor, y))
+    return points
+
+
+def _label(point: PlotPoint) -> str:
+    """The compact annotation: the slug without its backend suffix (the legend names the backend)."""
+    return point.variant.removesuffix(f"-{point.backend}") or point.variant
+
+
+def _styles(points: Iterable[PlotPoint]) -> tuple[dict[str, str], dict[str, str]]:
+    """Backend -> colour and precision -> marker, assigned in sorted order so they are stable."""
+    backends = sorted({p.backend for p in points})
+    precisions = sorted({p.precision for p in points} - set(_MARKERS))
+    colors = {b: _COLORS[i % len(_COLORS)] for i, b in enumerate(backends)}
+    spare = {p: _SPARE_MARKERS[i % len(_SPARE_MARKERS)] for i, p in enumerate(precisions)}
+    return colors, _MARKERS | spare
+
+
+def _draw_points(ax: Axes, points: Sequence[PlotPoint]) -> None:
+    """One scatter per (backend, precision) for the legend, each point annotated."""
+    colors, markers = _styles(points)
+
+    def kind(p: PlotPoint) -> tuple[str, str]:
+        return p.backend, p.precision
+
+    for (backend, precision), group in itertools.groupby(sorted(points, key=kind), key=kind):
+        members = list(group)
+        xs, ys = [p.x for p in members], [p.y for p in members]
+        label = f"{backend} {precision}"
+        ax.scatter(xs, ys, s=36, zorder=3, color=colors[backend], marker=markers[precision], label=label)
+    for p in points:
+        ax.annotate(
+            _label(p), (p.x, p.y), xytext=(4, 3), textcoords="offset points", fontsize=6, clip_on=True
+        )
+
+
+def _draw_front(ax: Axes, points: Sequence[PlotPoint]) -> None:
+    """The Pareto front as a step line (x up to the next front point keeps the y reached), ringed."""
+    front = [points[i] for i in pareto_front([(p.x, p.y) for p in points])]
+    xs, ys = [p.x for p in front], [p.y for p in front]
+    ax.step(xs, ys, where="post", color="black", linewidth=1.0, zorder=2, label="Pareto front")
+    ax.scatter(xs, ys, s=110, facecolors="none", edgecolors="black", linewidths=1.2, zorder=4)
+
+
+def _figure(plot: ParetoPlot, points: Sequence[PlotPoint]) -> Figure:
+    """The plot's figure (not attached to pyplot, so nothing global is touched)."""
+    fig = Figure(figsize=(8.0, 4.8), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    _draw_front(ax, points)
+    _draw_points(ax, points)
+    ax.set(title=plot.title, xlabel=plot.xlabel, ylabel="mAP50-95 (higher is better)")
+    ax.grid(True, linewidth=0.4, alpha=0.5)
+    ax.margins(x=0.2, y=0.08)  # room for the annotations at the edges
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    return fig
+
+
+def render_plot(plot: ParetoPlot, points: Sequence[PlotPoint]) -> RenderedPlot:
+    """Render ``points`` (at least one) as PNG and SVG bytes; raises ValueError when empty."""
+    if not points:
+        raise ValueError(f"{plot.stem}: no variant to plot")
+    with rc_context({"svg.hashsalt": "harness-report", "svg.fonttype": "path", "font.size": 9.0}):
+        fig = _figure(plot, points)
+        png, svg = io.BytesIO(), io.BytesIO()
+        fig.savefig(png, format="png", metadata={"Software": None})
+        fig.savefig(svg, format="svg", metadata={"Date": None})
+    return RenderedPlot(plot.stem, plot.title, png.getvalue(), svg.getvalue())
+
+
+def render_plots(run: RunResults) -> list[RenderedPlot]:
+    """Every plot of :data:`PARETO_PLOTS` that has at least one variant to show."""
+    rendered = []
+    for plot in PARETO_PLOTS:
+        points = plot_points(run, plot)
+        if points:
+            rendered.append(render_plot(plot, points))
+    return rendered
+
+
+def write_plots(plots: Iterable[RenderedPlot], out_dir: Path) -> list[Path]:
+    """Write each plot's PNG and SVG atomically into ``out_dir``; return the paths written."""
+    written = []
+    for plot in plots:
+        for name, data in plot.files().items():
+            atomic_write_bytes(Path(out_dir) / name, data)
+            written.append(Path(out_dir) / name)
+    return written
