@@ -1,30 +1,45 @@
 """Command line: re-render and compare stored results without touching a model.
 
-``harness report RESULTS.json [--out DIR]``
-    print the deployment table as Markdown; with ``--out`` also write deployment.md/.csv.
-``harness compare OLD.json NEW.json [--config FILE] [--max-baseline-drop X] [--max-latency-regression X]``
-    print a diff table of the variants both runs share; exit 1 when NEW regresses against
-    OLD beyond the budgets (mAP50-95 drop; latency only when the fingerprints are equal),
+``harness report RESULTS.json [--out DIR] [--summary FILE]``
+    print every table of the run as Markdown; with ``--out`` also write the tables (.md/.csv),
+    the plots and report.html there.
+``harness compare OLD.json NEW.json [--config FILE] [--max-baseline-drop X] [--max-latency-regression X]
+[--summary FILE]``
+    print a diff table of the variants both runs share, as Markdown; exit 1 when NEW regresses
+    against OLD beyond the budgets (mAP50-95 drop; latency only when the fingerprints are equal),
     2 on an error (unreadable file, no common variants), else 0.
+``harness merge A.json B.json ... --out DIR``
+    merge shards of one environment (same fingerprint) into one run, show different machines
+    side by side: merged.md, merged.csv and a report folder per environment (harness.report.merge).
+``harness publish VERSION [--reports DIR] [--force] [RUN ...]``
+    copy runs into reports/VERSION/ with index.md and index.html (harness.report.publish).
+
+``report`` and ``compare`` append their Markdown to ``--summary FILE``, else to the file named by
+``$GITHUB_STEP_SUMMARY`` when that is set (the job summary of a GitHub Actions step). Every
+command exits 2 with a message naming the file or folder on bad input or an unwritable output.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from harness.budgets import Budgets, CheckResult, check_baseline_drop, check_latency_regression
 from harness.errors import HarnessError
+from harness.report.merge import write_merge
+from harness.report.publish import publish
 from harness.report.tables import diff_table, to_markdown
-from harness.report.writer import render_markdown, write_tables
+from harness.report.writer import render_summary_markdown, write_tables
 from harness.results import RunResults
 
 __all__ = ["main", "build_parser", "compare_checks"]
 
 EXIT_OK, EXIT_REGRESSION, EXIT_ERROR = 0, 1, 2
+SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
 def _fraction(text: str) -> float:
@@ -38,13 +53,24 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _add_summary(parser: argparse.ArgumentParser) -> None:
+    """The ``--summary FILE`` option of the commands that print Markdown."""
+    parser.add_argument(
+        "--summary", type=Path,
+        help=f"also append the Markdown to FILE (default: ${SUMMARY_ENV} when set, else nowhere)",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``harness`` argument parser with its ``report`` and ``compare`` commands."""
+    """The ``harness`` argument parser: ``report``, ``compare``, ``merge`` and ``publish``."""
     parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     report = commands.add_parser("report", help="re-render the tables of a results.json")
     report.add_argument("results", type=Path, help="results.json of a run")
-    report.add_argument("--out", type=Path, help="also write deployment.md/.csv here (default: print only)")
+    report.add_argument(
+        "--out", type=Path, help="also write the tables, plots and report.html here (default: print only)"
+    )
+    _add_summary(report)
     report.set_defaults(func=_report)
     compare = commands.add_parser("compare", help="diff two results.json; exit 1 on a regression")
     compare.add_argument("old", type=Path, help="results.json taken as the baseline")
@@ -61,17 +87,72 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-latency-regression", type=_fraction,
         help="relative latency increase allowed (default: 0.25 or the config's)",
     )  # fmt: skip
+    _add_summary(compare)
     compare.set_defaults(func=_compare)
+    _add_merge_parser(commands)
+    _add_publish_parser(commands)
     return parser
+
+
+def _add_merge_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``harness merge``."""
+    merge = commands.add_parser("merge", help="merge shards; show results of other machines side by side")
+    merge.add_argument("results", type=Path, nargs="+", help="results.json files (shards and/or machines)")
+    merge.add_argument(
+        "--out", type=Path, required=True, help="write merged.md, merged.csv and the merged runs here"
+    )
+    merge.set_defaults(func=_merge)
+
+
+def _add_publish_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``harness publish``."""
+    pub = commands.add_parser("publish", help="copy runs into a release folder with index.md/.html")
+    pub.add_argument("version", help="release folder name, e.g. v1.2.0 (letters, digits, '.', '_', '-')")
+    pub.add_argument(
+        "runs", type=Path, nargs="*", metavar="RUN",
+        help="run folders or results.json files (default: every run folder under --reports)",
+    )  # fmt: skip
+    pub.add_argument(
+        "--reports", type=Path, default=Path("reports"),
+        help="reports directory; the release goes to REPORTS/VERSION (default: reports)",
+    )  # fmt: skip
+    pub.add_argument("--force", action="store_true", help="replace an existing, different release")
+    pub.set_defaults(func=_publish)
+
+
+def _append_summary(args: argparse.Namespace, markdown: str) -> None:
+    """Append ``markdown`` to ``--summary``, else to ``$GITHUB_STEP_SUMMARY`` when that is set."""
+    target = args.summary or os.environ.get(SUMMARY_ENV) or None
+    if target is None:
+        return
+    path = Path(target)
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(markdown if markdown.endswith("\n") else f"{markdown}\n")
+    except OSError as exc:
+        raise HarnessError(f"cannot append the summary to {path}: {exc.strerror or exc}") from exc
+
+
+def _output_dir(path: Path) -> Path:
+    """``path``, created if missing; HarnessError naming it when it cannot be created or written."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(f"cannot write reports to {path}: {exc.strerror or exc}") from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise HarnessError(f"cannot write reports to {path}: permission denied")
+    return path
 
 
 def _report(args: argparse.Namespace) -> int:
     """``harness report``."""
     run = RunResults.load(args.results)
-    print(render_markdown(run), end="")
+    markdown = render_summary_markdown(run)
+    print(markdown, end="")
     if args.out is not None:
-        for path in write_tables(run, args.out):
+        for path in write_tables(run, _output_dir(args.out)):
             print(f"wrote {path}", file=sys.stderr)
+    _append_summary(args, markdown)
     return EXIT_OK
 
 
@@ -124,20 +205,48 @@ def _compare(args: argparse.Namespace) -> int:
     shared = [v.variant for v in new.variants if old.variant(v.variant) is not None]
     if not shared:
         raise HarnessError(f"no common variants between {args.old} and {args.new}")
-    print(f"Comparing {args.old} (run {old.run_id}) with {args.new} (run {new.run_id})\n")
-    print(to_markdown(diff_table(old, new)))
+    failed = [c for c in compare_checks(old, new, budgets) if c.failed]
+    markdown = _compare_markdown(args, old, new, failed, len(shared))
+    print(markdown, end="")
+    _append_summary(args, markdown)
+    return EXIT_REGRESSION if failed else EXIT_OK
+
+
+def _compare_markdown(
+    args: argparse.Namespace, old: RunResults, new: RunResults, failed: Sequence[CheckResult], shared: int
+) -> str:
+    """The comparison as Markdown: heading, diff table, fingerprint note, one verdict line per failure."""
+    parts = [
+        f"## Comparing `{args.old}` (run {old.run_id}) with `{args.new}` (run {new.run_id})",
+        to_markdown(diff_table(old, new)),
+    ]
     if old.fingerprint_id != new.fingerprint_id:
-        print(
-            f"\nnote: fingerprints differ ({old.fingerprint_id} vs {new.fingerprint_id}); "
+        parts.append(
+            f"note: fingerprints differ ({old.fingerprint_id} vs {new.fingerprint_id}); "
             "absolute latency not compared"
         )
-    failed = [c for c in compare_checks(old, new, budgets) if c.failed]
-    print()
-    for check in failed:
-        print(f"REGRESSION {check.message}")
-    if not failed:
-        print(f"no regression in {len(shared)} common variant(s)")
-    return EXIT_REGRESSION if failed else EXIT_OK
+    verdict = [f"- REGRESSION {check.message}" for check in failed]
+    parts.append("\n".join(verdict) or f"no regression in {shared} common variant(s)")
+    return "\n\n".join(parts) + "\n"
+
+
+def _merge(args: argparse.Namespace) -> int:
+    """``harness merge``: merged.md printed, every file written listed on stderr."""
+    written = write_merge(args.results, _output_dir(args.out))
+    print(written[0].read_text(encoding="utf-8"), end="")
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _publish(args: argparse.Namespace) -> int:
+    """``harness publish``: the release folder and its runs."""
+    release = publish(args.version, args.reports, args.runs, force=args.force)
+    state = "unchanged (identical release already published)" if release.unchanged else "published"
+    print(f"release {args.version} {state}: {release.path / 'index.html'}")
+    for entry in release.entries:
+        print(f"  {entry.run_id}: {entry.variants} variant(s), {entry.passed} passed, {entry.failed} failed")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
+from harness.ablationconfig import AblationSpec
 from harness.budgets import Budgets
 from harness.distillconfig import DistillConfig, is_teacher_path
 from harness.errors import ConfigError
@@ -49,7 +50,7 @@ FALLBACK_BACKENDS = ("torch", "onnxruntime", "onnxruntime-trt")
 TOP_KEYS = (
     "profile", "data", "imgsz", "device", "threads", "seed", "cache_dir", "reports_dir",
     "baselines_dir", "models", "train", "matrix", "budgets", "latency", "dataset", "mixed_precision",
-    "pruning", "distill", "verdicts",
+    "pruning", "distill", "verdicts", "ablation",
 )  # fmt: skip
 MODEL_KEYS = ("name", "weights", "cfg", "train", "teacher")
 QUANT_KEYS = (*QUANT_CHOICES, "per_channel", "calib_size", "max_drop", "backends")
@@ -335,6 +336,7 @@ class HarnessConfig:
     pruning: PruningSpec = PruningSpec()
     distill: DistillConfig = DistillConfig()  # no students: no distillation
     verdicts: VerdictSpec = VerdictSpec()
+    ablation: AblationSpec = AblationSpec()
 
     def __post_init__(self) -> None:
         names = [m.name for m in self.models]
@@ -545,6 +547,7 @@ def build_config(
             "pruning",
             "distill",
             "verdicts",
+            "ablation",
         ):
             raise ConfigError(f"missing key '{where.key(key)}' in {where.source}")
     imgsz = _imgsz(where, mapping["imgsz"], "imgsz")
@@ -573,6 +576,11 @@ def build_config(
         distill=_distill(mapping, where, models, known_backends),
         verdicts=VerdictSpec.from_mapping(
             where.table(mapping.get("verdicts", {}), "verdicts"), where.child("verdicts")
+        ),
+        ablation=AblationSpec.from_mapping(
+            where.table(mapping.get("ablation", {}), "ablation"),
+            where.child("ablation"),
+            tuple(dict.fromkeys([*known_backends, *default_known_backends()])),
         ),
     )
 

@@ -12,11 +12,15 @@ from typing import Any
 
 import pytest
 
+from harness.ablation import plan as ablation_plan
 from harness.diststudy import cases as distill_cases
+from harness.parallel import LOCK_NAME, TimingLock
 from harness.prunestudy import cases
 from harness.runstate import RunState
 
 STATE_KEY = pytest.StashKey[RunState]()
+LOCK_KEY = pytest.StashKey[TimingLock]()
+TIMING_MARKER = "harness_timing"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,8 +53,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Create the (lazy) run state; nothing is loaded until a suite asks for it."""
+    """Create the (lazy) run state (nothing is loaded until a suite asks for it) and the timing lock."""
     config.stash[STATE_KEY] = RunState.from_pytest(config)
+    config.stash[LOCK_KEY] = TimingLock.from_env(Path(config.rootpath) / ".harness-cache" / LOCK_NAME)
+    config.addinivalue_line(
+        "markers",
+        f"{TIMING_MARKER}: measures latency; under pytest-xdist it runs while no other test runs",
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -68,6 +77,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         found_kd = distill_cases(metafunc.config.stash[STATE_KEY].session())
         reason = "no distillation cases: no [distill] students, or none of its backends in the matrix"
         _parametrize_cases(metafunc, "distill_case", found_kd, reason)
+    if "ablation_row" in metafunc.fixturenames:
+        session = metafunc.config.stash[STATE_KEY].session()
+        models = dict.fromkeys(v.model for v in session.variants)
+        rows = [row for model in models for row in ablation_plan(session, model)]
+        metafunc.parametrize("ablation_row", rows, ids=[row.slug for row in rows])
     if "model_name" in metafunc.fixturenames:
         session = metafunc.config.stash[STATE_KEY].session()
         names = list(dict.fromkeys(v.model for v in session.variants))
@@ -87,6 +101,16 @@ def _parametrize_cases(metafunc: pytest.Metafunc, name: str, found: Sequence[Any
 def harness_state(pytestconfig: pytest.Config) -> RunState:
     """The run state: session, results being collected, baseline notes."""
     return pytestconfig.stash[STATE_KEY]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):  # type: ignore[no-untyped-def]
+    """Under pytest-xdist, run a ``harness_timing`` test alone and other tests side by side
+    (:mod:`harness.parallel`); a plain run takes no lock."""
+    lock = item.config.stash[LOCK_KEY]
+    hold = lock.exclusive if item.get_closest_marker(TIMING_MARKER) else lock.shared
+    with hold():
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)

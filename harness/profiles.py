@@ -117,6 +117,8 @@ _FULL: dict[str, object] = {
         ],
         "methods": ["response", "feature", "cwd"],
     },
+    # suites/test_verdicts.py: 100 A/A comparisons and 100 injected 10 % slowdowns per model.
+    "verdicts": {"calibration_trials": 100},
     "matrix": {
         # Pruning studies: ratio x criterion x strategy per model, plus unstructured L1 rows.
         "prune": [0.0, 0.2, 0.3, 0.5],

@@ -195,7 +195,17 @@ class RunResults:
         self.studies.setdefault(name, []).extend(dict(row) for row in rows)
 
     def absorb(self, other: RunResults) -> None:
-        """Merge every record and study row of ``other`` (another shard of the same run) into this run."""
+        """Merge every record and study row of ``other`` (another shard of the same run) into this run.
+
+        Raises ResultsError when ``other`` was measured in another environment (fingerprint):
+        such results are shown side by side (``harness merge``), never merged.
+        """
+        if other.fingerprint_id != self.fingerprint_id:
+            raise ResultsError(
+                f"results from another fingerprint: run {other.run_id} was measured on "
+                f"{other.fingerprint_id}, run {self.run_id} on {self.fingerprint_id}; "
+                "only shards of one environment merge"
+            )
         for result in other.variants:
             fields_ = result.to_dict()
             self.record(str(fields_.pop("variant")), **fields_)  # type: ignore[arg-type]

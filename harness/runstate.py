@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.ablation import ABLATION, AblationRow, safe_measure
 from harness.backends.base import Runner
 from harness.baselines import Baseline, format_changes
 from harness.budgets import (
@@ -25,6 +26,7 @@ from harness.budgets import (
     check_map_drop,
     check_speedup,
 )
+from harness.calibration import CALIBRATION, LatencyTrials
 from harness.config import HarnessConfig, load_config
 from harness.diststudy import DISTILLATION, DistillCase, DistillRow
 from harness.diststudy import measure_case as measure_distill_case
@@ -62,6 +64,7 @@ class RunState:
     _noted_models: set[str] = field(default_factory=set)
     _pruning: dict[str, PruneRow] = field(default_factory=dict)
     _distill: dict[str, DistillRow] = field(default_factory=dict)
+    _ablation: dict[str, dict[str, object]] = field(default_factory=dict)
 
     @classmethod
     def from_pytest(cls, config: pytest.Config) -> RunState:
@@ -264,6 +267,40 @@ class RunState:
             self.results.add_study(DISTILLATION, [row.to_dict()])
             self._lines.append(_distill_line(row))
         return self._distill[case.slug]
+
+    def measure_ablation(self, row: AblationRow) -> dict[str, object]:
+        """The ablation row's figures, measured once per run and recorded in ``studies``."""
+        key = f"{row.model}/{row.name}"
+        if key not in self._ablation:
+            figures = safe_measure(self.session(), row)
+            self._ablation[key] = figures
+            self.results.add_study(ABLATION, [figures])
+        return self._ablation[key]
+
+    def calibration_call(self, model: str) -> tuple[Callable[[], object], str]:
+        """A batch-1 call of the model's fastest FP32 variant here (ONNX Runtime, else PyTorch)."""
+        reference = next(v for v in self.session().variants if v.model == model).reference()
+        for variant in (reference.unpruned(backend="onnxruntime"), reference):
+            try:
+                runner = self.session().runner(variant)
+            except BackendUnavailable:
+                continue
+            x = self.session().input_batch(variant, 1)
+            return (lambda: runner(x)), variant.slug
+        pytest.skip(f"{model}: neither ONNX Runtime nor PyTorch can run it here")
+
+    def record_calibration(self, variant: str, case: str, trials: LatencyTrials) -> None:
+        """Keep a calibration result in ``studies`` and in the terminal summary."""
+        row = {"variant": variant, "case": case, "limit": trials.limit} | trials.summary()
+        self.results.add_study(CALIBRATION, [row])
+        self._lines.append(
+            f"harness: verdict calibration {variant} {case}: {trials.failures}/{len(trials.verdicts)} FAIL "
+            f"(median speedup {row['median_speedup']:.3f}, median CI width {row['median_ci_width']:.3f})"
+        )
+
+    def note(self, line: str) -> None:
+        """Add a line to the terminal summary."""
+        self._lines.append(line)
 
     # -- verdicts, outcomes, end of run ---------------------------------------------------
 

@@ -20,6 +20,10 @@ import pytest
 from harness.diststudy import DistillCase
 from harness.runstate import RunState
 
+# A case is measured as a whole (training, then teacher/control/KD latency interleaved) by whichever
+# of these tests reaches it first on a worker, so every one of them may time: under xdist each runs alone.
+pytestmark = pytest.mark.harness_timing
+
 
 def test_kd_gain(distill_case: DistillCase, harness_state: RunState) -> None:
     """KD mAP50-95 >= control mAP50-95 + min_gain."""

@@ -12,6 +12,9 @@ import pytest
 
 from harness.runstate import RunState
 
+# The search times every step interleaved against full INT8: under pytest-xdist it runs alone.
+pytestmark = pytest.mark.harness_timing
+
 
 def test_mixed_precision(model_name: str, harness_state: RunState) -> None:
     """Search, record every step, and check that the target mAP was reached."""

@@ -23,6 +23,10 @@ import pytest
 from harness.prunestudy import PruneCase
 from harness.runstate import RunState
 
+# A case is measured as a whole (prune, fine-tune, interleaved latency) by whichever of these tests
+# reaches it first on a worker, so every one of them may time: under pytest-xdist each runs alone.
+pytestmark = pytest.mark.harness_timing
+
 
 def test_prune_cost(prune_case: PruneCase, harness_state: RunState) -> None:
     """Graph + pruning time and the pruning process's peak memory stay within their limits."""

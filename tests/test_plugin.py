@@ -42,9 +42,10 @@ def _results(pytester: pytest.Pytester) -> dict:
 
 def test_quick_matrix_end_to_end(project: pytest.Pytester) -> None:
     result = _run(project, "-v")
-    # skipped: mixed precision (not configured in quick), the 4 pruning tests (no ratio > 0) and
-    # the 3 distillation tests (no students)
-    result.assert_outcomes(passed=5, skipped=8)
+    # skipped: mixed precision (not configured in quick), the 4 pruning tests (no ratio > 0),
+    # the 3 distillation tests (no students), 4 ablation rows (no KD, INT8 or pruning in quick)
+    # and the 3 verdict calibrations (no trials set; the 1-epoch model has no mAP to lose)
+    result.assert_outcomes(passed=8, skipped=15)
     result.stdout.fnmatch_lines(
         [
             "*test_accuracy?yolo11n-p00-fp32-torch? PASSED*",
@@ -65,12 +66,15 @@ def test_quick_matrix_end_to_end(project: pytest.Pytester) -> None:
     assert abs(ort["metrics"]["map50_95"] - by_slug["yolo11n-p00-fp32-torch"]["metrics"]["map50_95"]) < 0.01
     table = (project.path / "reports" / "latest" / "deployment.md").read_text()
     assert "yolo11n-p00-fp32-onnxruntime" in table
+    ablation = (project.path / "reports" / "latest" / "ablation.md").read_text()
+    assert "+Multi-scale training" in ablation and "no unpruned student in [distill]" in ablation
+    assert (project.path / "reports" / "latest" / "report.html").is_file()
     assert (project.path / "reports" / "latest" / "deployment.csv").is_file()
 
 
 def test_k_selects_by_id(project: pytest.Pytester) -> None:
     result = _run(project, "-k", "onnxruntime and accuracy", "--collect-only", "-q")
-    result.stdout.fnmatch_lines(["*test_accuracy?yolo11n-p00-fp32-onnxruntime?*", "*1/13 tests collected*"])
+    result.stdout.fnmatch_lines(["*test_accuracy?yolo11n-p00-fp32-onnxruntime?*", "*1/23 tests collected*"])
 
 
 def test_baselines_written_only_when_asked(project: pytest.Pytester) -> None:
@@ -195,7 +199,7 @@ def test_benchmark_options_work_unchanged(project: pytest.Pytester) -> None:
 
 
 def test_xdist_workers_share_the_cache_and_one_report(project: pytest.Pytester) -> None:
-    result = _run(project, "-n", "2", "-k", "accuracy")
+    result = _run(project, "-n", "2", "-k", "accuracy and not verdict")
     result.assert_outcomes(passed=2)
     slugs = {v["variant"] for v in _results(project)["variants"]}
     assert slugs == {"yolo11n-p00-fp32-torch", "yolo11n-p00-fp32-onnxruntime"}

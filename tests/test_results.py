@@ -216,6 +216,16 @@ def test_absorb_merges_another_shard() -> None:
     assert [v.variant for v in a.variants] == ["m-p00-fp32-torch", "m-p00-fp32-onnxruntime"]
 
 
+def test_absorb_refuses_results_from_another_fingerprint() -> None:
+    a = _run()
+    other = RunResults.new("quick", Fingerprint("Intel Xeon", 2, 2, None, "3.11.7", None, None, None, None))
+    _record(other, metrics={"map50": 0.5})
+    with pytest.raises(ResultsError, match="results from another fingerprint") as info:
+        a.absorb(other)
+    assert FP.id in str(info.value) and other.fingerprint_id in str(info.value)
+    assert a.variants == []
+
+
 def test_studies_round_trip_and_merge(tmp_path: Path) -> None:
     a, b = _run(), _run()
     a.add_study("mixed_precision", [{"model": "m", "kept": [], "map50_95": 0.5}])

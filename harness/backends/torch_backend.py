@@ -16,12 +16,17 @@ _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
 class TorchRunner:
-    """A fused Ultralytics detection model in inference mode on one device and dtype."""
+    """A fused Ultralytics detection model in inference mode on one device and dtype.
 
-    def __init__(self, net: object, device: str, dtype: str, artifact: Path) -> None:
+    ``augment=True`` runs Ultralytics' test-time augmentation (``model(x, augment=True)``: the image
+    at scales 1, 0.83 and 0.67, the middle one flipped left-right, outputs concatenated for NMS).
+    """
+
+    def __init__(self, net: object, device: str, dtype: str, artifact: Path, augment: bool = False) -> None:
         import torch
 
         self.net = net
+        self.augment = augment
         self.device = torch.device(device)
         self.dtype = getattr(torch, dtype)
         self.artifact = artifact
@@ -33,7 +38,7 @@ class TorchRunner:
 
         x = torch.from_numpy(batch).to(self.device, self.dtype)
         with torch.inference_mode():
-            y = self.net(x)
+            y = self.net(x, augment=True) if self.augment else self.net(x)
         if isinstance(y, tuple | list):
             y = y[0]
         return y.float().cpu().numpy()

@@ -76,8 +76,11 @@ def _class(dets: Sequence[Detections], gts: Sequence[GroundTruth], cls: int, max
         tps.append(tp)
         images.append(np.full(len(s), i))
     order = np.argsort(-np.concatenate(scores), kind="mergesort")
+    tp, image = np.concatenate(tps, axis=1)[:, order], np.concatenate(images)[order]
+    hits = np.flatnonzero(tp.any(axis=0))
+    keep = hits[-1] + 1 if len(hits) else 0  # false positives after the last hit change no AP
     gt_counts = np.array([int(np.sum(gt.classes == cls)) for gt in gts], dtype=np.float64)
-    return _ClassMatches(np.concatenate(tps, axis=1)[:, order], np.concatenate(images)[order], gt_counts)
+    return _ClassMatches(tp[:, :keep], image[:keep], gt_counts)
 
 
 def _weighted_ap(matches: _ClassMatches, weights: np.ndarray) -> np.ndarray:
@@ -98,18 +101,25 @@ def _weighted_ap(matches: _ClassMatches, weights: np.ndarray) -> np.ndarray:
 
 
 def _ap(tp_sum: np.ndarray, fp_sum: np.ndarray, n_gt: np.ndarray) -> np.ndarray:
-    """(B,) COCO 101-point AP from (B, D) cumulative weighted TP/FP counts."""
-    if tp_sum.shape[1] == 0:
-        return np.zeros(len(n_gt))
+    """(B,) COCO 101-point AP from (B, D) cumulative weighted TP/FP counts.
+
+    Every row's recall is non-decreasing, so offsetting row b by 2b (recall is in [0, 1]) makes the
+    flattened array sorted, and one ``searchsorted`` finds every row's recall points at once.
+    """
+    n_rows, n_det = tp_sum.shape
+    if n_det == 0:
+        return np.zeros(n_rows)
     recall = tp_sum / n_gt[:, None]
     precision = tp_sum / (tp_sum + fp_sum + np.spacing(1))
     envelope = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
-    result = np.empty(len(n_gt))
-    for b in range(len(n_gt)):
-        idx = np.searchsorted(recall[b], RECALL_THRESHOLDS, side="left")
-        reached = idx < recall.shape[1]
-        result[b] = envelope[b, idx[reached]].sum() / len(RECALL_THRESHOLDS)
-    return result
+    offset = 2.0 * np.arange(n_rows)[:, None]
+    idx = np.searchsorted(
+        (recall + offset).ravel(), (RECALL_THRESHOLDS[None, :] + offset).ravel(), side="left"
+    )
+    idx = idx.reshape(n_rows, -1) - n_det * np.arange(n_rows)[:, None]
+    reached = idx < n_det
+    values = np.take_along_axis(envelope, np.minimum(idx, n_det - 1), axis=1)
+    return np.where(reached, values, 0.0).sum(axis=1) / len(RECALL_THRESHOLDS)
 
 
 def bootstrap_weights(n_images: int, resamples: int, seed: int = 0) -> np.ndarray:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.fsutil import atomic_symlink, atomic_write_text
+from harness.report.ablation import ABLATION_TABLES
 from harness.report.distill import DISTILL_TABLES
 from harness.report.html import ReportTable, render_html
 from harness.report.mixed import MIXED_TABLES
@@ -35,7 +36,7 @@ DEPLOYMENT_LEGEND = (
     "params in millions; `-` = not measured."
 )
 _DEPLOYMENT_FORMATS = {c.header: f".{c.digits}f" for c in DEPLOYMENT_COLUMNS} | {"Prune": ".2f"}
-STUDY_TABLES = {**QUANT_TABLES, **MIXED_TABLES, **PRUNING_TABLES, **DISTILL_TABLES}
+STUDY_TABLES = {**ABLATION_TABLES, **QUANT_TABLES, **MIXED_TABLES, **PRUNING_TABLES, **DISTILL_TABLES}
 """File stem -> table, written next to the deployment table when it has rows."""
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from harness.measure.stats import (
     Interval,
     Verdict,
-    paired_block_speedup,
     false_alarm_bound,
+    paired_block_speedup,
     percentile_interval,
     verdict,
 )

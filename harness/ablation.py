@@ -1,0 +1,231 @@
+"""The ablation study: what each technique buys one model, measured in one run.
+
+Rows (:data:`ROWS`), each one change against Baseline (the model's FP32 reference), all on the
+``[ablation]`` backend (ONNX Runtime by default) except +TTA:
+
+- **+KD**: the model's unpruned distilled student from ``[distill]``;
+- **+INT8**: the model's first INT8 configuration of the matrix on that backend;
+- **+Multi-scale training**: the reference's last training stage repeated with Ultralytics'
+  ``multi_scale`` (random image size per batch), same epochs, seed and data;
+- **+TTA**: the reference with Ultralytics' test-time augmentation (``augment=True``: three scales,
+  one flipped), on PyTorch, because TTA is a PyTorch inference option;
+- **+Pruning**: the model's first structured pruning configuration (fine-tuned per ``[pruning]``);
+- **All combined**: the pruned KD student (else the pruned model) quantized with the +INT8
+  configuration. Multi-scale training and TTA are not part of it (its reason says why).
+
+Every row is measured, never derived: mAP50/mAP50-95 on the val split with a paired bootstrap
+interval of its drop against Baseline, parameters, artifact size, and batch-1 latency timed
+interleaved against Baseline on the same runtime (speedup with its interval). A row whose
+component is not in this run's config is kept with its reason and no numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.ablationconfig import ABLATION, ROWS
+from harness.backends.base import Runner
+from harness.backends.torch_backend import TorchRunner
+from harness.errors import BackendUnavailable
+from harness.measure.accuracy import detect, score
+from harness.measure.latency import interleave
+from harness.measure.mapboot import MatchTable, paired_map_drop
+from harness.measure.size import file_bytes
+from harness.recipes import TrainRecipe, Variant
+from harness.session import HarnessSession
+
+__all__ = ["ABLATION", "ROWS", "AblationRow", "plan", "measure_row", "safe_measure", "tta_unsupported"]
+
+NOT_COMBINED = (
+    "multi-scale training not combined (the KD student would have to be trained again with it); "
+    "TTA not combined (a PyTorch inference option; the INT8 graph runs on {backend})"
+)
+
+
+@dataclass(frozen=True)
+class AblationRow:
+    """One planned row: the variant that realizes it (None: not available, see ``reason``)."""
+
+    model: str
+    name: str
+    variant: Variant | None
+    baseline: Variant
+    components: str
+    reason: str = ""
+    tta: bool = False
+
+    @property
+    def slug(self) -> str:
+        """Pytest id, e.g. ``yolo11n-int8``."""
+        return f"{self.model}-{self.name.strip('+').split()[0].lower().replace('-', '')}"
+
+
+def _first(session: HarnessSession, keep: Callable[[Variant], bool]) -> Variant | None:
+    return next((v for v in session.variants if keep(v)), None)
+
+
+def plan(session: HarnessSession, model: str) -> list[AblationRow]:
+    """The seven rows of ``model``'s ablation table, each with its variant or its reason."""
+    spec = session.config.ablation
+    reference = next(v for v in session.variants if v.model == model).reference()
+    base = reference.unpruned(backend=spec.backend)
+    int8 = _first(session, lambda v: v.model == model and v.precision == "int8" and v.backend == spec.backend
+                  and v.prune is None and v.distill is None)  # fmt: skip
+    pruned = _first(session, lambda v: v.model == model and v.prune is not None and v.distill is None
+                    and v.prune.method == "structured")  # fmt: skip
+    kd = _first(session, lambda v: v.model == model and v.distill is not None and v.prune is None)
+    kd_pruned = _first(session, lambda v: v.model == model and v.distill is not None and v.prune is not None)
+    row = _Rows(model, base, spec.backend)
+    return [
+        row.make("Baseline", base, "FP32 reference"),
+        row.make("+KD", _on(kd, spec.backend), kd.distill if kd else "", "" if kd else _why_kd(kd_pruned)),
+        row.make(
+            "+INT8",
+            int8,
+            int8.quant.slug if int8 and int8.quant else "",
+            _why(int8, "INT8 configuration on the ablation backend"),
+        ),
+        _multi_scale(row, reference, spec.multi_scale),
+        row.make("+TTA", reference, "augment=True (scales 1, 0.83, 0.67; flip)", tta=True),
+        row.make(
+            "+Pruning",
+            _on(pruned, spec.backend),
+            pruned.prune.slug if pruned and pruned.prune else "",
+            _why(pruned, "structured pruning ratio"),
+        ),  # fmt: skip
+        _combined(row, kd_pruned or pruned, int8),
+    ]
+
+
+@dataclass(frozen=True)
+class _Rows:
+    model: str
+    baseline: Variant
+    backend: str
+
+    def make(
+        self, name: str, variant: Variant | None, components: str, reason: str = "", tta: bool = False
+    ) -> AblationRow:
+        kept = variant if not reason else None
+        base = self.baseline.reference() if tta else self.baseline
+        return AblationRow(self.model, name, kept, base, components, reason, tta)
+
+
+def _on(variant: Variant | None, backend: str) -> Variant | None:
+    """``variant`` in FP32 on ``backend`` (any checkpoint exports to any backend)."""
+    if variant is None:
+        return None
+    return dataclasses.replace(variant, backend=backend, precision="fp32", quant=None)
+
+
+def _why(variant: Variant | None, what: str) -> str:
+    return "" if variant is not None else f"no {what} for this model in the matrix"
+
+
+def _why_kd(kd_pruned: Variant | None) -> str:
+    """Reason for a missing +KD row."""
+    hint = "; the pruned KD student is in All combined and the distillation table" if kd_pruned else ""
+    return f"no unpruned student in [distill] for this model{hint}"
+
+
+def tta_unsupported(net: object) -> str:
+    """Why Ultralytics would fall back to plain inference for ``augment=True`` ("" if it would not):
+    its own rule, an end-to-end head or a head other than ``Detect``."""
+    from ultralytics.nn.modules import Detect
+
+    head = getattr(net, "model", [None])[-1]
+    if getattr(net, "end2end", False) or type(head) is not Detect:
+        return f"Ultralytics does not support augment=True for this head ({type(head).__name__}, end-to-end)"
+    return ""
+
+
+def _multi_scale(row: _Rows, reference: Variant, multi_scale: float) -> AblationRow:
+    """The reference's last training stage again with ``multi_scale`` (same epochs, seed, data)."""
+    name = "+Multi-scale training"
+    source = reference.source
+    if multi_scale <= 0:
+        return row.make(name, None, "", "ablation.multi_scale is 0")
+    if not isinstance(source, TrainRecipe):
+        return row.make(name, None, "", "the model comes from a user's .pt; the harness does not retrain it")
+    hyp = tuple(sorted({**dict(source.hyp), "multi_scale": multi_scale}.items()))
+    variant = dataclasses.replace(reference, source=dataclasses.replace(source, hyp=hyp), backend=row.backend)
+    what = f"multi_scale={multi_scale} in the last {source.epochs} epochs at {source.imgsz} px"
+    return row.make(name, variant, what)
+
+
+def _combined(row: _Rows, student: Variant | None, int8: Variant | None) -> AblationRow:
+    """The pruned (KD) student quantized like +INT8."""
+    name = "All combined"
+    if student is None or int8 is None:
+        return row.make(name, None, "", "needs a pruned model and an INT8 configuration in the matrix")
+    variant = dataclasses.replace(student, backend=int8.backend, precision="int8", quant=int8.quant)
+    parts = ["KD"] if student.distill else []
+    parts += ["pruning", "INT8"]
+    note = NOT_COMBINED.format(backend=int8.backend)
+    return dataclasses.replace(row.make(name, variant, " + ".join(parts)), reason=note)
+
+
+def _runner(session: HarnessSession, row: AblationRow) -> Runner:
+    """The row's runner; TTA wraps the reference's PyTorch model with ``augment=True``."""
+    if row.variant is None:
+        raise ValueError(f"{row.name} has no variant: {row.reason}")
+    runner = session.runner(row.variant)
+    if not row.tta:
+        return runner
+    if not isinstance(runner, TorchRunner):
+        raise TypeError(f"+TTA needs the PyTorch runner, got {type(runner).__name__}")
+    if why := tta_unsupported(runner.net):
+        raise BackendUnavailable(why)
+    dtype = str(runner.dtype).removeprefix("torch.")
+    return TorchRunner(runner.net, str(runner.device), dtype, runner.artifact, augment=True)
+
+
+def measure_row(session: HarnessSession, row: AblationRow) -> dict[str, object]:
+    """Measure one row (raises BackendUnavailable when its runtime is absent)."""
+    out = _unmeasured(row, row.reason)
+    if row.variant is None:
+        return out
+    runner, base = _runner(session, row), session.runner(row.baseline)
+    if row.tta:
+        dets, gts = detect(runner, session.val_samples(), session.data.names, row.variant.imgsz)
+        result, matches = score(dets, gts, "the val split"), MatchTable.build(dets, gts)
+    else:  # shared with test_accuracy when the variant is in the matrix
+        result, matches = session.accuracy(row.variant), session.matches(row.variant)
+    verdicts, lat = session.config.verdicts, session.config.latency
+    drop = paired_map_drop(
+        matches, session.matches(row.baseline), verdicts.accuracy_confidence, verdicts.accuracy_resamples
+    )
+    x = session.input_batch(row.variant, 1)
+    timed = interleave(lambda: runner(x), lambda: base(x), lat.interleaved_rounds, lat.warmup)
+    speed = timed.interval(verdicts.latency_confidence)
+    out |= {
+        "variant": row.variant.slug,
+        "runtime": f"{row.variant.backend} {row.variant.precision}" + (" TTA" if row.tta else ""),
+        "map50": result.map50,
+        "map50_95": result.map50_95,
+        "map_drop_ci": [drop.low, drop.high],
+        "baseline_map50_95": session.accuracy(row.baseline).map50_95,
+        "params": session.network_size(row.variant)["params"],
+        "file_bytes": float(file_bytes(runner.artifact)),
+        "baseline_file_bytes": float(file_bytes(base.artifact)),
+        "latency_ms": timed.candidate_median_s * 1e3,
+        "baseline_latency_ms": timed.reference_median_s * 1e3,
+        "speedup": timed.speedup,
+        "speedup_ci": [speed.low, speed.high] if speed else None,
+    }
+    return out
+
+
+def safe_measure(session: HarnessSession, row: AblationRow) -> dict[str, object]:
+    """:func:`measure_row`, with an absent runtime recorded as the row's reason."""
+    try:
+        return measure_row(session, row)
+    except BackendUnavailable as exc:
+        return _unmeasured(row, str(exc))
+
+
+def _unmeasured(row: AblationRow, reason: str) -> dict[str, object]:
+    """A row's identity and reason, with no figures."""
+    return {"model": row.model, "row": row.name, "components": row.components, "reason": reason}
