@@ -36,6 +36,7 @@ from harness.measure.mapboot import paired_map_drop
 from harness.measure.memprobe import ProbeRequest
 from harness.measure.size import file_bytes
 from harness.measure.speed import latency_metrics, memory_metrics, speedup_metrics, throughput_metrics
+from harness.measure.stats import Interval
 from harness.mixed import MIXED_PRECISION, MixedPrecisionStudy, candidates, run_study, worst_int8
 from harness.prunestudy import PRUNING, PruneCase, PruneRow, measure_case
 from harness.recipes import Variant
@@ -214,17 +215,20 @@ class RunState:
         self._note_inconclusive(checks)
         return checks
 
-    def measure_repeatability(self, model: str) -> float:
-        """Latency ratio of the model's reference against itself, interleaved in this run."""
+    def measure_repeatability(self, model: str) -> Interval:
+        """Latency ratio of the model's reference against itself, interleaved in this run, with its
+        interval (a point interval when too few rounds were timed for one)."""
         reference = next(v for v in self.session().variants if v.model == model).reference()
         runner = self._runner(reference)
         x = self.session().input_batch(reference, 1)
         lat = self.config.latency
-        ratio = interleave(lambda: runner(x), lambda: runner(x), lat.interleaved_rounds, lat.warmup).speedup
+        timed = interleave(lambda: runner(x), lambda: runner(x), lat.interleaved_rounds, lat.warmup)
+        level = self.config.verdicts.latency_confidence
+        interval = timed.interval(level) or Interval(timed.speedup, timed.speedup, timed.speedup, level)
         self._lines.append(
-            f"harness: {reference.slug} measured twice, interleaved: latency ratio {ratio:.3f}"
+            f"harness: {reference.slug} measured twice, interleaved: latency ratio {interval.describe()}"
         )
-        return ratio
+        return interval
 
     def measure_mixed_precision(self, model: str) -> MixedPrecisionStudy:
         """The mixed-precision study of ``model`` (skips when it is not configured or has no subject)."""

