@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from harness.ablationconfig import ABLATION, ROWS
-from harness.report.tables import StudyTable
+from harness.report.tables import StudyTable, number_or_nan
 from harness.results import RunResults
 
 __all__ = ["ABLATION_TABLES", "ablation_table"]
@@ -34,10 +34,6 @@ ABLATION_LEGEND = (
 )
 
 
-def _number(value: object) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
-
-
 def _pair(value: object, digits: int, sign: str = "") -> str:
     """``[low, high]`` as text; ``-`` when absent."""
     if (
@@ -56,26 +52,26 @@ def _percent(value: float, base: float) -> float:
 
 def _row(row: Mapping[str, object], base: Mapping[str, object]) -> dict[str, object]:
     """One table row with its deltas against the model's Baseline row."""
-    m50, m = _number(row.get("map50")), _number(row.get("map50_95"))
-    params, size, lat = (_number(row.get(k)) for k in ("params", "file_bytes", "latency_ms"))
+    m50, m = number_or_nan(row.get("map50")), number_or_nan(row.get("map50_95"))
+    params, size, lat = (number_or_nan(row.get(k)) for k in ("params", "file_bytes", "latency_ms"))
     drop = row.get("map_drop_ci")
     drop_ci = [-drop[1], -drop[0]] if isinstance(drop, Sequence) and len(drop) == 2 else None
     return {
         "Model": row.get("model", ""),
         "Row": row.get("row", ""),
         "mAP50": m50,
-        "Δ mAP50": m50 - _number(base.get("map50")),
+        "Δ mAP50": m50 - number_or_nan(base.get("map50")),
         "mAP50-95": m,
-        "Δ mAP50-95": m - _number(base.get("map50_95")),
+        "Δ mAP50-95": m - number_or_nan(base.get("map50_95")),
         "Δ mAP50-95 CI": _pair(drop_ci, 4, "+"),
         "Params M": params / 1e6,
-        "Δ params %": _percent(params, _number(base.get("params"))),
+        "Δ params %": _percent(params, number_or_nan(base.get("params"))),
         "Latency ms": lat,
-        "Δ latency %": _percent(lat, _number(row.get("baseline_latency_ms"))),
-        "Speedup": _number(row.get("speedup")),
+        "Δ latency %": _percent(lat, number_or_nan(row.get("baseline_latency_ms"))),
+        "Speedup": number_or_nan(row.get("speedup")),
         "Speedup CI": _pair(row.get("speedup_ci"), 2),
         "Size MB": size / 1e6,
-        "Δ size %": _percent(size, _number(row.get("baseline_file_bytes"))),
+        "Δ size %": _percent(size, number_or_nan(row.get("baseline_file_bytes"))),
         "Runtime": row.get("runtime") or "-",
         "Note": _note(row),
     }

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from harness.diststudy import DISTILLATION
-from harness.report.tables import StudyTable
+from harness.report.tables import StudyTable, number_or_nan
 from harness.results import RunResults
 
 __all__ = ["DISTILL_TABLES", "distillation_table"]
@@ -36,10 +36,6 @@ DISTILL_LEGEND = (
 )
 
 
-def _number(value: object) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
-
-
 def _group(row: Mapping[str, object]) -> str:
     """E.g. ``yolo11n p30-l1 / reference``: the student and its teacher."""
     return f"{row.get('model', '')} {row.get('student', '')} / {row.get('kd_teacher', '')}"
@@ -49,11 +45,11 @@ def _kd_row(row: Mapping[str, object]) -> dict[str, object]:
     """One KD student: its figures and its deltas against its control and its reference."""
     method = str(row.get("kd_method", ""))
     student = f"{row.get('model', '')} {row.get('student', '')}"
-    kd, control = _number(row.get("map50_95_kd")), _number(row.get("map50_95_control"))
-    epoch_kd, epoch_control = _number(row.get("epoch_s_kd")), _number(row.get("epoch_s_control"))
+    kd, control = number_or_nan(row.get("map50_95_kd")), number_or_nan(row.get("map50_95_control"))
+    epoch_kd, epoch_control = number_or_nan(row.get("epoch_s_kd")), number_or_nan(row.get("epoch_s_control"))
     return _row(f"{student} {_METHOD_LABELS.get(method, method)}", row, "student", "kd") | {
         "Δ vs control": kd - control,
-        "Δ vs reference": kd - _number(row.get("map50_95_reference")),
+        "Δ vs reference": kd - number_or_nan(row.get("map50_95_reference")),
         "Epoch s": epoch_kd,
         "Epoch x": epoch_kd / epoch_control if epoch_control > 0 else math.nan,
         "Weight": row.get("kd_weight"),
@@ -69,7 +65,7 @@ def _rows(cases: list[Mapping[str, object]]) -> list[dict[str, object]]:
     control = _row(f"{student} (control)", first, "student", "control") | _empty()
     return [
         base | _row(f"Teacher ({first.get('kd_teacher', '')})", first, "teacher", "teacher") | _empty(),
-        base | control | {"Epoch s": _number(first.get("epoch_s_control"))},
+        base | control | {"Epoch s": number_or_nan(first.get("epoch_s_control"))},
         *(base | _kd_row(case) for case in cases),
     ]
 
@@ -77,9 +73,9 @@ def _rows(cases: list[Mapping[str, object]]) -> list[dict[str, object]]:
 def _row(label: str, row: Mapping[str, object], params: str, role: str) -> dict[str, object]:
     return {
         "Model": label,
-        "Params M": _number(row.get(f"params_{params}")) / 1e6,
-        "Latency ms": _number(row.get(f"{role}_ms")),
-        "mAP50-95": _number(row.get(f"map50_95_{role}")),
+        "Params M": number_or_nan(row.get(f"params_{params}")) / 1e6,
+        "Latency ms": number_or_nan(row.get(f"{role}_ms")),
+        "mAP50-95": number_or_nan(row.get(f"map50_95_{role}")),
     }
 
 

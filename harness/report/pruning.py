@@ -17,6 +17,7 @@ import pandas as pd
 
 from harness.prunestudy import PRUNING, SPEED_BACKENDS
 from harness.report.tables import StudyTable
+from harness.report.tables import number_or_nan as _number
 from harness.results import RunResults
 
 __all__ = ["PRUNING_TABLES", "pruning_table", "ratio_guideline_table"]
@@ -42,10 +43,6 @@ GUIDELINE_LEGEND = (
     "the safe drop; aggressive: at most the aggressive drop (both absolute mAP50-95, from the run's "
     "[pruning] table). Regenerated from this run's measurements; `-` = no measured ratio qualifies."
 )
-
-
-def _number(value: object) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
 
 
 def _ratio(before: object, after: object) -> float:

@@ -21,6 +21,7 @@ __all__ = [
     "DEPLOYMENT_COLUMNS",
     "DIFF_COLUMNS",
     "MISSING",
+    "number_or_nan",
     "deployment_table",
     "diff_table",
     "to_markdown",
@@ -28,6 +29,11 @@ __all__ = [
 ]
 
 MISSING = "-"
+
+
+def number_or_nan(value: object) -> float:
+    """A study row's JSON number as a float; NaN (rendered ``-``) for null, text or a bool."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
 
 
 @dataclass(frozen=True)
