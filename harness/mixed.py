@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.backends.onnxruntime_backend import OrtRunner, artifact_recipe
+from harness.budgets import Budget, CheckResult, check_map_drop
 from harness.build import build, materialize
 from harness.build.quantize.calibration import calibration_images
 from harness.build.quantize.onnxruntime import OrtQuantRecipe
@@ -26,12 +27,14 @@ from harness.build.quantize.sensitivity import (
 )
 from harness.config import MixedPrecisionSpec
 from harness.errors import BackendUnavailable
-from harness.measure.accuracy import evaluate
+from harness.measure.accuracy import detect, score
 from harness.measure.latency import interleave
+from harness.measure.mapboot import MatchTable, paired_map_drop
+from harness.measure.stats import Interval
 from harness.recipes import Variant
 from harness.session import HarnessSession
 
-__all__ = ["MIXED_PRECISION", "MixedPrecisionStudy", "candidates", "worst_int8", "run_study"]
+__all__ = ["MIXED_PRECISION", "MixedPrecisionStudy", "candidates", "worst_int8", "run_study", "target_check"]
 
 MIXED_PRECISION = "mixed_precision"
 """The study's name in results.json ``studies``."""
@@ -48,6 +51,7 @@ class MixedPrecisionStudy:
     target_map: float
     layers: tuple[LayerSensitivity, ...]
     steps: tuple[MixedStep, ...]
+    last_drop: Interval | None = None  # mAP50-95 drop of the last step vs FP32, paired bootstrap
 
     @property
     def loss(self) -> float:
@@ -57,6 +61,11 @@ class MixedPrecisionStudy:
     def recovered(self, step: MixedStep) -> float | None:
         """Fraction of the loss ``step`` takes back (None when full INT8 lost nothing)."""
         return (step.map50_95 - self.int8_map) / self.loss if self.loss > 0 else None
+
+    @property
+    def allowed_drop(self) -> float:
+        """The largest mAP50-95 drop against FP32 that meets the target."""
+        return self.float_map - self.target_map
 
     @property
     def reached(self) -> bool:
@@ -109,28 +118,56 @@ def run_study(
     spec: MixedPrecisionSpec,
     max_drop: float,
     target_map: float | None = None,
+    confidence: float = 0.95,
+    resamples: int = 1000,
 ) -> MixedPrecisionStudy:
     """Rank ``base``'s layers, then keep them in float one at a time until the target holds.
 
     Target (unless ``target_map`` is given): the INT8 loss shrinks to at most
     ``(1 - spec.recover)`` of itself and to at most ``max_drop`` (the variant's mAP budget),
-    whichever is stricter. When full INT8 loses nothing the study has no steps.
+    whichever is stricter. When full INT8 loses nothing the study has no steps. The last step's
+    drop against FP32 comes with a paired bootstrap interval over the val images
+    (``confidence``, ``resamples``), for a verdict like every other accuracy budget's.
     """
     recipe = artifact_recipe(base, 1)
     if not isinstance(recipe, OrtQuantRecipe) or recipe.data is None:
         raise ValueError(f"{base.slug} is not a static ONNX Runtime INT8 variant")
-    float_map = session.accuracy(dataclasses.replace(base, precision="fp32", quant=None)).map50_95
+    fp32 = dataclasses.replace(base, precision="fp32", quant=None)
+    float_map = session.accuracy(fp32).map50_95
     int8_map = session.accuracy(base).map50_95
     loss = float_map - int8_map
     if target_map is None and loss <= 0:  # nothing to take back: no ranking, no steps
         return MixedPrecisionStudy(base.model, base.slug, float_map, int8_map, int8_map, (), ())
     target = target_map if target_map is not None else float_map - min(max_drop, (1.0 - spec.recover) * loss)
     layers = _rank(session, recipe, spec.sensitivity_images)
-    measure = _step_measure(session, base, recipe)
+    tables: dict[tuple[str, ...], MatchTable] = {}
+    measure = _step_measure(session, base, recipe, tables)
     steps = search(measure, recipe, layers, target, steps=range(min(spec.max_layers, len(layers)) + 1))
+    drop = None
+    if steps:
+        drop = paired_map_drop(tables[steps[-1].kept], session.matches(fp32), confidence, resamples)
     return MixedPrecisionStudy(
-        base.model, base.slug, float_map, int8_map, target, tuple(layers), tuple(steps)
+        base.model, base.slug, float_map, int8_map, target, tuple(layers), tuple(steps), drop
     )
+
+
+def target_check(study: MixedPrecisionStudy, inconclusive_fails: bool = False) -> CheckResult:
+    """Did the search reach its target? The last step's drop against FP32 against the allowed drop.
+
+    Like every accuracy budget, with the study's interval the check fails only when the whole
+    interval exceeds the allowed drop; one that straddles it is inconclusive (``inconclusive_fails``
+    decides). Without an interval it compares the point values.
+    """
+    if not study.steps:
+        raise ValueError(f"{study.base}: the study has no steps to judge (full INT8 lost nothing)")
+    last = study.steps[-1]
+    name = f"{study.base} with {len(last.kept)} layers in float"
+    if study.allowed_drop < 0:
+        target, fp32 = study.target_map, study.float_map
+        raise ValueError(f"{study.base}: target mAP50-95 {target:.4f} is above FP32's {fp32:.4f}")
+    budget = Budget(max_map_drop=study.allowed_drop)
+    value, reference = last.map50_95, study.float_map
+    return check_map_drop(budget, name, value, reference, None, study.last_drop, inconclusive_fails)
 
 
 def _rank(session: HarnessSession, recipe: OrtQuantRecipe, n_images: int) -> list[LayerSensitivity]:
@@ -143,9 +180,12 @@ def _rank(session: HarnessSession, recipe: OrtQuantRecipe, n_images: int) -> lis
 
 
 def _step_measure(
-    session: HarnessSession, base: Variant, full: OrtQuantRecipe
+    session: HarnessSession, base: Variant, full: OrtQuantRecipe, tables: dict[tuple[str, ...], MatchTable]
 ) -> Callable[[OrtQuantRecipe], MixedStep]:
-    """A ``search`` callback: build one step, evaluate it, time it interleaved against full INT8."""
+    """A ``search`` callback: build one step, evaluate it, time it interleaved against full INT8.
+
+    Each step's val detections, matched per image, go to ``tables`` under its kept layers.
+    """
     ctx, lat = session.ctx, session.config.latency
     base_runner = session.runner(base)
     x = session.input_batch(base, 1)
@@ -156,7 +196,9 @@ def _step_measure(
         else:
             artifact = build(recipe, ctx)
             runner = OrtRunner(artifact.path, artifact.sha256, ["CPUExecutionProvider"], ctx.threads)
-        result = evaluate(runner, session.val_samples(), session.data.names, base.imgsz)
+        dets, gts = detect(runner, session.val_samples(), session.data.names, base.imgsz)
+        result = score(dets, gts, "the val split")
+        tables[recipe.keep_float] = MatchTable.build(dets, gts)
         timed = interleave(lambda: runner(x), lambda: base_runner(x), lat.interleaved_rounds, lat.warmup)
         return MixedStep(recipe.keep_float, result.map50_95, timed.speedup, 1e3 * timed.candidate_median_s)
 

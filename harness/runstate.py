@@ -37,7 +37,14 @@ from harness.measure.memprobe import ProbeRequest
 from harness.measure.size import file_bytes
 from harness.measure.speed import latency_metrics, memory_metrics, speedup_metrics, throughput_metrics
 from harness.measure.stats import Interval
-from harness.mixed import MIXED_PRECISION, MixedPrecisionStudy, candidates, run_study, worst_int8
+from harness.mixed import (
+    MIXED_PRECISION,
+    MixedPrecisionStudy,
+    candidates,
+    run_study,
+    target_check,
+    worst_int8,
+)
 from harness.prunestudy import PRUNING, PruneCase, PruneRow, measure_case
 from harness.recipes import Variant
 from harness.report.writer import write_run
@@ -242,7 +249,10 @@ class RunState:
         if base is None:
             pytest.skip(f"{model}: none of its ONNX Runtime INT8 variants can run here")
         budget = self.config.budgets.for_variant(base.slug, base.precision).max_map_drop
-        study = run_study(session, base, spec, budget if budget is not None else 1.0)
+        verdicts = self.config.verdicts
+        limit = budget if budget is not None else 1.0
+        level, draws = verdicts.accuracy_confidence, verdicts.accuracy_resamples
+        study = run_study(session, base, spec, limit, confidence=level, resamples=draws)
         self.results.add_study(MIXED_PRECISION, study.rows())
         if study.steps:
             last = study.steps[-1]
@@ -252,6 +262,12 @@ class RunState:
                 f"{study.int8_map:.4f} -> {last.map50_95:.4f} (FP32 {study.float_map:.4f}){cost}"
             )
         return study
+
+    def mixed_precision_check(self, study: MixedPrecisionStudy) -> CheckResult:
+        """The study's target check (:func:`harness.mixed.target_check`), noted when inconclusive."""
+        check = target_check(study, self.config.verdicts.inconclusive_fails)
+        self._note_inconclusive([check])
+        return check
 
     def measure_pruning(self, case: PruneCase) -> PruneRow:
         """The pruning study row of ``case``, measured once per run and recorded in ``studies``."""

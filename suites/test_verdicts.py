@@ -7,8 +7,9 @@
 - ``test_map_loss_flagged``: the reference's val detections degraded to cost one point of
   mAP50-95 are flagged; the reference against itself never is.
 
-The two latency tests take ``2 x trials`` interleaved comparisons (about 2 minutes each at 100
-trials here), so the default profile sets no trials and they skip; the full profile runs 100.
+The two latency tests take ``trials`` interleaved comparisons each (about 6 minutes each at 100
+trials of 60 rounds here), so the default profile sets no trials and they skip; the full profile
+runs 100.
 """
 
 from __future__ import annotations

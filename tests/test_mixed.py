@@ -8,7 +8,8 @@ import pytest
 
 from harness.build.quantize.sensitivity import LayerSensitivity, MixedStep
 from harness.config import HarnessConfig, MatrixSpec, MixedPrecisionSpec, QuantChoice
-from harness.mixed import MixedPrecisionStudy, candidates, run_study, worst_int8
+from harness.measure.stats import Interval
+from harness.mixed import MixedPrecisionStudy, candidates, run_study, target_check, worst_int8
 from harness.recipes import QuantSpec
 from harness.session import HarnessSession
 
@@ -48,6 +49,12 @@ def test_worst_and_a_real_search(quick_config: HarnessConfig) -> None:
     rows = study.rows()
     assert [row["added"] for row in rows] == [None, study.layers[0].node, study.layers[1].node]
     assert all(isinstance(row["latency_median_ms"], float) for row in rows)
+    # The last step's drop against FP32, resampled over the val images, centred on the point drop.
+    drop = study.last_drop
+    assert drop is not None and drop.low <= drop.estimate <= drop.high
+    assert drop.estimate == pytest.approx(study.float_map - study.steps[-1].map50_95, abs=1e-9)
+    with pytest.raises(ValueError, match="above FP32"):  # the forced target is no budget to judge
+        target_check(study)
 
 
 def test_nothing_lost_means_no_steps() -> None:
@@ -64,3 +71,32 @@ def test_rows_and_recovery() -> None:
     row = study.rows()[1]
     assert (row["added"], row["added_sqnr_db"], row["kept"]) == ("conv_a", 12.5, ["conv_a"])
     assert row["int8_latency_median_ms"] == 4.0 and row["latency_vs_int8"] == 0.5
+
+
+def _judged(low: float, high: float) -> MixedPrecisionStudy:
+    """Target drop 0.04 (FP32 0.58, target 0.54); the last step's drop interval is [low, high]."""
+    steps = (MixedStep((), 0.50, 1.0), MixedStep(("conv_a",), 0.58 - (low + high) / 2, 1.0))
+    drop = Interval((low + high) / 2, low, high, 0.95)
+    return MixedPrecisionStudy("m", "m-int8", 0.58, 0.50, 0.54, (), steps, drop)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "failed", "inconclusive"),
+    [(0.01, 0.03, False, False), (0.045, 0.06, True, False), (0.03, 0.05, False, True)],
+)
+def test_target_judged_by_the_drop_interval(
+    low: float, high: float, failed: bool, inconclusive: bool
+) -> None:
+    """Fail only when the whole interval exceeds the allowed drop; straddling is inconclusive."""
+    check = target_check(_judged(low, high))
+    assert (check.failed, check.inconclusive) == (failed, inconclusive)
+    assert "m-int8 with 1 layers in float" in check.message
+
+
+def test_inconclusive_target_fails_by_policy() -> None:
+    assert target_check(_judged(0.03, 0.05), inconclusive_fails=True).failed
+
+
+def test_no_steps_no_target_check() -> None:
+    with pytest.raises(ValueError, match="no steps"):
+        target_check(MixedPrecisionStudy("m", "b", 0.5, 0.5, 0.5, (), ()))

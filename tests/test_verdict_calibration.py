@@ -99,10 +99,10 @@ def test_injected_slowdown_is_detected_every_time() -> None:
 
 
 def test_too_few_rounds_for_an_interval() -> None:
-    """10 rounds are 2 blocks of 5; an interval needs 3."""
+    """2 rounds are 2 blocks of one call; an interval needs 3."""
     one_ms = functools.partial(busy_wait, 0.001)
     with pytest.raises(ValueError, match="too few"):
-        latency_trials(one_ms, one_ms, trials=1, rounds=10, warmup=0, confidence=0.99)
+        latency_trials(one_ms, one_ms, trials=1, rounds=2, warmup=0, confidence=0.99)
 
 
 def test_latency_trials_counts() -> None:
