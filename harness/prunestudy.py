@@ -21,11 +21,13 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from harness.backends.base import Runner
+from harness.budgets import Budget, CheckResult, check_speedup
 from harness.build import build
 from harness.build.prune import read_report
 from harness.errors import BackendUnavailable
 from harness.measure.latency import interleave
 from harness.measure.size import file_bytes
+from harness.measure.stats import Interval
 from harness.pruneconfig import PruneBar, PruningSpec
 from harness.recipes import PruneRecipe, PruneSpec, Variant
 from harness.session import HarnessSession
@@ -72,6 +74,7 @@ class PruneRow:
     sizes: dict[str, Figure] = field(default_factory=dict)  # params/gflops/pt_bytes/onnx_bytes _before/_after
     sparsity: Figure = None
     latency_ms: dict[str, tuple[Figure, Figure]] = field(default_factory=dict)  # backend -> (before, after)
+    speedup_ci: dict[str, Interval] = field(default_factory=dict)  # backend -> interval of before / after
     map_reference: Figure = None
     map_pruned: Figure = None  # right after pruning, no fine-tuning
     map_finetuned: Figure = None
@@ -81,6 +84,18 @@ class PruneRow:
         """Unpruned latency / pruned latency on ``backend`` (same run, interleaved)."""
         before, after = self.latency_ms.get(backend, (None, None))
         return before / after if before and after else None
+
+    def speedup_checks(self, min_speedup: float, inconclusive_fails: bool = False) -> list[CheckResult]:
+        """One ``min_speedup`` check per measured backend, judged by its interval where there is one."""
+        name = f"{self.model}-{self.spec.slug}"
+        return [
+            check_speedup(
+                Budget(min_speedup=min_speedup), f"{name} on {backend}", speedup, before, None,
+                self.speedup_ci.get(backend), inconclusive_fails,
+            )
+            for backend, (before, _) in self.latency_ms.items()
+            if (speedup := self.speedup(backend)) is not None
+        ]  # fmt: skip
 
     @property
     def params_reduction(self) -> Figure:
@@ -95,6 +110,11 @@ class PruneRow:
             for backend, pair in self.latency_ms.items()
             for when, value in zip(("before", "after"), pair, strict=True)
         }
+        for backend, interval in self.speedup_ci.items():
+            latency |= {
+                f"{backend}_speedup_ci_low": interval.low,
+                f"{backend}_speedup_ci_high": interval.high,
+            }
         return {
             "model": self.model,
             "case": f"{self.model}-{self.spec.slug}",
@@ -167,6 +187,9 @@ def _speed(session: HarnessSession, case: PruneCase, row: PruneRow) -> None:
         x = session.input_batch(pruned, 1)
         timed = interleave(lambda: after(x), lambda: before(x), lat.interleaved_rounds, lat.warmup)
         row.latency_ms[backend] = (timed.reference_median_s * 1e3, timed.candidate_median_s * 1e3)
+        interval = timed.interval(session.config.verdicts.latency_confidence)
+        if interval is not None:
+            row.speedup_ci[backend] = interval
 
 
 def _accuracy(session: HarnessSession, case: PruneCase, row: PruneRow) -> None:

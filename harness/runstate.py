@@ -269,6 +269,12 @@ class RunState:
         self._note_inconclusive([check])
         return check
 
+    def pruning_speedup_checks(self, row: PruneRow, min_speedup: float) -> list[CheckResult]:
+        """The pruning bar's speedup checks (:meth:`PruneRow.speedup_checks`), noted when inconclusive."""
+        checks = row.speedup_checks(min_speedup, self.config.verdicts.inconclusive_fails)
+        self._note_inconclusive(checks)
+        return checks
+
     def measure_pruning(self, case: PruneCase) -> PruneRow:
         """The pruning study row of ``case``, measured once per run and recorded in ``studies``."""
         key = case.slug

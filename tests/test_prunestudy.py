@@ -17,8 +17,9 @@ import pytest
 from harness.build import build
 from harness.build.prune import read_report
 from harness.config import HarnessConfig, load_config
-from harness.prunestudy import PRUNING, PruneCase, cases, measure_case, without_finetune
-from harness.recipes import PruneRecipe, QuantSpec
+from harness.measure.stats import Interval
+from harness.prunestudy import PRUNING, PruneCase, PruneRow, cases, measure_case, without_finetune
+from harness.recipes import PruneRecipe, PruneSpec, QuantSpec
 from harness.session import HarnessSession
 
 pytestmark = pytest.mark.slow
@@ -64,6 +65,12 @@ def test_case_is_measured_not_estimated(prune_session: HarnessSession, case: Pru
     flat = row.to_dict(prune_session.config.pruning)
     assert flat["case"] == "yolo11n-p30-l1-ft1" and flat["prune_ratio"] == 0.3
     assert flat["onnxruntime_ms_before"] == row.latency_ms["onnxruntime"][0]
+    assert set(row.speedup_ci) == {"torch", "onnxruntime"}  # quick profile: 15 interleaved rounds
+    interval = row.speedup_ci["onnxruntime"]
+    assert flat["onnxruntime_speedup_ci_low"] == interval.low
+    assert flat["onnxruntime_speedup_ci_high"] == interval.high
+    names = [c.variant for c in row.speedup_checks(1.0)]
+    assert names == ["yolo11n-p30-l1-ft1 on torch", "yolo11n-p30-l1-ft1 on onnxruntime"]
     assert PRUNING == "pruning"
 
 
@@ -110,3 +117,31 @@ def test_pruned_model_flows_through_exported_backends(
     out = runner(prune_session.input_batch(variant, 1))
     assert out.shape == torch_out.shape
     assert prune_session.accuracy(variant).map50_95 >= 0.0
+
+
+def _timed(low: float, high: float) -> PruneRow:
+    row = PruneRow("m", PruneSpec(0.3), None)
+    row.latency_ms = {"onnxruntime": (10.0, 10.0 / ((low + high) / 2))}
+    row.speedup_ci = {"onnxruntime": Interval((low + high) / 2, low, high, 0.99)}
+    return row
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "failed", "inconclusive"),
+    [(1.4, 1.6, False, False), (1.0, 1.2, True, False), (1.2, 1.4, False, True)],
+)
+def test_speedup_bar_judged_by_its_interval(
+    low: float, high: float, failed: bool, inconclusive: bool
+) -> None:
+    """The pruning bar (here 1.3x) fails only when the whole interval is below it."""
+    (check,) = _timed(low, high).speedup_checks(1.3)
+    assert (check.failed, check.inconclusive) == (failed, inconclusive)
+    assert check.variant == "m-p30-l1 on onnxruntime"
+    assert _timed(1.2, 1.4).speedup_checks(1.3, inconclusive_fails=True)[0].failed
+
+
+def test_speedup_bar_without_interval_uses_the_point() -> None:
+    row = _timed(1.0, 1.2)
+    row.speedup_ci = {}
+    (check,) = row.speedup_checks(1.3)
+    assert check.failed and check.interval is None

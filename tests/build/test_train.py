@@ -1,0 +1,39 @@
+"""Training through Ultralytics: the harness's thread count holds during and after ``fit``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from ultralytics import YOLO
+
+from harness.build import materialize
+from harness.build.train import FitArgs, fit, no_val_trainer, use_threads
+from harness.matrix import data_recipe
+from harness.session import HarnessSession
+
+pytestmark = pytest.mark.slow
+
+
+def test_use_threads_sets_torch_threads() -> None:
+    before = torch.get_num_threads()
+    try:
+        use_threads(1)(None)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_fit_trains_on_the_context_threads(session: HarnessSession, tmp_path: Path) -> None:
+    """Ultralytics' select_device sets cpu_count - 1 threads on the CPU; fit keeps ctx.threads."""
+    ctx = session.ctx
+    data_yaml = materialize(data_recipe(session.config), ctx)
+    seen: list[int] = []
+    model = YOLO("yolo11n.yaml", task="detect")
+    model.add_callback("on_train_batch_end", lambda _trainer: seen.append(torch.get_num_threads()))
+    torch.set_num_threads(1)  # what Ultralytics would leave on a 2-core machine
+    checkpoint = fit(model, FitArgs(data_yaml, 1, 8, 64, 0), ctx, tmp_path, trainer=no_val_trainer())
+    assert checkpoint.is_file()
+    assert seen and set(seen) == {ctx.threads}
+    assert torch.get_num_threads() == ctx.threads
