@@ -76,7 +76,9 @@ class MixedPrecisionStudy:
         """One JSON-ready row per step, for results.json and the report."""
         sqnr = {layer.node: layer.sqnr_db for layer in self.layers}
         out = []
+        last = self.steps[-1] if self.steps else None
         for step in self.steps:
+            judged = self.last_drop if step is last else None
             # latency_ratio = full-INT8 median / this step's median, measured together
             int8_ms = step.latency_ms * step.latency_ratio if step.latency_ms and step.latency_ratio else None
             added = step.kept[-1] if step.kept else None
@@ -87,6 +89,8 @@ class MixedPrecisionStudy:
                 "int8_map50_95": self.int8_map, "target_map50_95": self.target_map,
                 "latency_median_ms": step.latency_ms, "int8_latency_median_ms": int8_ms,
                 "latency_vs_int8": step.latency_ratio,
+                "drop_ci_low": judged.low if judged else None,
+                "drop_ci_high": judged.high if judged else None,
             })  # fmt: skip
         return out
 

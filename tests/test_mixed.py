@@ -53,6 +53,8 @@ def test_worst_and_a_real_search(quick_config: HarnessConfig) -> None:
     drop = study.last_drop
     assert drop is not None and drop.low <= drop.estimate <= drop.high
     assert drop.estimate == pytest.approx(study.float_map - study.steps[-1].map50_95, abs=1e-9)
+    assert (rows[-1]["drop_ci_low"], rows[-1]["drop_ci_high"]) == (drop.low, drop.high)
+    assert rows[0]["drop_ci_low"] is None  # only the last step is judged
     with pytest.raises(ValueError, match="above FP32"):  # the forced target is no budget to judge
         target_check(study)
 

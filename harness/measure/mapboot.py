@@ -84,18 +84,25 @@ def _class(dets: Sequence[Detections], gts: Sequence[GroundTruth], cls: int, max
 
 
 def _weighted_ap(matches: _ClassMatches, weights: np.ndarray) -> np.ndarray:
-    """(B,) AP50-95 of one class under (B, I) image weights (NaN where it has no ground truth)."""
+    """(B,) AP50-95 of one class under (B, I) image weights (NaN where it has no ground truth).
+
+    Only the true positives' positions are evaluated: a false positive keeps recall and lowers
+    precision, so it never raises the precision envelope above the hit before it. The weighted
+    count of everything seen so far is summed once per class; at each hit, FP = seen - TP (exact
+    for integer multiplicities).
+    """
     n_gt = weights @ matches.gt_per_image  # (B,)
-    w = weights[:, matches.image]  # (B, D)
     out = np.full(len(weights), np.nan)
     has_gt = n_gt > 0
     if not has_gt.any():
         return out
-    aps = np.zeros((int(has_gt.sum()), len(IOU_THRESHOLDS)))
+    w = weights[has_gt][:, matches.image]  # (B', D)
+    seen = np.cumsum(w, axis=1)
+    aps = np.zeros((len(w), len(IOU_THRESHOLDS)))
     for t in range(len(IOU_THRESHOLDS)):
-        tp = w[has_gt] * matches.tp[t]
-        fp = w[has_gt] * ~matches.tp[t]
-        aps[:, t] = _ap(np.cumsum(tp, axis=1), np.cumsum(fp, axis=1), n_gt[has_gt])
+        hits = np.flatnonzero(matches.tp[t])
+        tp_sum = np.cumsum(w[:, hits], axis=1)
+        aps[:, t] = _ap(tp_sum, seen[:, hits] - tp_sum, n_gt[has_gt])
     out[has_gt] = aps.mean(axis=1)
     return out
 
