@@ -81,7 +81,10 @@ class PruneRow:
     notes: list[str] = field(default_factory=list)
 
     def speedup(self, backend: str) -> Figure:
-        """Unpruned latency / pruned latency on ``backend`` (same run, interleaved)."""
+        """Unpruned latency / pruned latency on ``backend`` (same run, interleaved): the centre of its
+        interval when there is one, else the ratio of the medians."""
+        if backend in self.speedup_ci:
+            return self.speedup_ci[backend].estimate
         before, after = self.latency_ms.get(backend, (None, None))
         return before / after if before and after else None
 
@@ -112,6 +115,7 @@ class PruneRow:
         }
         for backend, interval in self.speedup_ci.items():
             latency |= {
+                f"{backend}_speedup": interval.estimate,
                 f"{backend}_speedup_ci_low": interval.low,
                 f"{backend}_speedup_ci_high": interval.high,
             }

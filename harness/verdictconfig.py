@@ -2,7 +2,7 @@
 "inconclusive" means for the gate::
 
     [verdicts]
-    latency_confidence = 0.99   # two-sided interval of the same-run speedup (paired blocks, Student t)
+    latency_confidence = 0.99   # two-sided interval of the same-run speedup (interleaved pairs, Student t)
     accuracy_confidence = 0.95  # two-sided paired bootstrap interval of the mAP50-95 drop
     accuracy_resamples = 1000   # bootstrap draws over the val images
     inconclusive = "pass"       # an interval straddling its limit: "pass" (reported) or "fail"

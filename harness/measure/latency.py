@@ -81,11 +81,16 @@ class Interleaved:
 
     @property
     def speedup(self) -> float:
-        """median(reference) / median(candidate): above 1 means the candidate is faster."""
-        return self.reference_median_s / self.candidate_median_s
+        """Reference / candidate, above 1 when the candidate is faster: the centre of :meth:`interval`
+        (geometric mean of the paired ratios), so the figure always lies inside its interval; with
+        fewer than 3 pairs, median(reference) / median(candidate)."""
+        interval = self.interval()
+        if interval is None:
+            return self.reference_median_s / self.candidate_median_s
+        return interval.estimate
 
     def interval(self, confidence: float = DEFAULT_CONFIDENCE) -> Interval | None:
-        """Confidence interval of the speedup from the paired blocks; None with fewer than 3 blocks."""
+        """Confidence interval of the speedup from the interleaved pairs; None with fewer than 3 pairs."""
         if len(self.candidate_s) < 3 * self.block:
             return None
         return paired_block_speedup(self.candidate_s, self.reference_s, self.block, confidence)

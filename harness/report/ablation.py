@@ -28,7 +28,8 @@ ABLATION_LEGEND = (
     "compose. Δ = row - Baseline (mAP absolute; params, latency, size in %; latency and size against "
     "Baseline on the row's runtime). Latency: batch-1 median "
     "on the row's runtime, timed interleaved against Baseline on the same runtime in this run; "
-    "Speedup = Baseline / row on that runtime, with its 99 % interval (paired blocks). Δ mAP50-95 CI: "
+    "Speedup = Baseline / row on that runtime, the centre of its 99 % interval over the interleaved "
+    "pairs of calls. Δ mAP50-95 CI: "
     "95 % paired bootstrap over val images of the row's drop against Baseline. `-` = not measured; "
     "the Note says why or what the row holds."
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.measure.latency import Interleaved, LatencySummary, interleave
@@ -19,10 +19,25 @@ def test_summary_percentiles_are_ordered(xs: list[float]) -> None:
     assert np.isclose(s.mean_ms, np.mean(xs) * 1e3)
 
 
+@settings(deadline=None)  # the first interval imports scipy
 @given(samples, st.floats(min_value=0.1, max_value=10))
-def test_speedup_is_ratio_of_medians(ref: list[float], factor: float) -> None:
+def test_speedup_is_the_centre_of_its_interval(ref: list[float], factor: float) -> None:
     cand = tuple(x / factor for x in ref)
-    assert np.isclose(Interleaved(cand, tuple(ref)).speedup, factor)
+    timed = Interleaved(cand, tuple(ref))
+    assert np.isclose(timed.speedup, factor)
+    interval = timed.interval()
+    if interval is not None:
+        assert interval.low <= timed.speedup <= interval.high and timed.speedup == interval.estimate
+
+
+def test_speedup_inside_its_interval_under_regime_noise() -> None:
+    """Pairs timed in a slow regime (20 ms) and a fast one (10 ms): the speedup is the pairs' centre."""
+    ref = (10.0, 10.0, 20.0, 20.0, 20.0, 10.0)
+    cand = (9.0, 9.5, 18.0, 19.0, 18.5, 9.2)
+    timed = Interleaved(cand, ref)
+    interval = timed.interval()
+    assert interval is not None and interval.low <= timed.speedup <= interval.high
+    assert timed.speedup == interval.estimate
 
 
 def test_interleave_alternates_blocks_and_counts() -> None:
