@@ -15,6 +15,13 @@ from harness.build import BuildContext, materialize
 from harness.cache import ArtifactCache
 from harness.config import HarnessConfig
 from harness.datasets.yolo import DataSpec, Sample, list_split, load_data_yaml
+from harness.detcache import (
+    DetectionsRecipe,
+    artifact_identity,
+    cached_detections,
+    runtime_versions,
+    split_stamp,
+)
 from harness.environment import Fingerprint, current
 from harness.errors import BackendUnavailable
 from harness.matrix import build_variants, data_recipe
@@ -88,7 +95,14 @@ class HarnessSession:
         key = (variant.slug, variant.source.key())
         if key not in self._detections:
             runner = self.runner(variant)
-            self._detections[key] = detect(runner, self.val_samples(), self.data.names, variant.imgsz)
+            samples = self.val_samples()
+            recipe = DetectionsRecipe(
+                artifact_identity(self.ctx.cache, runner.artifact, runner.artifact_sha256),
+                variant.backend, variant.precision, self.ctx.device,
+                data_recipe(self.config).key(), split_stamp(samples), variant.imgsz, runtime_versions(),
+            )  # fmt: skip
+            compute = lambda: detect(runner, samples, self.data.names, variant.imgsz)  # noqa: E731
+            self._detections[key] = cached_detections(self.ctx.cache, recipe, compute)
         return self._detections[key]
 
     def accuracy(self, variant: Variant) -> MapResult:
@@ -124,4 +138,3 @@ class HarnessSession:
         if found is None:
             return None, False
         return found
-
