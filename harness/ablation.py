@@ -29,9 +29,8 @@ from harness.ablationconfig import ABLATION, ROWS
 from harness.backends.base import Runner
 from harness.backends.torch_backend import TorchRunner
 from harness.errors import BackendUnavailable
-from harness.measure.accuracy import detect, score
 from harness.measure.latency import interleave
-from harness.measure.mapboot import MatchTable, paired_map_drop
+from harness.measure.mapboot import paired_map_drop
 from harness.measure.size import file_bytes
 from harness.recipes import TrainRecipe, Variant
 from harness.session import HarnessSession
@@ -189,8 +188,7 @@ def measure_row(session: HarnessSession, row: AblationRow) -> dict[str, object]:
         return out
     runner, base = _runner(session, row), session.runner(row.baseline)
     if row.tta:
-        dets, gts = detect(runner, session.val_samples(), session.data.names, row.variant.imgsz)
-        result, matches = score(dets, gts, "the val split"), MatchTable.build(dets, gts)
+        result, matches = session.score_runner(runner, row.variant.imgsz)
     else:  # shared with test_accuracy when the variant is in the matrix
         result, matches = session.accuracy(row.variant), session.matches(row.variant)
     verdicts, lat = session.config.verdicts, session.config.latency

@@ -27,12 +27,12 @@ from harness.build.quantize.sensitivity import (
 )
 from harness.config import MixedPrecisionSpec
 from harness.errors import BackendUnavailable
-from harness.measure.accuracy import detect, score
 from harness.measure.latency import interleave
 from harness.measure.mapboot import MatchTable, paired_map_drop
 from harness.measure.stats import Interval
 from harness.recipes import Variant
 from harness.session import HarnessSession
+from harness.verdictconfig import VerdictSpec
 
 __all__ = ["MIXED_PRECISION", "MixedPrecisionStudy", "candidates", "worst_int8", "run_study", "target_check"]
 
@@ -122,8 +122,8 @@ def run_study(
     spec: MixedPrecisionSpec,
     max_drop: float,
     target_map: float | None = None,
-    confidence: float = 0.95,
-    resamples: int = 1000,
+    confidence: float = VerdictSpec.accuracy_confidence,
+    resamples: int = VerdictSpec.accuracy_resamples,
 ) -> MixedPrecisionStudy:
     """Rank ``base``'s layers, then keep them in float one at a time until the target holds.
 
@@ -200,9 +200,7 @@ def _step_measure(
         else:
             artifact = build(recipe, ctx)
             runner = OrtRunner(artifact.path, artifact.sha256, ["CPUExecutionProvider"], ctx.threads)
-        dets, gts = detect(runner, session.val_samples(), session.data.names, base.imgsz)
-        result = score(dets, gts, "the val split")
-        tables[recipe.keep_float] = MatchTable.build(dets, gts)
+        result, tables[recipe.keep_float] = session.score_runner(runner, base.imgsz)
         timed = interleave(lambda: runner(x), lambda: base_runner(x), lat.interleaved_rounds, lat.warmup)
         return MixedStep(recipe.keep_float, result.map50_95, timed.speedup, 1e3 * timed.candidate_median_s)
 

@@ -119,6 +119,12 @@ class HarnessSession:
             self._matches[key] = MatchTable.build(*self.detections(variant))
         return self._matches[key]
 
+    def score_runner(self, runner: Runner, imgsz: int) -> tuple[MapResult, MatchTable]:
+        """mAP and per-image matches of a runner outside the matrix (a TTA model, a mixed-precision
+        step) on the val split, through the same path as :meth:`accuracy`; not cached."""
+        dets, gts = detect(runner, self.val_samples(), self.data.names, imgsz)
+        return score(dets, gts, "the val split"), MatchTable.build(dets, gts)
+
     def network_size(self, variant: Variant) -> dict[str, float | None]:
         """params and GFLOPs of the variant's network, computed once per checkpoint and imgsz."""
         key = (variant.source.key(), variant.imgsz)
