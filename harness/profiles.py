@@ -56,7 +56,7 @@ _DEFAULT: dict[str, object] = {
             {"activations": "s8", "calibration": "percentile", "backends": ["openvino", "ncnn"]},
         ],
     },
-    "latency": {"warmup": 10, "rounds": 50, "interleaved_rounds": 60, "throughput_batch": 8},
+    "latency": {"warmup": 10, "rounds": 50, "interleaved_rounds": 40, "throughput_batch": 8},
     # Keep the most SQNR-sensitive layers of the worst ONNX Runtime INT8 configuration in float,
     # one at a time, until half its mAP loss is back. Each step is built, evaluated and timed
     # (about 8 s here); 4 steps in the default, 12 in the full profile. In two default runs the
@@ -91,8 +91,13 @@ _DEFAULT: dict[str, object] = {
         "epochs": 4,
         "backends": ["torch"],
         "bars": [
-            {"teacher": "reference", "method": "response", "pruned": True, "min_gain": 0.01,
-             "max_reference_drop": 0.01},
+            {
+                "teacher": "reference",
+                "method": "response",
+                "pruned": True,
+                "min_gain": 0.01,
+                "max_reference_drop": 0.01,
+            },
         ],
     },
 }

@@ -106,25 +106,31 @@ def time_call(fn: Call) -> float:
 def interleave(candidate: Call, reference: Call, rounds: int, warmup: int, block: int = 1) -> Interleaved:
     """Time candidate and reference alternately, in short blocks, ABBA order, ``rounds`` samples each.
 
-    Each block starts with one untimed call, so that every timed call runs with warm caches and
-    thread pools, as in deployment, instead of paying for the other model having just run. Blocks
-    are one timed call by default: this machine's latency switches between regimes (13 ms and
-    20 ms for yolo11n on ONNX Runtime) that last tens of calls (autocorrelation 0.83 at lag 1,
-    0.57 at lag 5), so the nearer the paired calls, the more of that noise cancels. Replayed on a
-    12000-call trace at 60 rounds and 99 %, blocks of 1 caught 99.9 % of 10 % slowdowns and blocks
-    of 5 caught 73 % (100 real trials: 57 %), with A/A false alarms at 0.2 % for both.
+    Every timed call directly follows a call of the same model, so that it runs with warm caches
+    and thread pools, as in deployment, instead of paying for the other model having just run: a
+    block starts with one untimed call unless the previous block's calls were of the same model
+    (ABBA puts the two Bs, and the two As, side by side), so a round of blocks of 1 costs three
+    calls, not four. Blocks are one timed call by default: this machine's latency switches between
+    regimes (13 ms and 20 ms for yolo11n on ONNX Runtime) that last tens of calls (autocorrelation
+    0.83 at lag 1, 0.57 at lag 5), so the nearer the paired calls, the more of that noise cancels.
+    Replayed on a 12000-call trace at 60 rounds and 99 %, blocks of 1 caught 99.9 % of 10 %
+    slowdowns and blocks of 5 caught 73 % (100 real trials: 57 %), with A/A false alarms at 0.2 %
+    for both.
     """
     for _ in range(warmup):
         candidate()
         reference()
     cand: list[float] = []
     ref: list[float] = []
+    last: Call | None = None
     for i in range(math.ceil(rounds / block)):
         n = min(block, rounds - i * block)
         pairs = [(candidate, cand), (reference, ref)]
         for fn, out in pairs if i % 2 == 0 else pairs[::-1]:
-            fn()
+            if fn is not last:
+                fn()
             out.extend(time_call(fn) for _ in range(n))
+            last = fn
     return Interleaved(tuple(cand), tuple(ref), block)
 
 

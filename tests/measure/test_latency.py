@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from unittest.mock import patch
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -43,6 +46,25 @@ def test_speedup_inside_its_interval_under_regime_noise() -> None:
 def test_interleave_alternates_blocks_and_counts() -> None:
     order: list[str] = []
     result = interleave(lambda: order.append("c"), lambda: order.append("r"), rounds=3, warmup=1, block=2)
-    # warm-up pair, then ABBA blocks of (1 untimed + n timed) calls: n = 2, then 1
-    assert "".join(order) == "cr" + "ccc" + "rrr" + "rr" + "cc"
+    # warm-up pair, then ABBA blocks of n timed calls (n = 2, then 1), each after one untimed
+    # call unless the block before was the same model's
+    assert "".join(order) == "cr" + "ccc" + "rrr" + "r" + "cc"
     assert len(result.candidate_s) == len(result.reference_s) == 3
+
+
+def test_every_timed_call_follows_a_call_of_its_own_model() -> None:
+    calls: list[str] = []
+    timed: list[int] = []
+
+    def record(name: str) -> None:
+        calls.append(name)
+
+    def fake_time(fn: Callable[[], object]) -> float:
+        timed.append(len(calls))
+        fn()
+        return 1.0
+
+    with patch("harness.measure.latency.time_call", fake_time):
+        interleave(lambda: record("c"), lambda: record("r"), rounds=6, warmup=0)
+    assert all(i > 0 and calls[i - 1] == calls[i] for i in timed)
+    assert len(calls) == 6 * 3 + 1  # three calls a round (two timed), plus the first warm-up
