@@ -188,7 +188,7 @@ def measure_row(session: HarnessSession, row: AblationRow) -> dict[str, object]:
         return out
     runner, base = _runner(session, row), session.runner(row.baseline)
     if row.tta:
-        result, matches = session.score_runner(runner, row.variant.imgsz)
+        result, matches = session.score_runner(runner, row.variant, mode="tta")
     else:  # shared with test_accuracy when the variant is in the matrix
         result, matches = session.accuracy(row.variant), session.matches(row.variant)
     verdicts, lat = session.config.verdicts, session.config.latency

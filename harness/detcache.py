@@ -82,11 +82,13 @@ class DetectionsRecipe(Recipe):
     split: str  # split_stamp of the val samples
     imgsz: int
     versions: tuple[tuple[str, str], ...]
+    mode: str = ""  # how the runner runs the artifact beyond the above ("tta": test-time augmentation)
     detections_schema: int = DETECTIONS_SCHEMA
 
     def describe(self) -> str:
         """One line for progress messages."""
-        return f"val detections of {self.artifact[:18]} on {self.backend} {self.precision}"
+        mode = f" {self.mode}" if self.mode else ""
+        return f"val detections of {self.artifact[:18]} on {self.backend} {self.precision}{mode}"
 
 
 Computed = tuple[Sequence[Detections], Sequence[GroundTruth]]

@@ -200,7 +200,7 @@ def _step_measure(
         else:
             artifact = build(recipe, ctx)
             runner = OrtRunner(artifact.path, artifact.sha256, ["CPUExecutionProvider"], ctx.threads)
-        result, tables[recipe.keep_float] = session.score_runner(runner, base.imgsz)
+        result, tables[recipe.keep_float] = session.score_runner(runner, base)
         timed = interleave(lambda: runner(x), lambda: base_runner(x), lat.interleaved_rounds, lat.warmup)
         return MixedStep(recipe.keep_float, result.map50_95, timed.speedup, 1e3 * timed.candidate_median_s)
 

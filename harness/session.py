@@ -94,16 +94,23 @@ class HarnessSession:
         """Per-image detections of ``variant`` on the val split and the ground truth, once per run."""
         key = (variant.slug, variant.source.key())
         if key not in self._detections:
-            runner = self.runner(variant)
-            samples = self.val_samples()
-            recipe = DetectionsRecipe(
-                artifact_identity(self.ctx.cache, runner.artifact, runner.artifact_sha256),
-                variant.backend, variant.precision, self.ctx.device,
-                data_recipe(self.config).key(), split_stamp(samples), variant.imgsz, runtime_versions(),
-            )  # fmt: skip
-            compute = lambda: detect(runner, samples, self.data.names, variant.imgsz)  # noqa: E731
-            self._detections[key] = cached_detections(self.ctx.cache, recipe, compute)
+            self._detections[key] = self.runner_detections(self.runner(variant), variant)
         return self._detections[key]
+
+    def runner_detections(
+        self, runner: Runner, variant: Variant, mode: str = ""
+    ) -> tuple[list[Detections], list[GroundTruth]]:
+        """Val detections of ``runner``, which runs its artifact as ``variant``'s backend, precision
+        and imgsz (``mode`` names anything else that changes its output, e.g. ``"tta"``), and the
+        ground truth: from the detections cache (:mod:`harness.detcache`) when stored."""
+        samples = self.val_samples()
+        recipe = DetectionsRecipe(
+            artifact_identity(self.ctx.cache, runner.artifact, runner.artifact_sha256),
+            variant.backend, variant.precision, self.ctx.device,
+            data_recipe(self.config).key(), split_stamp(samples), variant.imgsz, runtime_versions(), mode,
+        )  # fmt: skip
+        compute = lambda: detect(runner, samples, self.data.names, variant.imgsz)  # noqa: E731
+        return cached_detections(self.ctx.cache, recipe, compute)
 
     def accuracy(self, variant: Variant) -> MapResult:
         """mAP of ``variant`` on the val split through the shared pre/post-processing path."""
@@ -119,10 +126,11 @@ class HarnessSession:
             self._matches[key] = MatchTable.build(*self.detections(variant))
         return self._matches[key]
 
-    def score_runner(self, runner: Runner, imgsz: int) -> tuple[MapResult, MatchTable]:
+    def score_runner(self, runner: Runner, variant: Variant, mode: str = "") -> tuple[MapResult, MatchTable]:
         """mAP and per-image matches of a runner outside the matrix (a TTA model, a mixed-precision
-        step) on the val split, through the same path as :meth:`accuracy`; not cached."""
-        dets, gts = detect(runner, self.val_samples(), self.data.names, imgsz)
+        step) on the val split, through the same path as :meth:`accuracy`, with its detections
+        cached like the matrix's (see :meth:`runner_detections`)."""
+        dets, gts = self.runner_detections(runner, variant, mode)
         return score(dets, gts, "the val split"), MatchTable.build(dets, gts)
 
     def network_size(self, variant: Variant) -> dict[str, float | None]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.backends.torch_backend import TorchRunner
 from harness.cache import ArtifactCache
 from harness.datasets.yolo import Sample
 from harness.detcache import DetectionsRecipe, artifact_identity, cached_detections, split_stamp
@@ -88,3 +89,25 @@ def test_session_detections_come_from_the_cache(
     fresh = HarnessSession.from_config(session.config)  # a new run on the same cache
     again, _ = fresh.detections(variant)
     assert all(np.array_equal(a.boxes, b.boxes) for a, b in zip(dets, again, strict=True))
+
+
+@pytest.mark.slow
+def test_runner_outside_the_matrix_is_cached_under_its_mode(
+    session: HarnessSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    variant = next(v for v in session.variants if v.backend == "torch" and v.precision == "fp32")
+    plain = session.runner(variant)
+    assert isinstance(plain, TorchRunner)
+    tta = TorchRunner(plain.net, str(plain.device), "float32", plain.artifact, augment=True)
+    session.detections(variant)
+    before = set((session.ctx.cache.root / "artifacts").glob("*/*/detections.npz"))
+    result, _ = session.score_runner(tta, variant, mode="tta")
+    added = set((session.ctx.cache.root / "artifacts").glob("*/*/detections.npz")) - before
+    assert len(added) == 1, "TTA detections must not share the plain runner's entry"
+
+    def no_inference(*_args: object) -> None:
+        raise AssertionError("a warm run re-ran TTA inference for accuracy")
+
+    monkeypatch.setattr("harness.session.detect", no_inference)
+    again, _ = HarnessSession.from_config(session.config).score_runner(tta, variant, mode="tta")
+    assert again.map50_95 == result.map50_95
