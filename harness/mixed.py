@@ -179,8 +179,7 @@ def _rank(session: HarnessSession, recipe: OrtQuantRecipe, n_images: int) -> lis
     assert recipe.data is not None  # checked by the caller
     n = min(n_images, recipe.quant.calib_size)
     images = calibration_images(materialize(recipe.data, session.ctx), recipe.source.imgsz, n)
-    fp32, int8 = build(recipe.source, session.ctx).path, build(recipe, session.ctx).path
-    return layer_sensitivity(fp32, int8, images)
+    return layer_sensitivity(build(recipe, session.ctx).path, images)
 
 
 def _step_measure(

@@ -27,9 +27,9 @@ _FORMATS = {
 }  # fmt: skip
 LEGEND = (
     "Step 0 is full INT8. Each later row keeps one more layer in float, most sensitive (lowest SQNR "
-    "vs FP32, ONNX Runtime qdq_loss_debug) first. mAP gain: against the previous row. Recovered: share "
-    "of full INT8's mAP50-95 loss against FP32 taken back. Speed vs full INT8: median latency ratio, "
-    "same run, interleaved (below 1 = slower)."
+    "of its input's own quantize-dequantize, ONNX Runtime qdq_loss_debug) first. mAP gain: against "
+    "the previous row. Recovered: share of full INT8's mAP50-95 loss against FP32 taken back. "
+    "Speed vs full INT8: median latency ratio, same run, interleaved (below 1 = slower)."
 )
 
 

@@ -29,7 +29,9 @@ pytestmark = pytest.mark.slow
 def quant_setup(quick_config: HarnessConfig):  # type: ignore[no-untyped-def]
     session = HarnessSession.from_config(quick_config)
     base = session.variants[0]
-    variant = dataclasses.replace(base, backend="onnxruntime", precision="int8", quant=QuantSpec(calib_size=8))
+    variant = dataclasses.replace(
+        base, backend="onnxruntime", precision="int8", quant=QuantSpec(calib_size=8)
+    )
     recipe = artifact_recipe(variant, 1)
     assert isinstance(recipe, OrtQuantRecipe)
     images = calibration_images(materialize(recipe.data, session.ctx), variant.imgsz, 8)  # type: ignore[arg-type]
@@ -38,8 +40,8 @@ def quant_setup(quick_config: HarnessConfig):  # type: ignore[no-untyped-def]
 
 def test_sensitivity_ranks_every_quantized_conv(quant_setup) -> None:  # type: ignore[no-untyped-def]
     session, recipe, images = quant_setup
-    fp32, int8 = build(recipe.source, session.ctx).path, build(recipe, session.ctx).path
-    layers = layer_sensitivity(fp32, int8, images)
+    int8 = build(recipe, session.ctx).path
+    layers = layer_sensitivity(int8, images)
     graph = onnx.load(str(int8)).graph
     convs = {n.name for n in graph.node if n.op_type == "Conv"}
     assert len(layers) >= 10 and {layer.node for layer in layers} <= convs
@@ -49,8 +51,7 @@ def test_sensitivity_ranks_every_quantized_conv(quant_setup) -> None:  # type: i
 
 def test_kept_layers_are_not_quantized(quant_setup) -> None:  # type: ignore[no-untyped-def]
     session, recipe, images = quant_setup
-    fp32, int8 = build(recipe.source, session.ctx).path, build(recipe, session.ctx).path
-    layers = layer_sensitivity(fp32, int8, images)
+    layers = layer_sensitivity(build(recipe, session.ctx).path, images)
     mixed = keep_float(recipe, layers, 2)
     assert mixed.keep_float == (layers[0].node, layers[1].node) and mixed.key() != recipe.key()
     graph = onnx.load(str(build(mixed, session.ctx).path)).graph
@@ -63,7 +64,9 @@ def test_kept_layers_are_not_quantized(quant_setup) -> None:  # type: ignore[no-
 def test_search_stops_when_the_target_is_reached() -> None:
     layers = [LayerSensitivity(f"n{i}", f"t{i}", float(i)) for i in range(20)]
     source = ExportRecipe(WeightsRecipe(sha256="0" * 64), "onnx", 64, 1, False, ())
-    recipe = OrtQuantRecipe(source=source, data=UserDataRecipe(sha256="1" * 64), quant=QuantSpec(), versions=())
+    recipe = OrtQuantRecipe(
+        source=source, data=UserDataRecipe(sha256="1" * 64), quant=QuantSpec(), versions=()
+    )
     seen: list[int] = []
 
     def measure(r: OrtQuantRecipe) -> MixedStep:
