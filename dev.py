@@ -38,7 +38,18 @@ def ensure_env() -> Path:
     py = str(venv_python())
     print("dev.py: installing the harness and its dependencies (first run: a few minutes)", flush=True)
     subprocess.run([py, "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
-    subprocess.run([py, "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev]"], check=True)
+    # pip compiles bytecode on one core (about 32 s here); compileall on every core does the same
+    # in about 21 s. Compiled once, up front: with PYTHONDONTWRITEBYTECODE set, as on this machine,
+    # every later process would otherwise compile torch's modules again on import.
+    subprocess.run([py, "-m", "pip", "install", "-q", "--no-compile", "-e", f"{ROOT}[dev]"], check=True)
+    site = subprocess.run(
+        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    # Not checked: a few files are never importable here (torch's py312_intrinsics.py is 3.12-only
+    # syntax) and make compileall exit 1; a module that fails to compile fails at import instead.
+    compile_all = [py, "-m", "compileall", "-q", "-j", "0", site]
+    subprocess.run(compile_all, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     STAMP.write_text(wanted)
     return venv_python()
 
