@@ -68,3 +68,14 @@ def test_every_timed_call_follows_a_call_of_its_own_model() -> None:
         interleave(lambda: record("c"), lambda: record("r"), rounds=6, warmup=0)
     assert all(i > 0 and calls[i - 1] == calls[i] for i in timed)
     assert len(calls) == 6 * 3 + 1  # three calls a round (two timed), plus the first warm-up
+
+
+def test_same_call_as_both_sides_gets_the_same_warm_ups() -> None:
+    """An A/A check passes one function twice; it is interleaved exactly like two models."""
+    calls: list[int] = []
+
+    def call() -> None:
+        calls.append(1)
+
+    interleave(call, call, rounds=6, warmup=0)
+    assert len(calls) == 6 * 3 + 1
