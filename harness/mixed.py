@@ -194,12 +194,13 @@ def _step_measure(
     x = session.input_batch(base, 1)
 
     def measure(recipe: OrtQuantRecipe) -> MixedStep:
-        if recipe == full:
+        if recipe == full:  # step 0 is the base variant: its scores are the session's already
             runner = base_runner
+            result, tables[recipe.keep_float] = session.accuracy(base), session.matches(base)
         else:
             artifact = build(recipe, ctx)
             runner = OrtRunner(artifact.path, artifact.sha256, ["CPUExecutionProvider"], ctx.threads)
-        result, tables[recipe.keep_float] = session.score_runner(runner, base)
+            result, tables[recipe.keep_float] = session.score_runner(runner, base)
         timed = interleave(lambda: runner(x), lambda: base_runner(x), lat.interleaved_rounds, lat.warmup)
         return MixedStep(recipe.keep_float, result.map50_95, timed.speedup, 1e3 * timed.candidate_median_s)
 

@@ -73,6 +73,15 @@ def test_split_stamp_changes_when_a_label_is_edited(tmp_path: Path) -> None:
     assert split_stamp(samples) not in (before, split_stamp([Sample(image, image)]))
 
 
+def _forbid_inference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on, any val inference through the session fails the test."""
+
+    def no_inference(*_args: object) -> None:
+        raise AssertionError("a warm run re-ran inference for accuracy")
+
+    monkeypatch.setattr("harness.session.detect", no_inference)
+
+
 @pytest.mark.slow
 def test_session_detections_come_from_the_cache(
     session: HarnessSession, monkeypatch: pytest.MonkeyPatch
@@ -82,10 +91,7 @@ def test_session_detections_come_from_the_cache(
     stored = list((session.ctx.cache.root / "artifacts").glob("*/*/detections.npz"))
     assert stored, "no detections entry was written"
 
-    def no_inference(*_args: object) -> None:
-        raise AssertionError("a warm run re-ran inference for accuracy")
-
-    monkeypatch.setattr("harness.session.detect", no_inference)
+    _forbid_inference(monkeypatch)
     fresh = HarnessSession.from_config(session.config)  # a new run on the same cache
     again, _ = fresh.detections(variant)
     assert all(np.array_equal(a.boxes, b.boxes) for a, b in zip(dets, again, strict=True))
@@ -105,9 +111,6 @@ def test_runner_outside_the_matrix_is_cached_under_its_mode(
     added = set((session.ctx.cache.root / "artifacts").glob("*/*/detections.npz")) - before
     assert len(added) == 1, "TTA detections must not share the plain runner's entry"
 
-    def no_inference(*_args: object) -> None:
-        raise AssertionError("a warm run re-ran TTA inference for accuracy")
-
-    monkeypatch.setattr("harness.session.detect", no_inference)
+    _forbid_inference(monkeypatch)
     again, _ = HarnessSession.from_config(session.config).score_runner(tta, variant, mode="tta")
     assert again.map50_95 == result.map50_95
