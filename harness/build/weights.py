@@ -101,3 +101,14 @@ def _importable(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
+
+
+def checkpoint_train_args(path: Path) -> dict[str, object]:
+    """The Ultralytics training arguments stored in a checkpoint (``ckpt["train_args"]``), or {}.
+
+    Loading unpickles the file (it runs code): call it only on a file the user named, after any
+    ``weights_sha256`` pin was checked.
+    """
+    args = getattr(load_yolo(path), "ckpt", None) or {}
+    stored = args.get("train_args") if isinstance(args, dict) else None
+    return dict(stored) if isinstance(stored, dict) else {}
