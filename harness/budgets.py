@@ -2,8 +2,12 @@
 
 A budget table (``[tool.harness.budgets]``) holds defaults; ``[budgets.precision.<p>]``,
 ``[budgets.pruned]`` (every pruned variant) and ``[budgets.variants."<slug>"]`` tables override
-some of its keys (variant beats pruned beats precision beats default). ``min_speedup`` may also be a table ``{int8 = 1.5, fp16 = 1.2}``, shorthand
-for ``precision.<p>.min_speedup``.
+some of its keys (variant beats pruned beats precision beats default). ``min_speedup`` may also be a
+table ``{int8 = 1.5, fp16 = 1.2}``, shorthand for ``precision.<p>.min_speedup``.
+
+``max_map_drop`` and ``max_baseline_drop`` are absolute mAP (``0.01``) or relative to the value
+they are compared with, as a percentage string (``"1%"``: at most 1 % of the FP32 reference's,
+or of the baseline's, mAP50-95; MLPerf's "99 % of FP32" is ``"1%"``).
 
 A check returns a :class:`CheckResult`; ``ok`` is ``None`` when the check could not run
 (a value was not measured, no limit is set, or the baseline has another fingerprint).
@@ -12,6 +16,7 @@ A check returns a :class:`CheckResult`; ``ok`` is ``None`` when the check could 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import types
 from collections.abc import Collection, Iterable, Mapping
@@ -86,6 +91,8 @@ DEFAULT_MAX_MAP_DROP = 0.01
 DEFAULT_MAX_BASELINE_DROP = 0.005
 DEFAULT_MAX_LATENCY_REGRESSION = 0.25
 BUDGET_KEYS = ("max_map_drop", "max_baseline_drop", "min_speedup", "max_latency_regression")
+RELATIVE_KEYS = ("max_map_drop", "max_baseline_drop")
+"""Budget keys that may be written relative to the value they compare with (``"1%"``)."""
 
 
 @dataclass(frozen=True)
@@ -96,12 +103,30 @@ class Budget:
     max_baseline_drop: float | None = DEFAULT_MAX_BASELINE_DROP
     min_speedup: float | None = None
     max_latency_regression: float | None = DEFAULT_MAX_LATENCY_REGRESSION
+    relative: frozenset[str] = frozenset()  # keys whose value is a fraction of the compared value
 
     def __post_init__(self) -> None:
         for name in BUDGET_KEYS:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"budget {name} must be a finite number >= 0, got {value!r}")
+        if not self.relative <= frozenset(RELATIVE_KEYS):
+            raise ValueError(f"only {RELATIVE_KEYS} may be relative, got {sorted(self.relative)}")
+
+    def limit(self, key: str, compared: float | None) -> float | None:
+        """Budget ``key`` as an absolute limit: a relative one times ``compared`` (the reference's
+        or baseline's value; None when that was not measured)."""
+        value = getattr(self, key)
+        if value is None or key not in self.relative:
+            return value
+        return None if compared is None else value * abs(compared)
+
+    def shown(self, key: str) -> str:
+        """Budget ``key`` as written: ``0.01``, ``1%`` or ``-`` when off."""
+        value = getattr(self, key)
+        if value is None:
+            return "-"
+        return f"{value * 100:g}%" if key in self.relative else f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -112,29 +137,60 @@ class BudgetOverride:
     max_baseline_drop: float | None = None
     min_speedup: float | None = None
     max_latency_regression: float | None = None
+    relative: frozenset[str] = frozenset()  # keys set here as a percentage
 
     def apply(self, base: Budget) -> Budget:
-        """``base`` with every key set here replaced."""
-        return dataclasses.replace(base, **self.to_mapping())
+        """``base`` with every key set here replaced (relative or absolute as written here)."""
+        keys = {k: v for k in BUDGET_KEYS if (v := getattr(self, k)) is not None}
+        relative = (base.relative - keys.keys()) | self.relative
+        return dataclasses.replace(base, **keys, relative=frozenset(relative))
 
-    def to_mapping(self) -> dict[str, float]:
-        """The keys that are set, as a TOML-shaped table."""
-        return {k: v for k in BUDGET_KEYS if (v := getattr(self, k)) is not None}
+    def to_mapping(self) -> dict[str, float | str]:
+        """The keys that are set, as a TOML-shaped table (relative ones as ``"1%"``)."""
+        return {
+            k: _percent(v) if k in self.relative else v
+            for k in BUDGET_KEYS
+            if (v := getattr(self, k)) is not None
+        }
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, object], where: Where) -> BudgetOverride:
         """Parse a table holding any of the budget keys."""
         check_keys(table, BUDGET_KEYS, where)
-        return cls(**{k: _read_limit(v, k, where) for k, v in table.items()})
+        limits = {k: _read_limit(v, k, where) for k, v in table.items()}
+        relative = frozenset(k for k, v in table.items() if isinstance(v, str))
+        return cls(**limits, relative=relative)
 
 
 def _read_limit(value: object, key: str, where: Where, name: str | None = None) -> float:
-    """Budget ``key`` read from ``where.name``: ``min_speedup`` > 0, the others >= 0."""
+    """Budget ``key`` read from ``where.name``: ``min_speedup`` > 0, the others >= 0; the keys of
+    :data:`RELATIVE_KEYS` also as a percentage string ``"1%"`` (returned as the fraction 0.01)."""
     name = name or key
+    if isinstance(value, str) and key in RELATIVE_KEYS:
+        return _read_percent(value, where, name)
     number = where.number(value, name, 0.0)
     if key == "min_speedup" and number == 0.0:
         raise where.error(name, "a number > 0", value)
     return number
+
+
+def _percent(fraction: float) -> str:
+    """0.01 -> ``"1%"``: a relative limit as written in a config."""
+    return f"{fraction * 100:.12g}%"
+
+
+def _read_percent(text: str, where: Where, name: str) -> float:
+    """``"1%"`` -> 0.01; a percentage in [0, 100]."""
+    expected = 'an absolute mAP drop (0.01) or a percentage of the compared value ("1%")'
+    if not text.strip().endswith("%"):
+        raise where.error(name, expected, text)
+    try:
+        percent = float(text.strip()[:-1])
+    except ValueError:
+        raise where.error(name, expected, text) from None
+    if not (math.isfinite(percent) and 0.0 <= percent <= 100.0):
+        raise where.error(name, "a percentage in [0%, 100%]", text)
+    return percent / 100.0
 
 
 Overrides = tuple[tuple[str, BudgetOverride], ...]
@@ -161,9 +217,28 @@ class Budgets:
         known = set(slugs)
         return tuple(slug for slug, _ in self.variants if slug not in known)
 
+    def check_variants(self, slugs: Collection[str], source: str) -> None:
+        """Raise ConfigError when a ``[budgets.variants."<id>"]`` table names no variant of the
+        matrix (``slugs``), with the nearest ids: such a table would otherwise never apply."""
+        unknown = self.unknown_variants(slugs)
+        if not unknown:
+            return
+        slug = unknown[0]
+        near = difflib.get_close_matches(slug, list(slugs), n=3, cutoff=0.5)
+        hint = f"; nearest: {', '.join(near)}" if near else f"; the matrix has {len(slugs)} variants"
+        raise ConfigError(
+            f'budgets.variants."{slug}" in {source} names no variant of the matrix{hint}'
+            + (f" ({len(unknown) - 1} more unknown)" if len(unknown) > 1 else "")
+        )
+
     def to_mapping(self) -> dict[str, object]:
         """A TOML-shaped table that :meth:`from_mapping` parses back to an equal object."""
-        out: dict[str, object] = {k: v for k in BUDGET_KEYS if (v := getattr(self.default, k)) is not None}
+        default = self.default
+        out: dict[str, object] = {
+            k: _percent(v) if k in default.relative else v
+            for k in BUDGET_KEYS
+            if (v := getattr(default, k)) is not None
+        }
         out["precision"] = {k: o.to_mapping() for k, o in self.precision}
         out["variants"] = {k: o.to_mapping() for k, o in self.variants}
         out["pruned"] = self.pruned.to_mapping()
@@ -282,8 +357,10 @@ def check_map_drop(
     With ``interval`` (of the drop, e.g. a paired bootstrap over val images) the check fails only
     when the whole interval exceeds the limit; see :meth:`_Partial.judged`.
     """
-    limit = budget.max_map_drop
+    limit = budget.limit("max_map_drop", reference)
     what = f"{variant}: mAP50-95 drop vs FP32 reference"
+    if "max_map_drop" in budget.relative:
+        what = f"{what} (limit {budget.shown('max_map_drop')} of the reference)"
     context = f"(value {_fmt(value)}, reference {_fmt(reference)}, baseline {_fmt(baseline)})"
     result = _Partial("map_drop", variant, "map50_95", value, limit, reference, baseline)
     if value is None or reference is None or limit is None:
@@ -306,9 +383,11 @@ def check_baseline_drop(
     """Accuracy drop (absolute) of ``variant`` against its stored baseline."""
     if metric not in ACCURACY_METRICS:
         raise ValueError(f"baseline drop is defined for {ACCURACY_METRICS}, not {metric!r}")
-    limit = budget.max_baseline_drop
+    limit = budget.limit("max_baseline_drop", baseline)
     label = METRICS[metric].label
     what = f"{variant}: {label} drop vs baseline"
+    if "max_baseline_drop" in budget.relative:
+        what = f"{what} (limit {budget.shown('max_baseline_drop')} of the baseline)"
     context = f"(value {_fmt(value)}, baseline {_fmt(baseline)})"
     result = _Partial("baseline_drop", variant, metric, value, limit, None, baseline)
     if value is None or baseline is None or limit is None:

@@ -14,6 +14,12 @@
 ``harness publish VERSION [--reports DIR] [--force] [RUN ...]``
     copy runs into reports/VERSION/ with index.md and index.html (harness.report.publish).
 
+``harness run [PYTEST ARGS ...]``
+    run the installed suites (``pytest --pyargs harness.suites``) on the config in the current
+    folder; every pytest and pytest-benchmark option passes through; exits with pytest's status.
+``harness init --weights BEST.pt --data DATA.yaml [--out harness.toml] [--force]``
+    check a checkpoint and its dataset and write a commented starter config (harness.starter).
+
 ``report`` and ``compare`` append their Markdown to ``--summary FILE``, else to the file named by
 ``$GITHUB_STEP_SUMMARY`` when that is set (the job summary of a GitHub Actions step). Every
 command exits 2 with a message naming the file or folder on bad input or an unwritable output.
@@ -36,7 +42,7 @@ from harness.report.tables import diff_table, to_markdown
 from harness.report.writer import render_summary_markdown, write_tables
 from harness.results import RunResults
 
-__all__ = ["main", "build_parser", "compare_checks"]
+__all__ = ["main", "build_parser", "compare_checks", "pytest_args", "run"]
 
 EXIT_OK, EXIT_REGRESSION, EXIT_ERROR = 0, 1, 2
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
@@ -62,7 +68,8 @@ def _add_summary(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``harness`` argument parser: ``report``, ``compare``, ``merge`` and ``publish``."""
+    """The ``harness`` argument parser: ``report``, ``compare``, ``merge``, ``publish``, ``init``
+    and ``run`` (listed for ``--help``; :func:`main` hands ``run``'s arguments to pytest unparsed)."""
     parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     report = commands.add_parser("report", help="re-render the tables of a results.json")
@@ -91,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.set_defaults(func=_compare)
     _add_merge_parser(commands)
     _add_publish_parser(commands)
+    _add_init_parser(commands)
+    commands.add_parser(
+        "run", add_help=False,
+        help="run the installed suites here (pytest --pyargs harness.suites); pytest options pass through",
+    )  # fmt: skip
     return parser
 
 
@@ -118,6 +130,18 @@ def _add_publish_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )  # fmt: skip
     pub.add_argument("--force", action="store_true", help="replace an existing, different release")
     pub.set_defaults(func=_publish)
+
+
+def _add_init_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``harness init``."""
+    init = commands.add_parser("init", help="check a checkpoint and its data.yaml; write a starter config")
+    init.add_argument("--weights", type=Path, required=True, help="the Ultralytics detection checkpoint (.pt)")
+    init.add_argument("--data", type=Path, required=True, help="its Ultralytics dataset YAML")
+    init.add_argument(
+        "--out", type=Path, default=Path("harness.toml"), help="config file to write (default: harness.toml)"
+    )
+    init.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    init.set_defaults(func=_init)
 
 
 def _append_summary(args: argparse.Namespace, markdown: str) -> None:
@@ -249,8 +273,41 @@ def _publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _init(args: argparse.Namespace) -> int:
+    """``harness init``: check the files, write the config, print what was checked."""
+    from harness.starter import init  # loads the checkpoint: only this command needs torch
+
+    for line in init(args.weights, args.data, args.out, force=args.force):
+        print(line)
+    return EXIT_OK
+
+
+SUITES = "harness.suites"
+PLUGIN = "harness.plugin"
+
+
+def pytest_args(args: Sequence[str], cwd: Path) -> list[str]:
+    """The pytest command line of ``harness run ARGS``: the installed suites, rooted at ``cwd``.
+
+    ``--rootdir`` comes first so that one given in ``args`` wins; ``-p harness.plugin`` names the
+    plugin its entry point registers (the same name: never registered twice), so the run works
+    with ``PYTEST_DISABLE_PLUGIN_AUTOLOAD`` set too.
+    """
+    return [f"--rootdir={cwd}", "-p", PLUGIN, "--pyargs", SUITES, *args]
+
+
+def run(args: Sequence[str], cwd: Path | None = None) -> int:
+    """``harness run``: pytest on the installed suites in this process; pytest's exit status."""
+    import pytest  # not needed by the other commands
+
+    return int(pytest.main(pytest_args(args, cwd or Path.cwd())))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``harness`` command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:  # pytest parses its own options: -k, --benchmark-compare, --help, ...
+        return run(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -26,6 +26,7 @@ from harness.errors import ConfigError
 from harness.profiles import DEFAULT_PROFILE, PROFILES, profile_defaults
 from harness.pruneconfig import PruningSpec
 from harness.recipes import PRUNE_CHOICES, QUANT_CHOICES, QuantSpec
+from harness.trainargs import HARNESS_KEYS, Hyp, train_arguments
 from harness.validate import Where, check_keys
 from harness.verdictconfig import VerdictSpec
 
@@ -52,13 +53,14 @@ TOP_KEYS = (
     "baselines_dir", "models", "train", "matrix", "budgets", "latency", "dataset", "mixed_precision",
     "pruning", "distill", "verdicts", "ablation",
 )  # fmt: skip
-MODEL_KEYS = ("name", "weights", "cfg", "train", "teacher")
+MODEL_KEYS = ("name", "weights", "weights_sha256", "cfg", "train", "teacher")
 QUANT_KEYS = (*QUANT_CHOICES, "per_channel", "calib_size", "max_drop", "backends")
-TRAIN_KEYS = ("epochs", "batch", "imgsz", "pre_epochs", "pre_imgsz")
+TRAIN_KEYS = HARNESS_KEYS  # the harness's own train keys; every other key is an Ultralytics argument
 _TOP_PATHS = ("data", "cache_dir", "reports_dir", "baselines_dir")
 _MODEL_PATHS = ("weights", "teacher")
 _DEVICE = re.compile(r"cpu|cuda(:\d+)?|mps")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_SHA256 = re.compile(r"[0-9A-Fa-f]{64}")
 
 _T = TypeVar("_T", bound="_IntTable")
 
@@ -178,6 +180,10 @@ class ModelSpec:
     teacher: Path | None = None
     pre_epochs: int = 0
     pre_imgsz: int | None = None
+    weights_sha256: str | None = None  # pins the weights file: a mismatch stops the run before loading
+    # Ultralytics training arguments from the config's train tables, sorted by name: over the
+    # harness's defaults (cfg) or the checkpoint's stored arguments (weights) in every training.
+    train_args: Hyp = ()
 
     def __post_init__(self) -> None:
         if (self.weights is None) == (self.cfg is None):
@@ -479,7 +485,8 @@ def load_config(
     extra = _resolve_layer(overrides or {}, rootdir)
     extra_where = Where(overrides_source)
     name = _choose_profile(profile, [(layer, where), (extra, extra_where)])
-    defaults = _fit_to_models(profile_defaults(name), [layer, extra])
+    chosen = profile is not None or any("profile" in each for each in (layer, extra))
+    defaults = _fit_to_models(profile_defaults(name), [layer, extra], chosen)
     merged = _merge(_resolve_layer(defaults, base), layer)
     build = functools.partial(
         build_config, profile=name, source=source, rootdir=rootdir, known_backends=backends
@@ -490,18 +497,49 @@ def load_config(
     return config
 
 
-def _fit_to_models(defaults: dict[str, object], layers: list[Mapping[str, object]]) -> dict[str, object]:
-    """Profile defaults for a config that brings its own ``models``: the profile's distillation
-    students that name one of the profile's models are dropped (those for every model stay),
-    unless a layer sets ``distill.students`` itself."""
+def _fit_to_models(
+    defaults: dict[str, object], layers: list[Mapping[str, object]], profile_chosen: bool
+) -> dict[str, object]:
+    """Profile defaults for a config that brings its own ``models``.
+
+    Without a profile named explicitly, the user's models run the precision x backend matrix and
+    only the studies the config names: the profile's training studies and the bars tuned on the
+    embedded default are dropped (:func:`_without_studies`). With a profile named, its studies
+    stay, less the distillation students that name one of the profile's own models (unless a
+    layer sets ``distill.students`` itself).
+    """
+    if not any("models" in layer for layer in layers):
+        return defaults
+    if not profile_chosen:
+        return _without_studies(defaults)
     distill = defaults.get("distill")
-    if not isinstance(distill, Mapping) or not any("models" in layer for layer in layers):
+    if not isinstance(distill, Mapping):
         return defaults
     if any(isinstance(layer.get("distill"), Mapping) and "students" in layer["distill"] for layer in layers):
         return defaults
     students = distill.get("students", [])
     kept = [s for s in students if not (isinstance(s, Mapping) and "model" in s)]  # type: ignore[union-attr]
     return {**defaults, "distill": {**distill, "students": kept}}
+
+
+def _without_studies(defaults: dict[str, object]) -> dict[str, object]:
+    """``defaults`` less what trains or was tuned on the embedded default: no pruning ratios, no
+    distillation students, no mixed-precision search, no multi-scale ablation row, and none of
+    the profile's pruning, distillation or per-kind budgets. A config that sets any of them gets
+    it back (its own values merge over these)."""
+    out = dict(defaults)
+    matrix = out.get("matrix")
+    if isinstance(matrix, Mapping):
+        out["matrix"] = {**matrix, "prune": [0.0]}
+    for study in ("pruning", "distill"):
+        table = out.get(study)
+        if isinstance(table, Mapping):
+            out[study] = {k: v for k, v in table.items() if k not in ("bars", "students")}
+    out.pop("mixed_precision", None)
+    out.pop("budgets", None)
+    ablation = out.get("ablation")
+    out["ablation"] = {**(ablation if isinstance(ablation, Mapping) else {}), "multi_scale": 0.0}
+    return out
 
 
 def _explicit(path: Path, rootdir: Path) -> tuple[Path, str]:
@@ -627,11 +665,11 @@ def _budgets(mapping: Mapping[str, object], where: Where) -> Budgets:
     return Budgets.from_mapping(table, where.source, where.key("budgets"), PRECISIONS)
 
 
-def _train(table: Mapping[str, object], where: Where, fallback: Mapping[str, int]) -> dict[str, int]:
-    """A ``train`` table over ``fallback``: epochs >= 1, batch >= 1, imgsz (multiple of 32), and an
-    optional cheaper first stage: ``pre_epochs`` >= 0 at ``pre_imgsz`` (default imgsz / 2)."""
-    check_keys(table, TRAIN_KEYS, where)
-    out = dict(fallback)
+def _train(table: Mapping[str, object], where: Where, fallback: Mapping[str, object]) -> dict[str, object]:
+    """A ``train`` table over ``fallback``, key by key: epochs >= 1, batch >= 1, imgsz (multiple of
+    32), an optional cheaper first stage (``pre_epochs`` >= 0 at ``pre_imgsz``, default imgsz / 2),
+    and any Ultralytics train argument (:func:`harness.trainargs.train_arguments`)."""
+    out = {**fallback, **train_arguments(table, where)}
     for key in ("epochs", "batch"):
         if key in table:
             out[key] = where.integer(table[key], key, 1)
@@ -662,7 +700,7 @@ def _models(mapping: Mapping[str, object], where: Where, imgsz: int) -> tuple[Mo
     return models
 
 
-def _model(item: object, where: Where, defaults: Mapping[str, int]) -> ModelSpec:
+def _model(item: object, where: Where, defaults: Mapping[str, object]) -> ModelSpec:
     """One ``[[models]]`` table."""
     if not isinstance(item, Mapping):
         raise ConfigError(f"{where.prefix} in {where.source}: expected a table, got {item!r}")
@@ -679,10 +717,26 @@ def _model(item: object, where: Where, defaults: Mapping[str, int]) -> ModelSpec
         name=name,
         weights=_path(where, table["weights"], "weights", True) if has_weights else None,
         cfg=None if has_weights else where.string(table["cfg"], "cfg"),
-        epochs=train["epochs"],
-        batch=train["batch"],
-        train_imgsz=train["imgsz"],
+        epochs=train["epochs"],  # type: ignore[arg-type]
+        batch=train["batch"],  # type: ignore[arg-type]
+        train_imgsz=train["imgsz"],  # type: ignore[arg-type]
         teacher=_path(where, table["teacher"], "teacher", True) if "teacher" in table else None,
-        pre_epochs=train.get("pre_epochs", 0),
-        pre_imgsz=train.get("pre_imgsz"),
+        pre_epochs=train.get("pre_epochs", 0),  # type: ignore[arg-type]
+        pre_imgsz=train.get("pre_imgsz"),  # type: ignore[arg-type]
+        weights_sha256=_sha256_pin(table, where),
+        train_args=tuple(sorted((k, v) for k, v in train.items() if k not in TRAIN_KEYS)),
     )
+
+
+def _sha256_pin(table: Mapping[str, object], where: Where) -> str | None:
+    """A model's ``weights_sha256``: 64 hex digits, only beside ``weights``."""
+    if "weights_sha256" not in table:
+        return None
+    value = where.string(table["weights_sha256"], "weights_sha256")
+    if not _SHA256.fullmatch(value):
+        raise where.error("weights_sha256", "the file's sha256 as 64 hexadecimal digits", value)
+    if "weights" not in table:
+        raise ConfigError(
+            f"{where.key('weights_sha256')} in {where.source}: pins a 'weights' file; this model has none"
+        )
+    return value.lower()

@@ -12,9 +12,11 @@ from harness.build.data import synthetic_recipe, user_recipe
 from harness.build.distill import BUILDER_VERSION as DISTILL_BUILDER_VERSION
 from harness.build.prune import BUILDER_VERSION
 from harness.build.train import FINETUNE_HYP, REFERENCE_HYP, weights_recipe
+from harness.build.weights import checkpoint_train_args
+from harness.cache import file_sha256
 from harness.config import HarnessConfig, MatrixSpec, ModelSpec
 from harness.distillconfig import REFERENCE_TEACHER, StudentChoice
-from harness.errors import ConfigError
+from harness.errors import ConfigError, WeightsError
 from harness.pruneconfig import PruningSpec
 from harness.recipes import (
     DataRecipe,
@@ -24,8 +26,11 @@ from harness.recipes import (
     PruneSpec,
     SourceRecipe,
     TrainRecipe,
+    UserDataRecipe,
     Variant,
+    WeightsRecipe,
 )
+from harness.trainargs import Hyp, checkpoint_hyp, with_overrides
 from harness.versions import versions
 
 
@@ -40,7 +45,10 @@ def data_recipe(config: HarnessConfig) -> DataRecipe:
 def source_recipe(model: ModelSpec, data: DataRecipe, config: HarnessConfig) -> SourceRecipe:
     """The checkpoint a model starts from: the user's weights, or a training run from a YAML."""
     if model.weights is not None:
-        return weights_recipe(model.weights)
+        paired = (
+            data if isinstance(data, UserDataRecipe) else None
+        )  # the synthetic set calibrates no user model
+        return weights_recipe(model.weights, paired, model.weights_sha256)
     if model.cfg is None:
         raise ConfigError(f"model {model.name!r} needs either 'weights' or 'cfg'")
     stage = functools.partial(
@@ -50,7 +58,7 @@ def source_recipe(model: ModelSpec, data: DataRecipe, config: HarnessConfig) -> 
         batch=model.batch,
         seed=config.seed,
         versions=versions("torch", "ultralytics"),
-        hyp=REFERENCE_HYP,
+        hyp=with_overrides(REFERENCE_HYP, model.train_args),
     )
     first = None
     if model.pre_epochs > 0:  # a cheap low-resolution stage, then the main stage from its weights
@@ -58,7 +66,44 @@ def source_recipe(model: ModelSpec, data: DataRecipe, config: HarnessConfig) -> 
         first = stage(epochs=model.pre_epochs, imgsz=pre_imgsz)
     if first is None:
         return stage(epochs=model.epochs, imgsz=model.train_imgsz)
-    return stage(epochs=model.epochs, imgsz=model.train_imgsz, init=first, hyp=REFERENCE_HYP + FINETUNE_HYP)
+    return stage(epochs=model.epochs, imgsz=model.train_imgsz, init=first, hyp=finetune_hyp(first, model))
+
+
+def user_weights(recipe: SourceRecipe) -> WeightsRecipe | None:
+    """The user's weights file a checkpoint descends from (through pruning, distillation and
+    fine-tuning), or None for a model trained from a YAML."""
+    if isinstance(recipe, WeightsRecipe):
+        return recipe
+    if isinstance(recipe, PruneRecipe):
+        return user_weights(recipe.source)
+    if isinstance(recipe, DistillRecipe):
+        return user_weights(recipe.student)
+    return user_weights(recipe.init) if recipe.init is not None else None
+
+
+@functools.cache
+def checkpoint_args(path: str, sha256: str) -> Hyp:
+    """The hyperparameters stored in the weights file at ``path`` (read once per file and content).
+
+    The file is hashed again first: it was pinned (``weights_sha256``) or hashed into its recipe
+    when the config was planned, and a file changed since is not unpickled.
+    """
+    if file_sha256(Path(path)) != sha256:
+        raise WeightsError(f"weights file {path} changed while the run was planned; run again")
+    return checkpoint_hyp(checkpoint_train_args(Path(path)))
+
+
+def finetune_hyp(start: SourceRecipe, model: ModelSpec) -> Hyp:
+    """The Ultralytics arguments of a training that continues from ``start``'s weights (a later
+    reference stage, a pruning fine-tune, KD, its fair control, the multi-scale ablation row).
+
+    From a user's weights file: the training arguments stored in that checkpoint; else the
+    harness's ``REFERENCE_HYP + FINETUNE_HYP``. The model's ``train`` arguments go over either,
+    key by key.
+    """
+    weights = user_weights(start)
+    base = REFERENCE_HYP + FINETUNE_HYP if weights is None else checkpoint_args(weights.path, weights.sha256)
+    return with_overrides(base, model.train_args)
 
 
 def prune_specs(matrix: MatrixSpec, pruning: PruningSpec) -> list[PruneSpec]:
@@ -99,7 +144,7 @@ def prune_recipe(
         batch=model.batch,
         seed=config.seed,
         versions=(*versions("torch", "ultralytics", "torch-pruning"), ("harness-prune", BUILDER_VERSION)),
-        hyp=REFERENCE_HYP + FINETUNE_HYP,
+        hyp=finetune_hyp(source, model),
         taylor_batches=config.pruning.taylor_batches if spec.criterion == "taylor" else 0,
     )
 
@@ -195,6 +240,14 @@ def control_recipe(
         return dataclasses.replace(start, spec=dataclasses.replace(start.spec, finetune_epochs=epochs))
     if isinstance(start, DistillRecipe):
         raise ConfigError(f"model {model.name!r}: a distilled checkpoint is not a student's start")
+    return finetune_recipe(start, epochs, data, model, config)
+
+
+def finetune_recipe(
+    start: TrainRecipe | WeightsRecipe, epochs: int, data: DataRecipe, model: ModelSpec, config: HarnessConfig
+) -> TrainRecipe:
+    """``start``'s weights trained ``epochs`` more epochs on ``data`` with the model's batch, train
+    image size and the seed, and :func:`finetune_hyp`'s arguments."""
     return TrainRecipe(
         cfg=model.cfg or (model.weights.name if model.weights else model.name),
         data=data,
@@ -203,7 +256,7 @@ def control_recipe(
         imgsz=model.train_imgsz,
         seed=config.seed,
         versions=versions("torch", "ultralytics"),
-        hyp=REFERENCE_HYP + FINETUNE_HYP,
+        hyp=finetune_hyp(start, model),
         init=start,
     )
 
@@ -228,7 +281,7 @@ def distill_recipe(
         batch=model.batch,
         seed=config.seed,
         versions=(*versions("torch", "ultralytics"), ("harness-distill", DISTILL_BUILDER_VERSION)),
-        hyp=REFERENCE_HYP + FINETUNE_HYP,
+        hyp=finetune_hyp(start, model),
     )
 
 

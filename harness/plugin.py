@@ -36,7 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--harness-config",
         type=Path,
         default=None,
-        help="config file (default: harness.toml, else [tool.harness] in pyproject.toml, in rootdir)",
+        help="config file (default: harness.toml, else [tool.harness] in pyproject.toml, in the rootdir, "
+        "else in the current folder)",
     )
     group.addoption(
         "--harness-reports",
@@ -53,9 +54,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Create the (lazy) run state (nothing is loaded until a suite asks for it) and the timing lock."""
-    config.stash[STATE_KEY] = RunState.from_pytest(config)
-    config.stash[LOCK_KEY] = TimingLock.from_env(Path(config.rootpath) / ".harness-cache" / LOCK_NAME)
+    """Create the (lazy) run state (nothing is loaded until a suite asks for it) and the timing lock.
+
+    The lock lives in ``.harness-cache/`` of the run's harness folder (the folder of its config,
+    else the invocation folder: :func:`harness.runstate.harness_root`), never beside the installed
+    suites."""
+    state = RunState.from_pytest(config)
+    config.stash[STATE_KEY] = state
+    config.stash[LOCK_KEY] = TimingLock.from_env(state.rootdir / ".harness-cache" / LOCK_NAME)
     config.addinivalue_line(
         "markers",
         f"{TIMING_MARKER}: measures latency; under pytest-xdist it runs while no other test runs",

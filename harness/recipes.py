@@ -115,11 +115,18 @@ class TrainRecipe(Recipe):
 
 @dataclass(frozen=True)
 class WeightsRecipe(Recipe):
-    """A user's existing ``.pt``; its content hash stands for the weights."""
+    """A user's existing ``.pt``; its content hash stands for the weights.
+
+    ``data`` is the dataset the config pairs with the weights (its ``data`` key), the one that
+    calibrates INT8 and fine-tunes the model; None when the config names no dataset. It is not
+    part of the weights' own hash (the file is the same), but every recipe that uses the data
+    (calibration, fine-tuning) hashes it itself.
+    """
 
     kind: ClassVar[str] = "weights"
     sha256: str
     path: str = unhashed("")
+    data: UserDataRecipe | None = unhashed(None)
 
 
 PRUNE_CHOICES: dict[str, tuple[str, ...]] = {
@@ -282,11 +289,17 @@ class DistillRecipe(Recipe):
 SourceRecipe = TrainRecipe | WeightsRecipe | PruneRecipe | DistillRecipe
 
 
+NO_CALIBRATION_DATA = (
+    "no dataset to calibrate from: the model is a weights file and the config names no 'data' "
+    '(set data = "path/to/data.yaml")'
+)
+"""The skip reason of every static INT8 variant of a weights file without a configured dataset."""
+
+
 def source_data(source: SourceRecipe) -> DataRecipe | None:
-    """The dataset a checkpoint was trained or fine-tuned on (None for a user's weights file)."""
-    if isinstance(source, TrainRecipe | PruneRecipe | DistillRecipe):
-        return source.data
-    return None
+    """The dataset of a checkpoint: the one it was trained or fine-tuned on, or for a user's
+    weights file the config's ``data`` (None when the config names no dataset)."""
+    return source.data
 
 
 def base_source(source: SourceRecipe) -> TrainRecipe | WeightsRecipe:

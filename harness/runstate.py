@@ -27,10 +27,11 @@ from harness.budgets import (
     check_speedup,
 )
 from harness.calibration import CALIBRATION, LatencyTrials
-from harness.config import HarnessConfig, load_config
+from harness.config import HarnessConfig, find_config, load_config
 from harness.diststudy import DISTILLATION, DistillCase, DistillRow
 from harness.diststudy import measure_case as measure_distill_case
-from harness.errors import BackendUnavailable
+from harness.errors import BackendUnavailable, ConfigError
+from harness.inputs import INPUTS, INT8_CALIBRATION, calibration_rows, input_rows
 from harness.measure.latency import interleave
 from harness.measure.mapboot import paired_map_drop
 from harness.measure.memprobe import ProbeRequest
@@ -79,9 +80,9 @@ class RunState:
 
     @classmethod
     def from_pytest(cls, config: pytest.Config) -> RunState:
-        """Read the harness options; load nothing yet."""
+        """Read the harness options; load nothing yet (the rootdir is :func:`harness_root`'s)."""
         return cls(
-            rootdir=Path(config.rootpath),
+            rootdir=harness_root(Path(config.rootpath), Path(config.invocation_params.dir)),
             config_path=config.getoption("harness_config"),
             profile=config.getoption("harness_profile"),
             reports_dir=config.getoption("harness_reports"),
@@ -251,7 +252,8 @@ class RunState:
         base = worst_int8(session, model)
         if base is None:
             pytest.skip(f"{model}: none of its ONNX Runtime INT8 variants can run here")
-        budget = self.config.budgets.for_variant(base.slug, base.precision).max_map_drop
+        reference_map = session.accuracy(base.reference()).map50_95
+        budget = self.config.budgets.for_variant(base.slug, base.precision).limit("max_map_drop", reference_map)
         verdicts = self.config.verdicts
         limit = budget if budget is not None else 1.0
         level, draws = verdicts.accuracy_confidence, verdicts.accuracy_resamples
@@ -367,11 +369,22 @@ class RunState:
             return
         if not self._results.variants and not self._results.studies:  # nothing measured
             return
+        self._record_inputs()
         reports_dir = self.reports_dir or self.config.reports_dir
         out = write_run(self._results, reports_dir)
         self._lines.append(f"harness: report written to {out} (latest: {reports_dir / 'latest'})")
         if self.update_baselines:
             self._update_baselines()
+
+    def _record_inputs(self) -> None:
+        """Record every input file's sha256 and the calibration sets of the measured INT8 variants."""
+        results, session = self.results, self.session()
+        results.studies.pop(INPUTS, None)
+        results.studies.pop(INT8_CALIBRATION, None)
+        results.add_study(INPUTS, input_rows(session))
+        calibration = calibration_rows(session, [v.variant for v in results.variants])
+        if calibration:
+            results.add_study(INT8_CALIBRATION, calibration)
 
     def _update_baselines(self) -> None:
         by_model: dict[str, dict[str, Metrics]] = {}
@@ -388,6 +401,38 @@ class RunState:
     def summary_lines(self) -> list[str]:
         """Lines for the terminal summary."""
         return list(self._lines)
+
+
+def harness_root(rootdir: Path, invocation_dir: Path) -> Path:
+    """The folder a run takes its config from and resolves the cache, reports and baselines against.
+
+    pytest's ``rootdir`` when it holds a harness config (``harness.toml`` or ``[tool.harness]`` in
+    ``pyproject.toml``), else the folder pytest was started in when that holds one: with
+    ``pytest --pyargs harness.suites`` pytest roots the run at the nearest folder with a pytest
+    config, which need not be the user's harness folder. With no config in either, the rootdir,
+    unless it lies inside the installed harness package (``pytest .../site-packages/harness/suites``):
+    then the invocation folder, so that nothing is ever written into site-packages.
+    """
+    for folder in (rootdir, invocation_dir):
+        if _has_config(folder):
+            return folder
+    return invocation_dir if _inside(rootdir, _PACKAGE_DIR) else rootdir
+
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _has_config(folder: Path) -> bool:
+    """Whether ``folder`` holds a harness config (an unreadable one counts: loading it says why)."""
+    try:
+        return find_config(folder) is not None
+    except ConfigError:
+        return True
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (symlinks resolved)."""
+    return path.resolve().is_relative_to(folder)
 
 
 def _distill_line(row: DistillRow) -> str:

@@ -57,11 +57,14 @@ class HarnessSession:
         ctx = BuildContext(ArtifactCache(config.cache_dir), config.device, config.threads)
         if log is not None:
             ctx = dataclasses.replace(ctx, log=log)
+        variants = build_variants(config)
+        source = str(config.source) if config.source else "the profile defaults"
+        config.budgets.check_variants([v.slug for v in variants], source)
         return cls(
             config=config,
             fingerprint=current(config.threads),
             ctx=ctx,
-            variants=build_variants(config),
+            variants=variants,
             baselines=BaselineStore(config.baselines_dir),
         )
 

@@ -189,7 +189,7 @@ bad_values = st.one_of(
     st.floats(max_value=-1e-9, allow_nan=False),
     st.just(float("nan")),
     st.booleans(),
-    st.text(max_size=5),
+    st.text(max_size=5).filter(lambda t: not t.strip().endswith("%")),  # "1%" is a relative limit
     st.lists(st.integers(), max_size=2),
 )
 
@@ -376,3 +376,62 @@ def test_map_drop_verdict_uses_the_interval() -> None:
     assert itself.ok is True and not itself.inconclusive
     straddling = check_map_drop(budget, "v", 0.608, 0.62, None, _interval(0.012, 0.004, 0.02), True)
     assert straddling.failed and straddling.inconclusive
+
+
+# --- relative limits ("1%" of the compared value) -----------------------------------------
+
+
+def test_percent_limits_are_relative_to_the_compared_value() -> None:
+    budgets = Budgets.from_mapping({"max_map_drop": "1%", "max_baseline_drop": "0.5 %"}, "x.toml")
+    budget = budgets.for_variant("m-p00-int8-onnxruntime", "int8")
+    assert budget.relative == {"max_map_drop", "max_baseline_drop"}
+    assert budget.limit("max_map_drop", 0.60) == pytest.approx(0.006)
+    assert budget.limit("max_baseline_drop", 0.40) == pytest.approx(0.002)
+    assert budget.limit("max_map_drop", None) is None  # no reference measured: no limit
+    assert budget.shown("max_map_drop") == "1%"
+
+
+def test_relative_map_drop_check_fails_and_passes_on_the_scaled_limit() -> None:
+    budget = Budgets.from_mapping({"max_map_drop": "1%"}, "x.toml").default
+    ok = check_map_drop(budget, "v", 0.595, 0.600)  # drop 0.005 <= 0.006
+    bad = check_map_drop(budget, "v", 0.590, 0.600)  # drop 0.010 > 0.006
+    assert ok.ok is True and bad.ok is False
+    assert bad.limit == pytest.approx(0.006) and "1% of the reference" in bad.message
+
+
+def test_an_absolute_override_replaces_a_relative_default() -> None:
+    budgets = Budgets.from_mapping(
+        {"max_map_drop": "1%", "precision": {"fp16": {"max_map_drop": 0.02}}}, "x.toml", precisions=PRECISIONS
+    )
+    assert budgets.for_variant("v", "fp16").limit("max_map_drop", 0.5) == 0.02
+    assert budgets.for_variant("v", "fp32").limit("max_map_drop", 0.5) == pytest.approx(0.005)
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ({"max_map_drop": "1"}, r"budgets\.max_map_drop in x\.toml: expected an absolute mAP drop .*\"1%\""),
+        ({"max_map_drop": "abc%"}, r"budgets\.max_map_drop in x\.toml: expected an absolute"),
+        ({"max_baseline_drop": "150%"}, r"budgets\.max_baseline_drop in x\.toml: expected a percentage in"),
+        ({"min_speedup": "10%"}, r"budgets\.min_speedup in x\.toml: expected a number"),
+    ],
+)  # fmt: skip
+def test_bad_percent_limits_are_config_errors(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Budgets.from_mapping(table, "x.toml")
+
+
+def test_a_variant_table_naming_no_variant_is_an_error_with_the_nearest_ids() -> None:
+    budgets = Budgets.from_mapping({"variants": {"m-p00-int8-onnxruntim": {"min_speedup": 1.1}}}, "x.toml")
+    slugs = ["m-p00-fp32-onnxruntime", "m-p00-fp32-torch", "m-p00-int8-qdq-pc-u8s8-minmax-c100-onnxruntime"]
+    with pytest.raises(ConfigError, match=r'budgets\.variants\."m-p00-int8-onnxruntim" in h\.toml names no '
+                       r"variant of the matrix; nearest: m-p00-fp32-onnxruntime"):
+        budgets.check_variants(slugs, "h.toml")
+    Budgets.from_mapping({"variants": {"m-p00-fp32-torch": {}}}, "x.toml").check_variants(slugs, "h.toml")
+
+
+@pytest.mark.parametrize("percent", ["1%", "0.5%", "2.5%", "10%"])
+def test_relative_limits_round_trip(percent: str) -> None:
+    table = {"max_map_drop": percent, "pruned": {"max_baseline_drop": percent}}
+    budgets = Budgets.from_mapping(table, "x.toml")
+    assert Budgets.from_mapping(budgets.to_mapping(), "x.toml") == budgets

@@ -433,3 +433,75 @@ def test_verdicts_table_defaults_and_errors(tmp_path: Path) -> None:
     path.write_text('[verdicts]\ninconclusive = "fail"\naccuracy_resamples = 200\n')
     strict = load_config(tmp_path, path=path, profile="quick").verdicts
     assert strict.inconclusive_fails and strict.accuracy_resamples == 200
+
+
+# --- a user's own models: the studies the config names, pinned weights ---------------------
+
+
+def _user_models(root: Path, extra: str = "") -> None:
+    (root / "w.pt").write_bytes(b"not loaded while parsing")
+    _write(root / "harness.toml", f"""
+        [[models]]
+        name = "mine"
+        weights = "w.pt"
+        {extra}
+    """)  # fmt: skip
+
+
+def test_own_models_run_the_matrix_without_the_profiles_training_studies(tmp_path: Path) -> None:
+    _user_models(tmp_path)
+    cfg = _load(tmp_path)
+    assert cfg.profile == "default" and cfg.matrix.prune == (0.0,)
+    assert cfg.distill.students == () and cfg.distill.bars == ()
+    assert cfg.pruning.bars == () and cfg.mixed_precision is None
+    assert cfg.ablation.multi_scale == 0.0
+    assert cfg.budgets.pruned.max_map_drop is None  # the profile's pruned budget was tuned on yolo11n
+    assert cfg.matrix.precision == ("fp32", "fp16", "int8")  # the precision x backend matrix stays
+
+
+def test_own_models_get_a_study_when_the_config_names_it(tmp_path: Path) -> None:
+    _write(tmp_path / "w.pt", "x")
+    _write(tmp_path / "harness.toml", """
+        [[models]]
+        name = "mine"
+        weights = "w.pt"
+        [matrix]
+        prune = [0.0, 0.3]
+        [mixed_precision]
+        recover = 0.5
+        [distill]
+        students = [{prune = 0.3}]
+        [ablation]
+        multi_scale = 0.5
+    """)  # fmt: skip
+    cfg = _load(tmp_path)
+    assert cfg.matrix.prune == (0.0, 0.3) and cfg.mixed_precision is not None
+    assert len(cfg.distill.students) == 1 and cfg.ablation.multi_scale == 0.5
+    assert cfg.distill.epochs == profile_defaults("default")["distill"]["epochs"]  # type: ignore[index]
+
+
+def test_an_explicit_profile_brings_its_studies_to_own_models(tmp_path: Path) -> None:
+    _user_models(tmp_path)
+    assert _load(tmp_path, profile="default").matrix.prune == (0.0, 0.3)
+    (tmp_path / "harness.toml").write_text('profile = "default"\n' + (tmp_path / "harness.toml").read_text())
+    cfg = _load(tmp_path)
+    assert cfg.matrix.prune == (0.0, 0.3) and cfg.mixed_precision is not None
+
+
+def test_weights_sha256_pins_the_file(tmp_path: Path) -> None:
+    digest = "ab" * 32
+    _user_models(tmp_path, f'weights_sha256 = "{digest.upper()}"')
+    assert _load(tmp_path).model("mine").weights_sha256 == digest
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('weights_sha256 = "abc"', r"models\[0\]\.weights_sha256 in harness\.toml: expected the file's sha256"),
+        ("weights_sha256 = 5", r"models\[0\]\.weights_sha256 in harness\.toml: expected a non-empty string"),
+    ],
+)
+def test_bad_weights_sha256_is_a_config_error(tmp_path: Path, line: str, message: str) -> None:
+    _user_models(tmp_path, line)
+    with pytest.raises(ConfigError, match=message):
+        _load(tmp_path)

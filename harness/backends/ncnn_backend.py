@@ -24,7 +24,7 @@ from harness.build.ncnn import (
 )
 from harness.build.quantize import ops_unsupported
 from harness.errors import HarnessError
-from harness.recipes import DataRecipe, Variant, source_data
+from harness.recipes import NO_CALIBRATION_DATA, DataRecipe, Variant, source_data
 from harness.versions import versions
 
 _PRECISIONS = ("fp32", "fp16", "int8")
@@ -71,9 +71,7 @@ def _int8_unsupported(variant: Variant) -> str | None:
     if reason := ops_unsupported(quant, "ncnn2int8"):
         return reason
     if source_data(variant.source) is None:
-        return (
-            "ncnn INT8 calibration needs the dataset the checkpoint was trained on (a user's .pt names none)"
-        )
+        return f"ncnn INT8 needs a calibration set; {NO_CALIBRATION_DATA}"
     return None
 
 

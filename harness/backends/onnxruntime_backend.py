@@ -15,7 +15,15 @@ from harness.backends.base import LoadRequest, ensure_supported
 from harness.build import build
 from harness.build.quantize.onnxruntime import OrtFp16Recipe, OrtQuantRecipe
 from harness.errors import BackendUnavailable, HarnessError
-from harness.recipes import DataRecipe, ExportRecipe, QuantSpec, Recipe, Variant, source_data
+from harness.recipes import (
+    NO_CALIBRATION_DATA,
+    DataRecipe,
+    ExportRecipe,
+    QuantSpec,
+    Recipe,
+    Variant,
+    source_data,
+)
 from harness.versions import versions
 
 _PRECISIONS = ("fp32", "fp16", "int8")
@@ -78,10 +86,7 @@ def calibration_data(variant: Variant) -> DataRecipe:
 
 
 def _no_dataset_reason(variant: Variant) -> str:
-    return (
-        f"{variant.slug}: static INT8 needs a calibration split, but the model comes from a weights "
-        "file, which names no dataset; use dynamic INT8 or a model trained by the harness"
-    )
+    return f"{variant.slug}: static INT8 needs a calibration set; {NO_CALIBRATION_DATA}"
 
 
 def int8_unsupported(variant: Variant, providers: list[str]) -> str | None:

@@ -29,7 +29,7 @@ from harness.backends.base import LoadRequest, ensure_supported
 from harness.backends.onnxruntime_backend import onnx_recipe
 from harness.build import build
 from harness.errors import BackendUnavailable, HarnessError
-from harness.recipes import Recipe, Variant, source_data
+from harness.recipes import NO_CALIBRATION_DATA, Recipe, Variant, source_data
 from harness.versions import versions
 
 if TYPE_CHECKING:
@@ -69,10 +69,7 @@ def openvino_recipe(variant: Variant, batch: int) -> Recipe:
     return OpenVinoRecipe(source=onnx, precision=ir, versions=versions("openvino"))
 
 
-_NO_DATA = (
-    "OpenVINO INT8 calibrates on the dataset the model was trained on; this variant's source is "
-    "a weights file with no dataset recipe"
-)
+_NO_DATA = f"OpenVINO INT8 needs a calibration set; {NO_CALIBRATION_DATA}"
 
 
 class OpenVinoRunner:

@@ -12,7 +12,15 @@ import numpy as np
 from harness.backends.onnxruntime_backend import onnx_recipe
 from harness.build import BuildContext, builder, materialize
 from harness.errors import BackendUnavailable, HarnessError
-from harness.recipes import DataRecipe, ExportRecipe, QuantSpec, Recipe, Variant, source_data
+from harness.recipes import (
+    NO_CALIBRATION_DATA,
+    DataRecipe,
+    ExportRecipe,
+    QuantSpec,
+    Recipe,
+    Variant,
+    source_data,
+)
 from harness.versions import versions
 
 ENGINE_FILE = "model.engine"
@@ -40,9 +48,7 @@ def engine_recipe(variant: Variant, batch: int) -> TrtEngineRecipe:
     """The engine a variant needs; INT8 calibrates on the dataset the reference was trained with."""
     data = source_data(variant.source)
     if variant.quant is not None and data is None:
-        raise BackendUnavailable(
-            "TensorRT INT8 needs a calibration split; the variant's weights name no dataset"
-        )
+        raise BackendUnavailable(f"TensorRT INT8 needs a calibration set; {NO_CALIBRATION_DATA}")
     return TrtEngineRecipe(
         source=onnx_recipe(dataclasses.replace(variant, precision="fp32", quant=None), batch),
         precision=variant.precision,

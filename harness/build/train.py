@@ -13,7 +13,7 @@ from harness.build import BuildContext, builder, external, materialize
 from harness.build.weights import load_yolo
 from harness.cache import file_sha256
 from harness.errors import WeightsError
-from harness.recipes import TrainRecipe, WeightsRecipe
+from harness.recipes import TrainRecipe, UserDataRecipe, WeightsRecipe
 
 if TYPE_CHECKING:
     from ultralytics import YOLO
@@ -36,11 +36,21 @@ FINETUNE_HYP: tuple[tuple[str, float | int | str], ...] = (
 )
 
 
-def weights_recipe(path: Path) -> WeightsRecipe:
-    """Describe a user's checkpoint by its content hash (validating that it exists)."""
+def weights_recipe(
+    path: Path, data: UserDataRecipe | None = None, expected_sha256: str | None = None
+) -> WeightsRecipe:
+    """Describe a user's checkpoint by its content hash (validating that it exists), paired with
+    the config's dataset ``data``. With ``expected_sha256`` (the config's ``weights_sha256``) a
+    file whose content differs is refused here, before anything unpickles it."""
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist (expected an Ultralytics .pt checkpoint)")
-    return WeightsRecipe(sha256=file_sha256(path), path=str(path.resolve()))
+    digest = file_sha256(path)
+    if expected_sha256 is not None and digest != expected_sha256.lower():
+        raise WeightsError(
+            f"weights file {path} has sha256 {digest}, but weights_sha256 pins {expected_sha256}; "
+            "refusing to load it (a .pt is a pickle that runs code when loaded)"
+        )
+    return WeightsRecipe(sha256=digest, path=str(path.resolve()), data=data)
 
 
 @external(WeightsRecipe)

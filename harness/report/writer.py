@@ -17,6 +17,7 @@ from harness.fsutil import atomic_symlink, atomic_write_text
 from harness.report.ablation import ABLATION_TABLES
 from harness.report.distill import DISTILL_TABLES
 from harness.report.html import ReportTable, render_html
+from harness.report.inputs import INPUT_TABLES
 from harness.report.mixed import MIXED_TABLES
 from harness.report.plots import render_plots, write_plots
 from harness.report.pruning import PRUNING_TABLES
@@ -36,7 +37,9 @@ DEPLOYMENT_LEGEND = (
     "params in millions; `-` = not measured."
 )
 _DEPLOYMENT_FORMATS = {c.header: f".{c.digits}f" for c in DEPLOYMENT_COLUMNS} | {"Prune": ".2f"}
-STUDY_TABLES = {**ABLATION_TABLES, **QUANT_TABLES, **MIXED_TABLES, **PRUNING_TABLES, **DISTILL_TABLES}
+STUDY_TABLES = {
+    **ABLATION_TABLES, **QUANT_TABLES, **MIXED_TABLES, **PRUNING_TABLES, **DISTILL_TABLES, **INPUT_TABLES,
+}  # fmt: skip
 """File stem -> table, written next to the deployment table when it has rows."""
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 

@@ -15,7 +15,7 @@ from harness.backends.onnxruntime_backend import (
 )
 from harness.build.quantize.onnxruntime import OrtFp16Recipe, OrtQuantRecipe
 from harness.errors import BackendUnavailable
-from harness.recipes import ExportRecipe, QuantSpec, Variant, WeightsRecipe
+from harness.recipes import ExportRecipe, QuantSpec, UserDataRecipe, Variant, WeightsRecipe
 from harness.session import HarnessSession
 
 QUICK_CALIB = 8  # the quick profile's calibration split
@@ -77,13 +77,24 @@ def test_unsupported_int8_combinations_give_a_reason(
     assert reason in (backend.unsupported(_int8(fp32, **knobs), device) or "")
 
 
-def test_static_int8_of_a_weights_file_is_unavailable_with_reason(
+def test_static_int8_of_a_weights_file_without_data_is_unavailable_with_reason(
     fp32: Variant, session: HarnessSession
 ) -> None:
     variant = dataclasses.replace(_int8(fp32), source=WeightsRecipe(sha256="0" * 64, path="/x/best.pt"))
     reason = OnnxRuntimeBackend().unsupported(variant, "cpu") or ""
-    assert "names no dataset" in reason
-    with pytest.raises(BackendUnavailable, match="names no dataset"):
+    assert "config names no 'data'" in reason
+    with pytest.raises(BackendUnavailable, match="config names no 'data'"):
         OnnxRuntimeBackend().load(LoadRequest(variant, 1, session.ctx))
     dynamic = dataclasses.replace(variant, quant=QuantSpec(method="dynamic", weights="u8"))
     assert OnnxRuntimeBackend().unsupported(dynamic, "cpu") is None
+
+
+def test_static_int8_of_a_weights_file_calibrates_on_the_configured_data(fp32: Variant) -> None:
+    data = UserDataRecipe(sha256="1" * 64, yaml_path="/x/data.yaml")
+    weights = WeightsRecipe(sha256="0" * 64, path="/x/best.pt", data=data)
+    variant = dataclasses.replace(_int8(fp32), source=weights)
+    assert OnnxRuntimeBackend().unsupported(variant, "cpu") is None
+    recipe = artifact_recipe(variant, 1)
+    assert isinstance(recipe, OrtQuantRecipe) and recipe.data == data
+    # the pairing is not part of the weights' own cache key: the export is the same file
+    assert weights.key() == WeightsRecipe(sha256="0" * 64, path="/y/best.pt").key()

@@ -53,7 +53,7 @@ def dataset(tmp_path: Path) -> Path:
         _write_label(_touch_image(root / "images" / "train" / name), "0 0.5 0.5 0.2 0.2\n")
     _touch_image(root / "images" / "val" / "v.png")
     (root / "images" / "train" / "notes.md").write_text("not an image")
-    data = {"path": ".", "train": "images/train", "val": "images/val", "names": ["a", "b"]}
+    data = {"train": "images/train", "val": "images/val", "names": ["a", "b"]}
     return _write_yaml(root / "data.yaml", data)
 
 
@@ -64,11 +64,12 @@ def test_load_data_yaml(dataset: Path) -> None:
     spec = load_data_yaml(dataset)
     root = dataset.parent
     assert spec.yaml_path == dataset
-    assert spec.root == root / "."
+    assert spec.root == root
     assert spec.names == ("a", "b")
     assert spec.nc == 2
     train, val = root / "images/train", root / "images/val"
-    assert spec.splits == {"train": train, "val": val, "calib": train}
+    assert spec.splits == {"train": (train,), "val": (val,), "calib": (train,)}
+    assert not spec.has_calib
 
 
 def test_names_mapping_and_explicit_calib(tmp_path: Path) -> None:
@@ -81,7 +82,8 @@ def test_names_mapping_and_explicit_calib(tmp_path: Path) -> None:
     spec = load_data_yaml(yaml_path)
     assert spec.root == tmp_path
     assert spec.names == ("cat", "dog")
-    assert spec.splits["calib"] == tmp_path / "calib"
+    assert spec.splits["calib"] == (tmp_path / "calib",)
+    assert spec.has_calib
 
 
 def test_absolute_path_key(tmp_path: Path, dataset: Path) -> None:
@@ -135,24 +137,40 @@ def test_split_path_is_not_folder_or_list(dataset: Path) -> None:
     data = yaml.safe_load(dataset.read_text())
     data["val"] = "images/val/v.png"
     _write_yaml(dataset, data)
-    with pytest.raises(DatasetError, match=r"key 'val' points to .*v\.png, which is neither a folder nor a \.txt"):
+    with pytest.raises(DatasetError, match=r"key 'val' points to .*v\.png, which is neither a folder nor a text"):
         load_data_yaml(dataset)
 
 
-def test_root_path_does_not_exist(dataset: Path) -> None:
+def test_root_path_does_not_exist(
+    tmp_path: Path, dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ultralytics.utils
+
+    monkeypatch.setattr(ultralytics.utils, "DATASETS_DIR", tmp_path / "datasets")
+    monkeypatch.chdir(tmp_path)
     data = yaml.safe_load(dataset.read_text())
     data["path"] = "gone"
     _write_yaml(dataset, data)
-    with pytest.raises(DatasetError, match=r"key 'path' points to .*gone"):
+    gone = tmp_path / "datasets" / "gone"
+    with pytest.raises(DatasetError, match=rf"'train' points to {gone}/images/train, which does not exist .*datasets_dir"):
         load_data_yaml(dataset)
 
 
-@pytest.mark.parametrize("value", [["images/train", "images/val"], 3, {"a": 1}])
+@pytest.mark.parametrize("value", [3, {"a": 1}, ["images/train", 3], ["images/train", ""]])
 def test_split_value_not_a_path(dataset: Path, value: object) -> None:
     data = yaml.safe_load(dataset.read_text())
     data["train"] = value
     _write_yaml(dataset, data)
-    with pytest.raises(DatasetError, match="key 'train' must be one folder"):
+    with pytest.raises(DatasetError, match="key 'train' must be a folder or image list file"):
+        load_data_yaml(dataset)
+
+
+@pytest.mark.parametrize("value", ["", []])
+def test_required_split_empty(dataset: Path, value: object) -> None:
+    data = yaml.safe_load(dataset.read_text())
+    data["val"] = value
+    _write_yaml(dataset, data)
+    with pytest.raises(DatasetError, match=rf"{dataset}: key 'val' is empty"):
         load_data_yaml(dataset)
 
 
@@ -164,7 +182,8 @@ def test_split_value_not_a_path(dataset: Path, value: object) -> None:
         ([], "is empty"),
         ({}, "is empty"),
         ({0: "a", 2: "b"}, r"keys of 'names' must be the integers 0..1"),
-        ({"0": "a", "1": "b"}, r"keys of 'names' must be the integers"),
+        ({"x": "a", "y": "b"}, r"keys of 'names' must be the integers"),
+        ({True: "a", False: "b"}, r"keys of 'names' must be the integers"),
     ],
 )
 def test_bad_names(dataset: Path, names: object, message: str) -> None:
@@ -216,18 +235,24 @@ def test_unknown_split(dataset: Path) -> None:
         list_split(load_data_yaml(dataset), "test")
 
 
-def test_txt_image_list(dataset: Path) -> None:
+def test_txt_image_list(dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = dataset.parent
+    monkeypatch.chdir(root)  # lines without './' are relative to the current directory
     (root / "val.txt").write_text("images/train/b.png\n\n./images/val/v.png\n")
     data = yaml.safe_load(dataset.read_text())
     data["val"] = "val.txt"
     _write_yaml(dataset, data)
-    images = [s.image for s in list_split(load_data_yaml(dataset), "val")]
-    assert images == [root / "images/train/b.png", root / "images/val/v.png"]
+    samples = list_split(load_data_yaml(dataset), "val")
+    # Ultralytics sorts the path text: the './' line became absolute and sorts first; the label
+    # rule needs '/images/' in the text, which the relative line lacks
+    assert samples == [
+        Sample(root / "images/val/v.png", root / "labels/val/v.txt"),
+        Sample(root / "images/train/b.png", root / "images/train/b.txt"),
+    ]
 
 
 def test_txt_image_list_missing_image(dataset: Path) -> None:
-    (dataset.parent / "val.txt").write_text("images/val/v.png\nimages/val/missing.png\n")
+    (dataset.parent / "val.txt").write_text("./images/val/v.png\n./images/val/missing.png\n")
     data = yaml.safe_load(dataset.read_text())
     data["val"] = "val.txt"
     _write_yaml(dataset, data)
