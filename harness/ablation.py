@@ -6,7 +6,11 @@ Rows (:data:`ROWS`), each one change against Baseline (the model's FP32 referenc
 - **+KD**: the model's unpruned distilled student from ``[distill]``;
 - **+INT8**: the model's first INT8 configuration of the matrix on that backend;
 - **+Multi-scale training**: the reference's last training stage repeated with Ultralytics'
-  ``multi_scale`` (random image size per batch), same epochs, seed and data;
+  ``multi_scale`` (random image size per batch), same epochs, seed and data. For a user's
+  ``.pt`` (nothing the harness trained to repeat) the ``.pt`` fine-tuned ``train.epochs`` epochs
+  with its checkpoint's training arguments and ``multi_scale``, compared not with Baseline but
+  with the same fine-tune without ``multi_scale`` (the row's own baseline), so that the row
+  measures multi-scale training rather than the extra epochs;
 - **+TTA**: the reference with Ultralytics' test-time augmentation (``augment=True``: three scales,
   one flipped), on PyTorch, because TTA is a PyTorch inference option;
 - **+Pruning**: the model's first structured pruning configuration (fine-tuned per ``[pruning]``);
@@ -14,7 +18,8 @@ Rows (:data:`ROWS`), each one change against Baseline (the model's FP32 referenc
   configuration. Multi-scale training and TTA are not part of it (its reason says why).
 
 Every row is measured, never derived: mAP50/mAP50-95 on the val split with a paired bootstrap
-interval of its drop against Baseline, parameters, artifact size, and batch-1 latency timed
+interval of its drop against Baseline (the row's own baseline where it has one: +TTA's is the
+PyTorch reference, a user's ``.pt``'s +Multi-scale training's the plain fine-tune), parameters, artifact size, and batch-1 latency timed
 interleaved against Baseline on the same runtime (speedup with its interval). A row whose
 component is not in this run's config is kept with its reason and no numbers.
 """
@@ -29,11 +34,13 @@ from harness.ablationconfig import ABLATION, ROWS
 from harness.backends.base import Runner
 from harness.backends.torch_backend import TorchRunner
 from harness.errors import BackendUnavailable
+from harness.matrix import data_recipe, finetune_recipe
 from harness.measure.latency import interleave
 from harness.measure.mapboot import paired_map_drop
 from harness.measure.size import file_bytes
-from harness.recipes import TrainRecipe, Variant
+from harness.recipes import TrainRecipe, Variant, WeightsRecipe
 from harness.session import HarnessSession
+from harness.trainargs import Hyp
 
 __all__ = ["ABLATION", "ROWS", "AblationRow", "plan", "measure_row", "safe_measure", "tta_unsupported"]
 
@@ -86,7 +93,7 @@ def plan(session: HarnessSession, model: str) -> list[AblationRow]:
             int8.quant.slug if int8 and int8.quant else "",
             _why(int8, "INT8 configuration on the ablation backend"),
         ),
-        _multi_scale(row, reference, spec.multi_scale),
+        _multi_scale(row, reference, session),
         row.make("+TTA", reference, "augment=True (scales 1, 0.83, 0.67; flip)", tta=True),
         row.make(
             "+Pruning",
@@ -140,18 +147,56 @@ def tta_unsupported(net: object) -> str:
     return ""
 
 
-def _multi_scale(row: _Rows, reference: Variant, multi_scale: float) -> AblationRow:
-    """The reference's last training stage again with ``multi_scale`` (same epochs, seed, data)."""
+def _multi_scale(row: _Rows, reference: Variant, session: HarnessSession) -> AblationRow:
+    """The reference's last training stage again with ``multi_scale`` (same epochs, seed, data);
+    for a user's ``.pt``, see :func:`_multi_scale_finetune`."""
     name = "+Multi-scale training"
-    source = reference.source
+    source, multi_scale = reference.source, session.config.ablation.multi_scale
     if multi_scale <= 0:
         return row.make(name, None, "", "ablation.multi_scale is 0")
+    if isinstance(source, WeightsRecipe):
+        return _multi_scale_finetune(row, reference, source, session)
     if not isinstance(source, TrainRecipe):
-        return row.make(name, None, "", "the model comes from a user's .pt; the harness does not retrain it")
-    hyp = tuple(sorted({**dict(source.hyp), "multi_scale": multi_scale}.items()))
-    variant = dataclasses.replace(reference, source=dataclasses.replace(source, hyp=hyp), backend=row.backend)
+        return row.make(name, None, "", f"the reference is not a training run ({source.describe()})")
+    variant = dataclasses.replace(
+        reference,
+        source=dataclasses.replace(source, hyp=_scaled(source.hyp, multi_scale)),
+        backend=row.backend,
+    )
     what = f"multi_scale={multi_scale} in the last {source.epochs} epochs at {source.imgsz} px"
     return row.make(name, variant, what)
+
+
+def _multi_scale_finetune(
+    row: _Rows, reference: Variant, weights: WeightsRecipe, session: HarnessSession
+) -> AblationRow:
+    """A user's ``.pt`` fine-tuned with ``multi_scale``, against the same fine-tune without it.
+
+    Both train the model's ``train.epochs`` epochs from the ``.pt`` with its checkpoint's training
+    arguments (and the config's over them), the same seed, batch and data; they differ only in
+    ``multi_scale`` (0 in the row's baseline). Compared with the untrained ``.pt``, the row would
+    credit multi-scale training with whatever the extra epochs (on this dataset, with these
+    arguments) did.
+    """
+    config = session.config
+    model = config.model(reference.model)
+    plain = finetune_recipe(weights, model.epochs, data_recipe(config), model, config)
+    if dict(plain.hyp).get("multi_scale"):  # the config's own train.multi_scale: the baseline goes without
+        plain = dataclasses.replace(plain, hyp=_scaled(plain.hyp, 0.0))
+    multi_scale = config.ablation.multi_scale
+    scaled = dataclasses.replace(plain, hyp=_scaled(plain.hyp, multi_scale))
+    variant = dataclasses.replace(reference, source=scaled, backend=row.backend)
+    baseline = dataclasses.replace(reference, source=plain, backend=row.backend)
+    what = (
+        f"multi_scale={multi_scale} in a {plain.epochs}-epoch fine-tune of the .pt at {plain.imgsz} px, "
+        "against the same fine-tune without it"
+    )
+    return AblationRow(row.model, "+Multi-scale training", variant, baseline, what)
+
+
+def _scaled(hyp: Hyp, multi_scale: float) -> Hyp:
+    """``hyp`` with Ultralytics' ``multi_scale`` set, sorted by name."""
+    return tuple(sorted({**dict(hyp), "multi_scale": multi_scale}.items()))
 
 
 def _combined(row: _Rows, student: Variant | None, int8: Variant | None) -> AblationRow:
@@ -195,6 +240,7 @@ def measure_row(session: HarnessSession, row: AblationRow) -> dict[str, object]:
     drop = paired_map_drop(
         matches, session.matches(row.baseline), verdicts.accuracy_confidence, verdicts.accuracy_resamples
     )
+    baseline = session.accuracy(row.baseline)
     x = session.input_batch(row.variant, 1)
     timed = interleave(lambda: runner(x), lambda: base(x), lat.interleaved_rounds, lat.warmup)
     speed = timed.interval(verdicts.latency_confidence)
@@ -204,7 +250,8 @@ def measure_row(session: HarnessSession, row: AblationRow) -> dict[str, object]:
         "map50": result.map50,
         "map50_95": result.map50_95,
         "map_drop_ci": [drop.low, drop.high],
-        "baseline_map50_95": session.accuracy(row.baseline).map50_95,
+        "baseline_map50": baseline.map50,
+        "baseline_map50_95": baseline.map50_95,
         "params": session.network_size(row.variant)["params"],
         "file_bytes": float(file_bytes(runner.artifact)),
         "baseline_file_bytes": float(file_bytes(base.artifact)),

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import os
 import sys
 from collections.abc import Sequence
@@ -42,7 +43,7 @@ from harness.report.tables import diff_table, to_markdown
 from harness.report.writer import render_summary_markdown, write_tables
 from harness.results import RunResults
 
-__all__ = ["main", "build_parser", "compare_checks", "pytest_args", "run"]
+__all__ = ["build_parser", "compare_checks", "main", "pytest_args", "run"]
 
 EXIT_OK, EXIT_REGRESSION, EXIT_ERROR = 0, 1, 2
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
@@ -277,7 +278,8 @@ def _init(args: argparse.Namespace) -> int:
     """``harness init``: check the files, write the config, print what was checked."""
     from harness.starter import init  # loads the checkpoint: only this command needs torch
 
-    for line in init(args.weights, args.data, args.out, force=args.force):
+    today = datetime.date.today().isoformat()
+    for line in init(args.weights, args.data, args.out, force=args.force, date=today):
         print(line)
     return EXIT_OK
 
@@ -312,7 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except HarnessError as exc:
-        print(f"harness: error: {exc}", file=sys.stderr)
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"harness: error: {message}", file=sys.stderr)  # one line, even for a library's long message
         return EXIT_ERROR
 
 

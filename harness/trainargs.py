@@ -26,12 +26,12 @@ from harness.errors import ConfigError
 from harness.validate import Where, check_keys
 
 __all__ = [
-    "HARNESS_KEYS",
     "CONTROLLED",
+    "HARNESS_KEYS",
     "Hyp",
-    "ultralytics_defaults",
-    "train_arguments",
     "checkpoint_hyp",
+    "train_arguments",
+    "ultralytics_defaults",
     "with_overrides",
 ]
 
@@ -41,30 +41,30 @@ Hyp = tuple[tuple[str, object], ...]
 HARNESS_KEYS = ("epochs", "batch", "imgsz", "pre_epochs", "pre_imgsz")
 """The ``train`` keys the harness reads itself (epochs, batch and imgsz go to every training)."""
 
-_OUTPUTS = "the harness chooses where a training run writes (a scratch folder of its cache)"
-_VALIDATION = "the harness measures accuracy itself, on every backend; training runs without it"
-_KD = "set by the harness's [distill] table (the feature method's weight: distill.feature.weight)"
+_OUTPUTS = "it writes each run to a scratch folder of its cache"
+_VALIDATION = "it measures accuracy itself, on every backend; training runs without validation or plots"
+_KD = "from the [distill] table (feature KD's weight: distill.feature.weight)"
 CONTROLLED: Mapping[str, str] = {
-    "task": "the harness trains detection models",
-    "mode": "the harness trains detection models",
+    "task": "it trains detection models",
+    "mode": "it trains detection models",
     "model": "set [[models]] cfg or weights",
-    "pretrained": "the starting weights are the recipe's ([[models]] cfg or weights), part of its cache key",
+    "pretrained": "a training starts from its recipe's weights ([[models]] cfg or weights), part of its cache key",
     "cfg": "put the config.yaml's keys in this table, where they are checked",
-    "data": "set the top-level 'data' (the dataset is part of every recipe)",
+    "data": "set the top-level 'data'",
     "device": "set the top-level 'device'",
     "seed": "set the top-level 'seed'",
-    "deterministic": "the harness always trains deterministically, so that a cache entry can be rebuilt",
-    "workers": "the harness sets dataloader workers from its thread count",
-    "amp": "the harness trains in FP32 (Ultralytics' AMP check would download a model)",
+    "deterministic": "it always trains deterministically, so that a cache entry can be rebuilt",
+    "workers": "from its thread count",
+    "amp": "it trains in FP32, reproducibly (and Ultralytics' AMP check on CUDA would download a model)",
     "time": "a wall-clock limit is not reproducible; set epochs",
-    "resume": "every training starts from its recipe; the cache never resumes a run",
+    "resume": "every training starts from its recipe",
     "project": _OUTPUTS,
     "name": _OUTPUTS,
     "exist_ok": _OUTPUTS,
     "save": _OUTPUTS,
     "val": _VALIDATION,
     "plots": _VALIDATION,
-    "verbose": "the harness keeps training logs short",
+    "verbose": "it keeps training logs short",
     "distill_model": _KD,
     "dis": _KD,
 }
@@ -79,7 +79,13 @@ _RUN_ONLY = ("save_period", "cache", "profile", "patience", "compile", "channels
 _KEY_LINE = re.compile(r"([A-Za-z_]\w*):")
 _TYPE_COMMENT = re.compile(r"#\s*\(([^)]*)\)")
 _SECTION = re.compile(r"#\s*([A-Za-z/ .]+?)\s*(?:-+\s*)?$")
-_EXPECTED = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false", "list": "a list"}
+_EXPECTED = {
+    "int": "an integer",
+    "float": "a number",
+    "str": "a string",
+    "bool": "true or false",
+    "list": "a list",
+}
 
 
 @functools.cache
@@ -168,10 +174,14 @@ def _frozen(value: object) -> object:
 def _argument(where: Where, key: str, value: object) -> object:
     """One Ultralytics argument of a ``train`` table, checked and normalized."""
     if key in CONTROLLED:
-        raise ConfigError(f"{where.key(key)} in {where.source}: not settable here: {CONTROLLED[key]}")
+        raise ConfigError(
+            f"{where.key(key)} in {where.source}: refused, the harness sets '{key}' itself; {CONTROLLED[key]}"
+        )
     types = _allowed_types(key)
     if not _plain(value) or (types and not _fits(value, types)):
-        expected = " or ".join(_EXPECTED[t] for t in sorted(types)) if types else "a value or a list of values"
+        expected = (
+            " or ".join(_EXPECTED[t] for t in sorted(types)) if types else "a value or a list of values"
+        )
         raise where.error(key, f"{expected} (Ultralytics' type for '{key}')", value)
     if types == {"float"} and isinstance(value, int) and not isinstance(value, bool):
         return float(value)  # lr0 = 1 and lr0 = 1.0 are one recipe

@@ -23,7 +23,9 @@ RESULTS_FILE = "train_results.csv"  # Ultralytics' per-epoch results.csv, kept b
 
 # Training hyperparameters of the embedded references (Ultralytics argument names), chosen so that
 # a from-scratch yolo11n reaches mAP50-95 >= 0.5 on the synthetic set within the main job's time
-# bar on 2 CPU cores. They are part of every TrainRecipe, hence of its cache key.
+# bar on 2 CPU cores. They are part of every TrainRecipe, hence of its cache key. A config's
+# `train` arguments go over them key by key (harness.matrix); a user's .pt is fine-tuned with its
+# checkpoint's own arguments instead.
 REFERENCE_HYP: tuple[tuple[str, float | int | str], ...] = (
     ("optimizer", "AdamW"),
     ("lr0", 0.002),
@@ -115,7 +117,7 @@ class FitArgs:
     batch: int
     imgsz: int
     seed: int
-    hyp: tuple[tuple[str, float | int | str], ...] = ()
+    hyp: tuple[tuple[str, object], ...] = ()  # Ultralytics arguments; lists stored as tuples
 
 
 def use_threads(threads: int) -> Callable[[object], None]:
@@ -154,7 +156,8 @@ def fit(model: YOLO, args: FitArgs, ctx: BuildContext, tmp: Path, trainer: type 
 
 
 def _run_train(model: YOLO, args: FitArgs, ctx: BuildContext, tmp: Path, trainer: type | None) -> None:
-    """One call of Ultralytics' ``train`` into ``tmp / "run"``."""
+    """One call of Ultralytics' ``train`` into ``tmp / "run"``; the recipe's arguments last (a tuple
+    as the list Ultralytics expects, e.g. ``freeze``; a key given twice: the later one)."""
     model.train(
         data=str(args.data_yaml),
         epochs=args.epochs,
@@ -172,7 +175,7 @@ def _run_train(model: YOLO, args: FitArgs, ctx: BuildContext, tmp: Path, trainer
         amp=False,
         verbose=False,
         trainer=trainer,
-        **dict(args.hyp),
+        **{key: list(value) if isinstance(value, tuple) else value for key, value in args.hyp},
     )
 
 

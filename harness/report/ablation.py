@@ -1,8 +1,11 @@
 """The ablation table, from the ``ablation`` study rows of results.json.
 
 Per model: Baseline, +KD, +INT8, +Multi-scale training, +TTA, +Pruning, All combined; mAP50,
-mAP50-95, parameters, latency, speedup and size, each with its delta against the Baseline row.
-A row that was not measured shows ``-`` and its reason.
+mAP50-95, parameters, latency, speedup and size, each with its delta against the row's baseline:
+the Baseline row, except where a row was compared with another model (+TTA with the PyTorch
+reference; for a user's ``.pt``, +Multi-scale training with the same fine-tune without
+``multi_scale``), whose figures the row records. A row that was not measured shows ``-`` and its
+reason.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ _FORMATS = {
 }  # fmt: skip
 ABLATION_LEGEND = (
     "Each row adds one technique to Baseline (the FP32 reference); All combined stacks the ones that "
-    "compose. Δ = row - Baseline (mAP absolute; params, latency, size in %; latency and size against "
-    "Baseline on the row's runtime). Latency: batch-1 median "
+    "compose. Δ = row - its baseline (mAP absolute; params, latency, size in %; latency and size against "
+    "Baseline on the row's runtime): Baseline, except +TTA (the PyTorch reference) and, for a user's .pt, "
+    "+Multi-scale training (the same fine-tune of the .pt without multi_scale). Latency: batch-1 median "
     "on the row's runtime, timed interleaved against Baseline on the same runtime in this run; "
     "Speedup = Baseline / row on that runtime, the centre of its 99 % interval over the interleaved "
     "pairs of calls. Δ mAP50-95 CI: "
@@ -51,8 +55,15 @@ def _percent(value: float, base: float) -> float:
     return 100.0 * (value - base) / base if base > 0 else math.nan
 
 
+def _baseline_map(row: Mapping[str, object], base: Mapping[str, object], key: str) -> float:
+    """The row's own baseline's ``key`` (``map50`` or ``map50_95``) where the row recorded it,
+    else the Baseline row's (results written before rows recorded it)."""
+    own = row.get(f"baseline_{key}")
+    return number_or_nan(own if isinstance(own, int | float) else base.get(key))
+
+
 def _row(row: Mapping[str, object], base: Mapping[str, object]) -> dict[str, object]:
-    """One table row with its deltas against the model's Baseline row."""
+    """One table row with its deltas against its baseline (see :func:`_baseline_map`)."""
     m50, m = number_or_nan(row.get("map50")), number_or_nan(row.get("map50_95"))
     params, size, lat = (number_or_nan(row.get(k)) for k in ("params", "file_bytes", "latency_ms"))
     drop = row.get("map_drop_ci")
@@ -61,9 +72,9 @@ def _row(row: Mapping[str, object], base: Mapping[str, object]) -> dict[str, obj
         "Model": row.get("model", ""),
         "Row": row.get("row", ""),
         "mAP50": m50,
-        "Δ mAP50": m50 - number_or_nan(base.get("map50")),
+        "Δ mAP50": m50 - _baseline_map(row, base, "map50"),
         "mAP50-95": m,
-        "Δ mAP50-95": m - number_or_nan(base.get("map50_95")),
+        "Δ mAP50-95": m - _baseline_map(row, base, "map50_95"),
         "Δ mAP50-95 CI": _pair(drop_ci, 4, "+"),
         "Params M": params / 1e6,
         "Δ params %": _percent(params, number_or_nan(base.get("params"))),

@@ -12,7 +12,7 @@ from harness.results import RunResults
 __all__ = ["INPUT_TABLES", "inputs_table", "calibration_table"]
 
 _INPUT_COLUMNS = ("Role", "Name", "Path", "sha256")
-_CALIB_COLUMNS = ("Model", "Calibration size", "Source", "Images", "Seed", "Split")
+_CALIB_COLUMNS = ("Model", "Calibration size", "Source", "Images used", "Split size", "Seed", "Split")
 _SOURCES = {"calib": "calib split (first N, sorted)", "train": "seeded random sample of train"}
 
 
@@ -34,7 +34,8 @@ def calibration_table(run: RunResults) -> pd.DataFrame:
         rows.append({
             "Model": r.get("model", ""), "Calibration size": r.get("calib_size"),
             "Source": _SOURCES.get(source, source or str(r.get("error", "-"))),
-            "Images": r.get("count"), "Seed": "-" if r.get("seed") is None else r.get("seed"),
+            "Images used": r.get("n"), "Split size": r.get("count"),
+            "Seed": "-" if r.get("seed") is None else r.get("seed"),
             "Split": r.get("split", "-"),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=list(_CALIB_COLUMNS))

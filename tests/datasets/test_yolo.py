@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -12,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.datasets.yolo import (
+    IMAGE_SUFFIXES,
     DataSpec,
     Sample,
     dataset_hash,
@@ -137,13 +141,13 @@ def test_split_path_is_not_folder_or_list(dataset: Path) -> None:
     data = yaml.safe_load(dataset.read_text())
     data["val"] = "images/val/v.png"
     _write_yaml(dataset, data)
-    with pytest.raises(DatasetError, match=r"key 'val' points to .*v\.png, which is neither a folder nor a text"):
+    with pytest.raises(
+        DatasetError, match=r"key 'val' points to .*v\.png, which is neither a folder nor a text"
+    ):
         load_data_yaml(dataset)
 
 
-def test_root_path_does_not_exist(
-    tmp_path: Path, dataset: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_root_path_does_not_exist(tmp_path: Path, dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import ultralytics.utils
 
     monkeypatch.setattr(ultralytics.utils, "DATASETS_DIR", tmp_path / "datasets")
@@ -152,7 +156,9 @@ def test_root_path_does_not_exist(
     data["path"] = "gone"
     _write_yaml(dataset, data)
     gone = tmp_path / "datasets" / "gone"
-    with pytest.raises(DatasetError, match=rf"'train' points to {gone}/images/train, which does not exist .*datasets_dir"):
+    with pytest.raises(
+        DatasetError, match=rf"'train' points to {gone}/images/train, which does not exist .*datasets_dir"
+    ):
         load_data_yaml(dataset)
 
 
@@ -271,6 +277,276 @@ def test_txt_image_list_missing_image(dataset: Path) -> None:
 )
 def test_label_path_rule(image: str, label: str) -> None:
     assert label_path(Path(image)) == Path(label)
+
+
+# ------------------------------------------------ the same files as Ultralytics resolves
+
+
+def _png(path: Path, value: int = 0) -> Path:
+    """A real 8x12 PNG written with cv2, with a one-object label file beside it (if it has one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), np.full((8, 12, 3), value, np.uint8))
+    _write_label(path, "0 0.5 0.5 0.2 0.2\n")
+    return path
+
+
+def _standard(root: Path) -> None:
+    """images/{train,val} under ``root``: nested, upper-case and hidden files, a non-image."""
+    for i, name in enumerate(("b.png", "a.jpg", "sub/c.PNG", "sub/deeper/d.png")):
+        _png(root / "images" / "train" / name, i)
+    _png(root / "images" / "val" / "v.png")
+    _png(root / "images" / "val" / "u.bmp")
+    _png(root / "images" / "train" / ".hidden.png")  # glob skips hidden files ...
+    _png(root / "images" / "train" / ".cache" / "e.png")  # ... and hidden folders
+    (root / "images" / "train" / "notes.md").write_text("not an image")
+    (root / "images" / "train" / "noext").write_text("no extension")
+
+
+def _no_path(tmp: Path) -> tuple[Path, dict[str, int]]:
+    _standard(tmp / "ds")
+    data = {"train": "images/train", "val": "images/val", "names": ["a", "b"]}
+    return _write_yaml(tmp / "ds" / "data.yaml", data), {"train": 4, "val": 2}
+
+
+def _absolute_path(tmp: Path) -> tuple[Path, dict[str, int]]:
+    _standard(tmp / "ds")
+    (tmp / "cfg").mkdir()
+    data = {"path": str(tmp / "ds"), "train": "images/train", "val": "images/val", "names": {0: "a", 1: "b"}}
+    return _write_yaml(tmp / "cfg" / "data.yaml", data), {"train": 4, "val": 2}
+
+
+def _relative_path_from_cwd(tmp: Path) -> tuple[Path, dict[str, int]]:
+    """``path`` is relative to the current directory, not to the YAML's folder."""
+    _standard(tmp / "work" / "sets" / "ds")
+    _png(tmp / "cfg" / "sets" / "ds" / "images" / "train" / "decoy.png")  # beside the YAML: not used
+    _png(tmp / "cfg" / "sets" / "ds" / "images" / "val" / "decoy.png")
+    data = {"path": "sets/ds", "train": "images/train", "val": "images/val", "names": ["a", "b"]}
+    os.chdir(tmp / "work")
+    return _write_yaml(tmp / "cfg" / "data.yaml", data), {"train": 4, "val": 2}
+
+
+def _dot_path(tmp: Path) -> tuple[Path, dict[str, int]]:
+    """``path: .`` is the current directory."""
+    _standard(tmp / "work")
+    _standard(tmp / "cfg")  # beside the YAML: not used
+    _png(tmp / "cfg" / "images" / "val" / "decoy.png")
+    data = {"path": ".", "train": "images/train", "val": "images/val", "names": ["a", "b"]}
+    os.chdir(tmp / "work")
+    return _write_yaml(tmp / "cfg" / "data.yaml", data), {"train": 4, "val": 2}
+
+
+def _path_in_datasets_dir(tmp: Path) -> tuple[Path, dict[str, int]]:
+    """A relative ``path`` missing from the current directory is looked up in datasets_dir."""
+    _standard(tmp / "datasets" / "ds")
+    (tmp / "work").mkdir()
+    (tmp / "cfg").mkdir()
+    data = {"path": "ds", "train": "images/train", "val": "images/val", "names": ["a", "b"]}
+    os.chdir(tmp / "work")
+    return _write_yaml(tmp / "cfg" / "data.yaml", data), {"train": 4, "val": 2}
+
+
+def _txt_lists(tmp: Path) -> tuple[Path, dict[str, int]]:
+    """'./' lines are relative to the list, other lines to the current directory or absolute."""
+    root = tmp / "ds"
+    _standard(root)
+    _png(tmp / "work" / "extra" / "images" / "x.png")
+    _png(tmp / "work" / "images" / "y.png")
+    _png(tmp / "elsewhere" / "images" / "z.png")
+    _png(root / "lists" / "images" / "w.png")
+    lines = [
+        "./images/w.png",  # lists/images/w.png
+        "extra/images/x.png",  # current directory
+        "images/y.png",  # current directory; its label text has no '/images/'
+        "",
+        str(tmp / "elsewhere" / "images" / "z.png"),
+        "README",  # not an image extension: skipped
+        "./images/w.png",  # listed twice, kept twice
+    ]
+    (root / "lists").mkdir(exist_ok=True)
+    (root / "lists" / "train.txt").write_text("\ufeff\n" + "\n".join(lines) + "\n")  # BOM, leading blank
+    (root / "val.txt").write_text("./images/val/v.png\n./images/val/u.bmp\n")
+    os.chdir(tmp / "work")
+    data = {"path": str(root), "train": "lists/train.txt", "val": "val.txt", "names": ["a", "b"]}
+    return _write_yaml(root / "data.yaml", data), {"train": 5, "val": 2}
+
+
+def _mixed_lists(tmp: Path) -> tuple[Path, dict[str, int]]:
+    """Splits as lists mixing folders, list files and absolute entries."""
+    root = tmp / "ds"
+    _standard(root)
+    _png(root / "more" / "images" / "m.png")
+    _png(tmp / "outside" / "images" / "o.png")
+    (root / "extra.txt").write_text("./more/images/m.png\n")
+    data = {
+        "train": ["images/train", "extra.txt", str(tmp / "outside" / "images")],
+        "val": ["images/val", "extra.txt"],
+        "test": ["images/val"],
+        "names": ["a", "b"],
+    }
+    return _write_yaml(root / "data.yaml", data), {"train": 6, "val": 3, "test": 2}
+
+
+def _dotdot_fallback(tmp: Path) -> tuple[Path, dict[str, int]]:
+    """A missing '../x' entry falls back to 'x' under the root (Ultralytics' YOLOv5 rule)."""
+    _standard(tmp / "ds")
+    data = {"train": "../images/train", "val": "images/val", "names": ["a", "b"]}
+    return _write_yaml(tmp / "ds" / "data.yaml", data), {"train": 4, "val": 2}
+
+
+_FORMS = {
+    "no path": _no_path,
+    "absolute path": _absolute_path,
+    "relative path": _relative_path_from_cwd,
+    "path dot": _dot_path,
+    "path in datasets_dir": _path_in_datasets_dir,
+    "txt lists": _txt_lists,
+    "mixed lists": _mixed_lists,
+    "../ fallback": _dotdot_fallback,
+}
+
+
+def _ultralytics_files(entry: str | list[str]) -> list[str]:
+    """``BaseDataset.get_img_files`` as a dataset would call it (no prefix, fraction 1)."""
+    from ultralytics.data.base import BaseDataset
+
+    return BaseDataset.get_img_files(SimpleNamespace(prefix="", fraction=1.0), entry)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("form", list(_FORMS))
+def test_resolves_the_same_files_as_ultralytics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    import ultralytics.data.utils
+    import ultralytics.utils
+    from ultralytics.data.utils import check_det_dataset, img2label_paths
+
+    for module in (ultralytics.utils, ultralytics.data.utils):
+        monkeypatch.setattr(module, "DATASETS_DIR", tmp_path / "datasets")
+    monkeypatch.chdir(tmp_path)  # the builders may chdir further; monkeypatch restores it
+    yaml_path, counts = _FORMS[form](tmp_path)
+    spec = load_data_yaml(yaml_path)
+    data = check_det_dataset(str(yaml_path), autodownload=False)
+    assert spec.names == tuple(data["names"][i] for i in range(len(data["names"])))
+    for split, count in counts.items():
+        expected: list[str | Path] = list(_ultralytics_files(data[split]))
+        samples = list_split(spec, split)
+        assert [s.image for s in samples] == [Path(os.path.abspath(f)) for f in expected]
+        assert [s.label for s in samples] == [Path(os.path.abspath(f)) for f in img2label_paths(expected)]
+        assert len(samples) == count
+
+
+def test_image_suffixes_match_ultralytics() -> None:
+    from ultralytics.data.utils import IMG_FORMATS
+
+    assert IMAGE_SUFFIXES == IMG_FORMATS
+
+
+def test_split_sources_keep_yaml_order(tmp_path: Path) -> None:
+    yaml_path, _ = _mixed_lists(tmp_path)
+    spec = load_data_yaml(yaml_path)
+    root = tmp_path / "ds"
+    assert spec.splits["train"] == (root / "images/train", root / "extra.txt", tmp_path / "outside/images")
+    assert spec.splits["test"] == (root / "images/val",)
+    assert spec.splits["calib"] == spec.splits["train"] and not spec.has_calib
+
+
+def test_validation_key_is_val(dataset: Path) -> None:
+    data = yaml.safe_load(dataset.read_text())
+    data["validation"] = data.pop("val")
+    _write_yaml(dataset, data)
+    assert load_data_yaml(dataset).splits["val"] == (dataset.parent / "images/val",)
+
+
+@pytest.mark.parametrize(
+    ("names", "nc", "expected"),
+    [
+        ({"1": "dog", "0": "cat"}, None, ("cat", "dog")),
+        ([1, True], "2", ("1", "True")),
+        (None, 3, ("class_0", "class_1", "class_2")),
+    ],
+)
+def test_names_as_ultralytics_reads_them(
+    dataset: Path, names: object, nc: object, expected: tuple[str, ...]
+) -> None:
+    from ultralytics.data.utils import check_det_dataset
+
+    data = yaml.safe_load(dataset.read_text())
+    data["names"] = names
+    if nc is not None:
+        data["nc"] = nc
+    _write_yaml(dataset, data)
+    assert load_data_yaml(dataset).names == expected
+    by_index = check_det_dataset(str(dataset), autodownload=False)["names"]
+    assert tuple(by_index[i] for i in range(len(by_index))) == expected
+
+
+@pytest.mark.parametrize("nc", ["x", 1.5, 0])
+def test_bad_nc(dataset: Path, nc: object) -> None:
+    data = yaml.safe_load(dataset.read_text())
+    data["nc"] = nc
+    _write_yaml(dataset, data)
+    with pytest.raises(DatasetError, match=rf"{dataset}: key 'nc' must be a positive integer"):
+        load_data_yaml(dataset)
+
+
+@pytest.mark.parametrize("key", ["train", "val", "calib"])
+def test_missing_split_with_download_key_is_not_downloaded(dataset: Path, key: str) -> None:
+    data = yaml.safe_load(dataset.read_text())
+    data[key] = "images/elsewhere"
+    data["download"] = "https://example.com/ds.zip"
+    _write_yaml(dataset, data)
+    missing = dataset.parent / "images/elsewhere"
+    with pytest.raises(DatasetError) as info:
+        load_data_yaml(dataset)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(
+        f"dataset YAML {dataset}: key '{key}' points to {missing}, which does not exist"
+    )
+    assert "'download' key" in message and "does not download" in message
+
+
+def test_missing_list_entry_names_the_entry(dataset: Path) -> None:
+    data = yaml.safe_load(dataset.read_text())
+    data["train"] = ["images/train", "images/gone"]
+    _write_yaml(dataset, data)
+    gone = dataset.parent / "images/gone"
+    with pytest.raises(
+        DatasetError, match=rf"key 'train' \(entry 2\) points to {gone}, which does not exist$"
+    ):
+        load_data_yaml(dataset)
+
+
+def test_missing_listed_image_names_the_line(dataset: Path) -> None:
+    root = dataset.parent
+    (root / "val.txt").write_text("\n\n./images/val/v.png\n./images/val/gone.png\n")
+    data = yaml.safe_load(dataset.read_text())
+    data["val"] = "val.txt"
+    _write_yaml(dataset, data)
+    with pytest.raises(
+        DatasetError, match=rf"^{root / 'val.txt'}:4: {root / 'images/val/gone.png'} is not an"
+    ):
+        list_split(load_data_yaml(dataset), "val")
+
+
+def test_empty_multi_source_split_names_every_source(dataset: Path) -> None:
+    root = dataset.parent
+    (root / "empty_a").mkdir()
+    (root / "empty_b.txt").write_text("README\n")
+    data = yaml.safe_load(dataset.read_text())
+    data["val"] = ["empty_a", "empty_b.txt"]
+    _write_yaml(dataset, data)
+    with pytest.raises(DatasetError, match=rf"has no images in {root / 'empty_a'}, {root / 'empty_b.txt'}$"):
+        list_split(load_data_yaml(dataset), "val")
+
+
+def test_image_list_not_text(dataset: Path) -> None:
+    (dataset.parent / "val.lst").write_bytes(b"\xff\xfe\x00bad")
+    data = yaml.safe_load(dataset.read_text())
+    data["val"] = "val.lst"
+    _write_yaml(dataset, data)
+    with pytest.raises(DatasetError, match=r"image list .*val\.lst cannot be read as UTF-8 text"):
+        list_split(load_data_yaml(dataset), "val")
 
 
 # ----------------------------------------------------------------------------- labels
