@@ -19,9 +19,10 @@ Rows (:data:`ROWS`), each one change against Baseline (the model's FP32 referenc
 
 Every row is measured, never derived: mAP50/mAP50-95 on the val split with a paired bootstrap
 interval of its drop against Baseline (the row's own baseline where it has one: +TTA's is the
-PyTorch reference, a user's ``.pt``'s +Multi-scale training's the plain fine-tune), parameters, artifact size, and batch-1 latency timed
-interleaved against Baseline on the same runtime (speedup with its interval). A row whose
-component is not in this run's config is kept with its reason and no numbers.
+PyTorch reference, a user's ``.pt``'s +Multi-scale training's the plain fine-tune), parameters,
+artifact size, and batch-1 latency timed interleaved against that baseline on the same runtime
+(speedup with its interval). A row whose component is not in this run's config is kept with its
+reason and no numbers.
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ class TrainRecipe(Recipe):
     imgsz: int
     seed: int
     versions: tuple[tuple[str, str], ...]
-    hyp: tuple[tuple[str, float | int | str], ...] = ()
+    hyp: tuple[tuple[str, object], ...] = ()
     init: TrainRecipe | WeightsRecipe | None = None  # start from these weights instead of ``cfg``
 
     def describe(self) -> str:
@@ -213,7 +213,7 @@ class PruneRecipe(Recipe):
     batch: int
     seed: int
     versions: tuple[tuple[str, str], ...]
-    hyp: tuple[tuple[str, float | int | str], ...] = ()  # fine-tuning arguments (Ultralytics names)
+    hyp: tuple[tuple[str, object], ...] = ()  # fine-tuning arguments (Ultralytics names)
     taylor_batches: int = 0  # labelled batches whose gradients rank channels (taylor criterion)
 
     def describe(self) -> str:
@@ -278,7 +278,7 @@ class DistillRecipe(Recipe):
     batch: int
     seed: int
     versions: tuple[tuple[str, str], ...]
-    hyp: tuple[tuple[str, float | int | str], ...] = ()
+    hyp: tuple[tuple[str, object], ...] = ()
 
     def describe(self) -> str:
         """E.g. ``distill response KD from reference: 6 epochs at 320 px``."""

@@ -86,8 +86,8 @@ class Checked:
 
 def model_name(weights: Path) -> str:
     """A ``[[models]] name`` from the file stem: characters outside ``[A-Za-z0-9_.-]`` become ``-``,
-    leading ones that may not start a name are dropped (``"model"`` when nothing is left)."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", weights.stem).lstrip("_.-")
+    leading and trailing separators are dropped (``"model"`` when nothing is left)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", weights.stem).strip("_.-")
     return name if _NAME_OK.fullmatch(name) else "model"
 
 
@@ -215,11 +215,8 @@ def _toml(value: object) -> str:
 
 
 def _relative(path: Path, folder: Path) -> str:
-    """``path`` relative to ``folder`` when that is possible (same drive), else absolute."""
-    try:
-        return os.path.relpath(path, folder)
-    except ValueError:
-        return str(path)
+    """``path`` relative to ``folder`` when it lies inside it (the folder can then move), else absolute."""
+    return path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)
 
 
 def _minutes(seconds: float) -> str:
@@ -259,7 +256,11 @@ def render(checked: Checked, out: Path, date: str = "") -> str:
     step_s = (calib_images + val.images) * INFER_S_PER_GFLOP_IMAGE * checked.gflops
     px = f"{checked.imgsz} px"
     split_words = ", ".join(f"{s.name} {s.images} images ({s.labelled} labelled)" for s in checked.splits)
-    calib = "the train split (the YAML has no calib key)" if checked.calib_is_train else "its calib split"
+    calib = (
+        "a seeded sample of the train split (the YAML has no calib key)"
+        if checked.calib_is_train
+        else "the YAML's calib split"
+    )
     epoch = f"{_minutes(epoch_s)} per epoch at {px} on this split: {train.images} train images"
     name = model_name(checked.weights)
     imgsz_comment = (
@@ -298,7 +299,7 @@ def render(checked: Checked, out: Path, date: str = "") -> str:
         "",
         "# INT8 configurations: the default profile's, each backend's fastest on the harness's 2-core Xeon",
         "# (ONNX Runtime: QDQ, per-channel, U8 activations / S8 weights, MinMax; OpenVINO and NCNN:",
-        "# symmetric S8, Percentile), each calibrated on 100 images.",
+        "# symmetric S8, Percentile), each calibrated on 100 images (calib_size).",
         *_quant_lines(_quant_entries())[1:],
         "",
         "[budgets]",

@@ -48,7 +48,7 @@ CONTROLLED: Mapping[str, str] = {
     "task": "it trains detection models",
     "mode": "it trains detection models",
     "model": "set [[models]] cfg or weights",
-    "pretrained": "a training starts from its recipe's weights ([[models]] cfg or weights), part of its cache key",
+    "pretrained": "a training starts from its recipe's weights ([[models]] cfg or weights, in its cache key)",
     "cfg": "put the config.yaml's keys in this table, where they are checked",
     "data": "set the top-level 'data'",
     "device": "set the top-level 'device'",
@@ -67,6 +67,7 @@ CONTROLLED: Mapping[str, str] = {
     "verbose": "it keeps training logs short",
     "distill_model": _KD,
     "dis": _KD,
+    "single_cls": "every model is scored against the dataset's own classes; a one-class model would not match them",
 }
 """Ultralytics arguments the harness sets itself on every training, with the reason."""
 

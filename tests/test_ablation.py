@@ -13,7 +13,7 @@ from harness.ablation import AblationRow, plan, tta_unsupported
 from harness.ablationconfig import ROWS
 from harness.config import HarnessConfig, load_config
 from harness.matrix import build_variants
-from harness.recipes import TrainRecipe
+from harness.recipes import DistillRecipe, TrainRecipe, WeightsRecipe
 
 TWO_MODELS = (
     '[[models]]\nname = "yolo11n"\ncfg = "yolo11n.yaml"\n[[models]]\nname = "yolo11s"\ncfg = "yolo11s.yaml"\n'
@@ -124,12 +124,77 @@ def test_multi_scale_value_reaches_the_recipe(tmp_path: Path) -> None:
     assert row.variant is not None and ("multi_scale", 0.25) in row.variant.source.hyp  # type: ignore[union-attr]
 
 
-def test_user_weights_are_not_retrained(tmp_path: Path) -> None:
-    (tmp_path / "w.pt").write_bytes(b"not a real checkpoint")  # only hashed, never loaded
-    rows = _plan(_config(tmp_path, '[[models]]\nname = "mine"\nweights = "w.pt"\n'), "mine")
+@pytest.fixture(scope="module")
+def user_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real yolo11n checkpoint whose stored training arguments the fine-tunes must reuse."""
+    from user_checkpoints import save_checkpoint
+
+    path = tmp_path_factory.mktemp("user") / "w.pt"
+    save_checkpoint(path)
+    return path
+
+
+def _weights_rows(root: Path, weights: Path, extra: str = "") -> dict[str, AblationRow]:
+    body = f'[[models]]\nname = "mine"\nweights = "{weights}"\n{extra}'
+    return _plan(_config(root, body), "mine")
+
+
+def test_multi_scale_fine_tunes_user_weights(tmp_path: Path, user_weights: Path) -> None:
+    """A user's .pt: the row fine-tunes it ``train.epochs`` epochs with its checkpoint's arguments
+    and ``multi_scale``, and is compared with the same fine-tune without ``multi_scale`` (its own
+    baseline), not with the untrained .pt."""
+    from harness.build.weights import checkpoint_train_args
+    from harness.trainargs import checkpoint_hyp
+
+    rows = _weights_rows(tmp_path, user_weights)
+    row, base = rows["+Multi-scale training"], rows["Baseline"]
+    assert row.variant is not None and base.variant is not None and row.reason == ""
+    weights = base.variant.source
+    assert isinstance(weights, WeightsRecipe)
+    source, compared = row.variant.source, row.baseline.source
+    assert isinstance(source, TrainRecipe) and isinstance(compared, TrainRecipe)
+    model = _config(tmp_path, f'[[models]]\nname = "mine"\nweights = "{user_weights}"\n').model("mine")
+    assert (source.init, source.epochs, source.imgsz, source.batch) == (
+        weights, model.epochs, model.train_imgsz, model.batch,
+    )  # fmt: skip
+    stored = dict(checkpoint_hyp(checkpoint_train_args(user_weights)))
+    assert dict(source.hyp) == {**stored, "multi_scale": 0.5}
+    assert dict(compared.hyp) == stored and stored["multi_scale"] == 0.0
+    assert dataclasses.replace(source, hyp=compared.hyp) == compared  # only multi_scale differs
+    assert source.key() != compared.key()
+    assert row.baseline != base.variant and compared.init == weights
+    assert {(r.backend, r.precision) for r in (row.variant, row.baseline)} == {("onnxruntime", "fp32")}
+    assert "fine-tune of the .pt" in row.components and "without it" in row.components
+    others = [r for name, r in rows.items() if name not in ("+Multi-scale training", "+TTA")]
+    assert {r.baseline for r in others} == {base.variant}  # every other row still against Baseline
+    assert rows["+TTA"].variant is not None and rows["+Pruning"].variant is not None
+
+
+def test_multi_scale_baseline_of_user_weights_is_the_kd_control(tmp_path: Path, user_weights: Path) -> None:
+    """With KD epochs equal to the model's, the row's baseline fine-tune is the unpruned student's
+    fair control: one training in the cache serves both."""
+    from harness.matrix import control_recipe
+
+    extra = f'[distill]\nstudents = [{{model = "mine", teachers = ["{user_weights}"]}}]\nepochs = 3\n'
+    config = _config(tmp_path, f'[[models]]\nname = "mine"\nweights = "{user_weights}"\n{extra}')
+    assert config.model("mine").epochs == config.distill.epochs == 3
+    row = _plan(config, "mine")["+Multi-scale training"]
+    kd = _plan(config, "mine")["+KD"].variant
+    assert kd is not None and isinstance(kd.source, DistillRecipe)
+    control = control_recipe(kd.source.student, kd.source.data, config.model("mine"), config)
+    assert row.baseline.source == control
+
+
+def test_multi_scale_row_baseline_drops_the_configs_own_multi_scale(
+    tmp_path: Path, user_weights: Path
+) -> None:
+    rows = _weights_rows(
+        tmp_path, user_weights, "train = {multi_scale = 0.25}\n[ablation]\nmulti_scale = 0.5\n"
+    )
     row = rows["+Multi-scale training"]
-    assert row.variant is None and ".pt" in row.reason
-    assert rows["Baseline"].variant is not None and rows["+TTA"].variant is not None
+    assert row.variant is not None
+    assert dict(row.variant.source.hyp)["multi_scale"] == 0.5  # type: ignore[union-attr]
+    assert dict(row.baseline.source.hyp)["multi_scale"] == 0.0  # type: ignore[union-attr]
 
 
 def test_without_int8_int8_and_all_combined_are_missing(tmp_path: Path) -> None:

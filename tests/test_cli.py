@@ -1,4 +1,4 @@
-"""`harness report`, `compare`, `merge` and `publish`: output, exit codes, budgets, error handling."""
+"""`harness report`, `compare`, `merge`, `publish`, `init` and `run`: output, exit codes, budgets, error handling."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, SUMMARY_ENV, main
+from harness.cli import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, SUMMARY_ENV, main, pytest_args
 from harness.environment import Fingerprint
 from harness.report.writer import render_summary_markdown
 from harness.results import RunResults
@@ -317,3 +317,87 @@ def test_publish_bad_version_exits_2(
 ) -> None:
     assert main(["publish", version, "--reports", str(tmp_path)]) == EXIT_ERROR
     assert "is not a safe folder name" in capsys.readouterr().err
+
+
+# -- init and run ------------------------------------------------------------------------------------
+
+
+def _init_argv(weights: Path, data: Path, *extra: str) -> list[str]:
+    return ["init", "--weights", str(weights), "--data", str(data), *extra]
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("harness: error: "), err
+    return err
+
+
+def test_init_writes_a_config_that_loads(
+    detector_checkpoints: Path, tiny_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.config import load_config
+
+    out = tmp_path / "harness.toml"
+    assert main(_init_argv(detector_checkpoints / "best.pt", tiny_dataset, "--out", str(out))) == EXIT_OK
+    printed = capsys.readouterr().out
+    assert "classes: 2 (circle, square)" in printed and "imgsz 320" in printed and f"wrote {out}" in printed
+    config = load_config(tmp_path)
+    assert config.models[0].weights == detector_checkpoints / "best.pt" and config.imgsz == 320
+
+
+def test_init_errors_exit_2_with_one_line(
+    detector_checkpoints: Path, tiny_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weights, out = detector_checkpoints / "best.pt", tmp_path / "harness.toml"
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"PK\x03\x04garbage")
+    assert main(_init_argv(bad, tiny_dataset, "--out", str(out))) == EXIT_ERROR
+    assert f"weights file {bad} is not a loadable Ultralytics checkpoint" in _one_error_line(capsys)
+
+    original = tiny_dataset.read_text()
+    tiny_dataset.write_text(original.replace("[circle, square]", "[circle]"))
+    assert main(_init_argv(weights, tiny_dataset, "--out", str(out))) == EXIT_ERROR
+    err = _one_error_line(capsys)
+    assert "classes differ" in err and str(weights) in err and str(tiny_dataset) in err
+
+    tiny_dataset.write_text(original.replace("val: images/val", "val: images/missing"))
+    assert main(_init_argv(weights, tiny_dataset, "--out", str(out))) == EXIT_ERROR
+    assert "images/missing" in _one_error_line(capsys)
+    assert not out.exists()
+
+    tiny_dataset.write_text(original)
+    out.write_text("# mine\n")
+    assert main(_init_argv(weights, tiny_dataset, "--out", str(out))) == EXIT_ERROR
+    assert f"{out} already exists (use --force to overwrite it)" in _one_error_line(capsys)
+    assert out.read_text() == "# mine\n"
+    assert main(_init_argv(weights, tiny_dataset, "--out", str(out), "--force")) == EXIT_OK
+
+
+def test_init_usage_errors_exit_2() -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["init", "--weights", "best.pt"])  # --data is required
+    assert info.value.code == 2
+
+
+def test_run_passes_every_option_to_pytest(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`harness run ARGS` is pytest on the installed suites, rooted here; pytest's status is its own."""
+    calls: list[list[str]] = []
+
+    def fake_main(args: list[str]) -> int:
+        calls.append(args)
+        return 5  # pytest: no tests collected
+
+    monkeypatch.setattr(pytest, "main", fake_main)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "-k", "int8", "--benchmark-compare", "--help"]) == 5
+    assert calls == [[f"--rootdir={tmp_path}", "-p", "harness.plugin", "--pyargs", "harness.suites",
+                      "-k", "int8", "--benchmark-compare", "--help"]]  # fmt: skip
+    args = pytest_args(["--rootdir", "/elsewhere"], tmp_path)
+    assert args[-2:] == ["--rootdir", "/elsewhere"]  # given last: the user's --rootdir wins
+
+
+def test_help_lists_run_and_init(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "run" in out and "init" in out and "pytest --pyargs harness.suites" in out

@@ -294,6 +294,14 @@ ERRORS = [
      r"tool\.harness\.models\[0\]\.train\.epochs .*expected an integer >= 1"),
     ("[[tool.harness.models]]\nname = 'a'\ncfg = 'a.yaml'\ntrain = {batchsize = 2}",
      r"'tool\.harness\.models\[0\]\.train\.batchsize'.*did you mean 'batch'\?"),
+    ("[tool.harness.train]\nwarmup_epoch = 1",
+     r"^unknown key 'tool\.harness\.train\.warmup_epoch' in pyproject\.toml; did you mean 'warmup_epochs'\?$"),
+    ("[tool.harness.train]\nlr0 = 'high'",
+     r"^tool\.harness\.train\.lr0 in pyproject\.toml: expected a number \(Ultralytics' type for 'lr0'\), got 'high'"),
+    ("[[tool.harness.models]]\nname = 'a'\ncfg = 'a.yaml'\ntrain = {workers = 8}",
+     r"^tool\.harness\.models\[0\]\.train\.workers in pyproject\.toml: refused, the harness sets 'workers' itself"),
+    ("[[tool.harness.models]]\nname = 'a'\ncfg = 'a.yaml'\ntrain = {cos_lr = 'yes'}",
+     r"^tool\.harness\.models\[0\]\.train\.cos_lr in pyproject\.toml: expected true or false"),
     ("[[tool.harness.models]]\nname = 'a'\ncfg = 'a.yaml'\n[[tool.harness.models]]\nname = 'a'\ncfg = 'b.yaml'",
      r"tool\.harness\.models\[1\]\.name .*duplicate model name 'a'"),
     ("[tool.harness.budgets]\nmax_map_drp = 0.1",
@@ -336,6 +344,34 @@ def test_unreadable_config_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "harness.toml").mkdir()
     with pytest.raises(ConfigError, match="harness.toml"):
         _load(tmp_path, path=tmp_path / "harness.toml")
+
+
+def test_train_tables_take_ultralytics_arguments(tmp_path: Path) -> None:
+    """Ultralytics arguments pass through the top-level ``[train]`` and each model's ``train``; a
+    model's table overrides the top level's key by key; ``train_args`` are sorted by name."""
+    _write(tmp_path / "harness.toml", """
+        profile = "quick"
+        [train]
+        optimizer = "SGD"
+        lr0 = 0.01
+        mosaic = 1.0
+        [[models]]
+        name = "a"
+        cfg = "yolo11n.yaml"
+        train = {lr0 = 0.005, box = 7.5, cls = 0.5, epochs = 2, freeze = [0, 1]}
+        [[models]]
+        name = "b"
+        cfg = "yolov8n.yaml"
+    """)  # fmt: skip
+    a, b = _load(tmp_path).models
+    assert a.train_args == (
+        ("box", 7.5), ("cls", 0.5), ("freeze", (0, 1)), ("lr0", 0.005), ("mosaic", 1.0), ("optimizer", "SGD"),
+    )  # fmt: skip
+    assert (a.epochs, a.batch) == (2, 8)  # the harness's own keys stay fields
+    assert b.train_args == (("lr0", 0.01), ("mosaic", 1.0), ("optimizer", "SGD"))
+    assert hash(a) != hash(b)  # lists are stored as tuples: specs stay hashable
+    plain = _load(tmp_path, path=_write(tmp_path / "plain.toml", 'profile = "quick"\n'))
+    assert plain.models[0].train_args == ()
 
 
 # --- dataclass invariants -------------------------------------------------------------

@@ -401,3 +401,123 @@ def test_unpruned_student_named_as_its_own_teacher_is_skipped(tmp_path: Path) ->
     for variant in _distilled(config):
         assert isinstance(variant.source, DistillRecipe)
         assert variant.source.teacher != variant.source.student, f"{variant.slug} is taught by itself"
+
+
+# --- Ultralytics training arguments -------------------------------------------------------
+
+TRAIN_ARGS = {"optimizer": "SGD", "lr0": 0.01, "box": 5.0, "mosaic": 1.0}
+TRAINED = (
+    'profile = "quick"\nimgsz = 128\n[matrix]\nprune = [0.0, 0.3]\n[pruning]\nfinetune_epochs = 2\n'
+    "[train]\npre_epochs = 1\n{train}\n{models}"
+    '[distill]\nstudents = [{{prune = 0.3}}, {{model = "yolo11n", teachers = ["yolo11s"]}}]\n'
+    'methods = ["response"]\nepochs = 3\n'
+)
+
+
+def _training_recipes(config: HarnessConfig) -> dict[str, object]:
+    """Every kind of training the matrix plans for yolo11n: both reference stages, the pruning
+    fine-tune, KD (pruned student), the unpruned student's KD and its fair control."""
+    variants = build_variants(config)
+    reference = variants[0].source
+    pruned = next(v.source for v in variants if v.prune is not None and v.distill is None)
+    kd = next(v.source for v in variants if v.distill is not None and v.prune is not None)
+    kd_unpruned = next(v.source for v in variants if v.distill is not None and v.prune is None)
+    assert isinstance(reference, TrainRecipe) and isinstance(kd_unpruned, DistillRecipe)
+    control = control_recipe(kd_unpruned.student, kd_unpruned.data, config.model("yolo11n"), config)
+    return {"first stage": reference.init, "last stage": reference, "prune": pruned, "kd": kd,
+            "kd unpruned": kd_unpruned, "control": control}  # fmt: skip
+
+
+def test_train_arguments_reach_every_training_recipe(tmp_path: Path) -> None:
+    """The config's Ultralytics arguments go over the harness's defaults key by key in every
+    training's ``hyp``, hence its cache key; without them nothing changes (same cache keys)."""
+    from harness.build.train import FINETUNE_HYP, REFERENCE_HYP
+
+    train = "\n".join(f"{k} = {v!r}".replace("'", '"') for k, v in TRAIN_ARGS.items())
+    plain = _training_recipes(_config(tmp_path, TRAINED.format(train="", models=YOLO11S)))
+    tuned = _training_recipes(_config(tmp_path, TRAINED.format(train=train, models=YOLO11S)))
+    assert plain["first stage"].hyp == REFERENCE_HYP  # type: ignore[attr-defined]
+    for name in ("last stage", "prune", "kd", "kd unpruned", "control"):
+        assert plain[name].hyp == REFERENCE_HYP + FINETUNE_HYP, name  # type: ignore[attr-defined]
+    for name, recipe in tuned.items():
+        hyp = dict(recipe.hyp)  # type: ignore[attr-defined]
+        assert hyp.items() >= TRAIN_ARGS.items(), name
+        assert hyp["nbs"] == 8, name  # the harness's defaults the config leaves alone stay
+        assert hyp["warmup_epochs"] == (1 if name == "first stage" else 0), name
+        assert recipe.key() != plain[name].key(), name  # type: ignore[attr-defined]
+
+
+def test_a_models_train_arguments_are_its_own(tmp_path: Path) -> None:
+    """``[[models]] train = {...}`` changes that model's trainings only."""
+    models = YOLO11S.replace('cfg = "yolo11s.yaml"\n', 'cfg = "yolo11s.yaml"\ntrain = {cls = 1.0}\n')
+    config = _config(tmp_path, TRAINED.format(train="", models=models))
+    variants = build_variants(config)
+    yolo11s = next(v for v in variants if v.model == "yolo11s" and v.prune is not None)
+    assert dict(yolo11s.source.hyp)["cls"] == 1.0  # type: ignore[union-attr]
+    assert all("cls" not in dict(recipe.hyp) for recipe in _training_recipes(config).values())  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def user_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    """A real yolo11n checkpoint with training arguments stored as Ultralytics stores them."""
+    from user_checkpoints import save_checkpoint
+
+    path = tmp_path_factory.mktemp("user") / "w.pt"
+    return path, save_checkpoint(path)
+
+
+WEIGHTS = (
+    'profile = "quick"\n[matrix]\nprune = [0.0, 0.3]\n[pruning]\nfinetune_epochs = 2\n'
+    '[[models]]\nname = "mine"\nweights = "{weights}"\n{train}'
+    '[distill]\nstudents = [{{prune = 0.3}}]\nteachers = ["reference"]\nmethods = ["response"]\nepochs = 3\n'
+)
+
+
+def test_user_weights_finetune_with_their_checkpoint_arguments(
+    tmp_path: Path, user_checkpoint: tuple[Path, dict[str, object]]
+) -> None:
+    """A user's .pt is fine-tuned (pruning, KD, the control) with the hyperparameters stored in
+    it, not the harness's REFERENCE_HYP; the config's arguments go over them."""
+    from harness.trainargs import checkpoint_hyp, with_overrides
+
+    path, stored = user_checkpoint
+    config = _config(tmp_path, WEIGHTS.format(weights=path, train="train = {lr0 = 0.05, mixup = 0.1}\n"))
+    variants = build_variants(config)
+    pruned = next(v.source for v in variants if v.prune is not None and v.distill is None)
+    kd = next(v.source for v in variants if v.distill is not None)
+    assert isinstance(pruned, PruneRecipe) and isinstance(kd, DistillRecipe)
+    control = control_recipe(kd.student, kd.data, config.model("mine"), config)
+    expected = with_overrides(checkpoint_hyp(stored), {"lr0": 0.05, "mixup": 0.1})
+    for recipe in (pruned, kd, control):
+        assert recipe.hyp == expected
+        hyp = dict(recipe.hyp)
+        assert (hyp["optimizer"], hyp["momentum"], hyp["mosaic"], hyp["nbs"]) == ("SGD", 0.9, 0.5, 64)
+        assert (hyp["lr0"], hyp["mixup"], hyp["freeze"]) == (0.05, 0.1, (0, 1))
+        assert not {"epochs", "batch", "imgsz", "data", "device", "workers", "seed", "conf"} & set(hyp)
+    untuned = _config(tmp_path, WEIGHTS.format(weights=path, train=""))
+    untuned_prune = next(v.source for v in build_variants(untuned) if v.prune and not v.distill)
+    assert isinstance(untuned_prune, PruneRecipe) and untuned_prune.hyp == checkpoint_hyp(stored)
+
+
+def test_checkpoint_is_read_once_per_model_and_only_for_weights(
+    tmp_path: Path, user_checkpoint: tuple[Path, dict[str, object]]
+) -> None:
+    from harness.matrix import checkpoint_args
+
+    checkpoint_args.cache_clear()
+    build_variants(_config(tmp_path, TRAINED.format(train="", models=YOLO11S)))
+    assert checkpoint_args.cache_info().misses == 0  # no weights file: nothing unpickled
+    config = _config(tmp_path, WEIGHTS.format(weights=user_checkpoint[0], train=""))
+    build_variants(config)
+    build_variants(config)
+    info = checkpoint_args.cache_info()
+    assert (info.misses, info.currsize) == (1, 1) and info.hits >= 3
+
+
+def test_a_checkpoint_changed_since_it_was_hashed_is_not_loaded(tmp_path: Path) -> None:
+    from harness.errors import WeightsError
+    from harness.matrix import checkpoint_args
+
+    (tmp_path / "w.pt").write_bytes(b"not the file that was hashed")
+    with pytest.raises(WeightsError, match=r"w\.pt changed"):
+        checkpoint_args(str(tmp_path / "w.pt"), "0" * 64)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,58 @@ def test_xdist_workers_share_the_cache_and_one_report(project: pytest.Pytester) 
     result.assert_outcomes(passed=2)
     slugs = {v["variant"] for v in _results(project)["variants"]}
     assert slugs == {"yolo11n-p00-fp32-torch", "yolo11n-p00-fp32-onnxruntime"}
+
+
+# -- the installed suites, from a folder that holds only a config ------------------------------------
+
+ONE_TEST = "test_accuracy and onnxruntime"  # one accuracy test of the quick matrix: cheap, cached
+
+
+def _suites_folder() -> Path:
+    """Where ``harness.suites`` is installed (the repository's suites/ in an editable install)."""
+    import harness.suites
+
+    return Path(harness.suites.__file__).parent
+
+
+def test_harness_run_from_a_folder_with_only_a_config(pytester: pytest.Pytester, shared_cache: Path) -> None:
+    """`harness run`: the installed suites, rooted here: config read, reports written here."""
+    _write_config(pytester, shared_cache)
+    harness = Path(sys.executable).with_name("harness")
+    result = pytester.run(str(harness), "run", "-p", "no:cacheprovider", "-k", ONE_TEST, "-v")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [f"rootdir: {pytester.path}", "*test_accuracy?yolo11n-p00-fp32-onnxruntime? PASSED*"]
+    )
+    run = _results(pytester)
+    assert run["profile"] == "quick"
+    assert [v["variant"] for v in run["variants"]] == ["yolo11n-p00-fp32-onnxruntime"]
+    assert not (_suites_folder() / "reports").exists()
+    nothing = pytester.run(str(harness), "run", "-p", "no:cacheprovider", "-k", "no_such_test")
+    assert nothing.ret == pytest.ExitCode.NO_TESTS_COLLECTED  # pytest's own exit status
+
+
+def test_pyargs_finds_the_config_in_the_invocation_folder(
+    pytester: pytest.Pytester, shared_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pytest --pyargs harness.suites` where pytest roots the run elsewhere (a pytest.ini above):
+    the harness config, reports and cache still come from the folder the run started in."""
+    pytester.makeini("[pytest]\n")
+    bench = pytester.mkdir("bench")
+    (bench / "harness.toml").write_text(f'profile = "quick"\ncache_dir = "{shared_cache}"\n')
+    monkeypatch.chdir(bench)
+    # Collection first (seconds): read from the wrong folder, the default profile would collect more.
+    listed = pytester.runpytest_subprocess(
+        "--pyargs", "harness.suites", "-p", "no:cacheprovider", "--co", "-q"
+    )
+    listed.stdout.fnmatch_lines(["23 tests collected*"])
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "harness.suites", "-p", "no:cacheprovider", "-k", ONE_TEST
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [f"rootdir: {pytester.path}*", f"*harness: report written to {bench / 'reports'}*"]
+    )
+    assert (bench / "reports" / "latest" / "results.json").is_file()
+    assert not (pytester.path / "reports").exists() and not (_suites_folder() / "reports").exists()

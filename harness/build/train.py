@@ -26,14 +26,14 @@ RESULTS_FILE = "train_results.csv"  # Ultralytics' per-epoch results.csv, kept b
 # bar on 2 CPU cores. They are part of every TrainRecipe, hence of its cache key. A config's
 # `train` arguments go over them key by key (harness.matrix); a user's .pt is fine-tuned with its
 # checkpoint's own arguments instead.
-REFERENCE_HYP: tuple[tuple[str, float | int | str], ...] = (
+REFERENCE_HYP: tuple[tuple[str, object], ...] = (
     ("optimizer", "AdamW"),
     ("lr0", 0.002),
     ("warmup_epochs", 1),
     ("mosaic", 0.0),
     ("nbs", 8),  # nominal batch = batch: one optimizer step per batch, not per 64 images
 )
-FINETUNE_HYP: tuple[tuple[str, float | int | str], ...] = (
+FINETUNE_HYP: tuple[tuple[str, object], ...] = (
     ("warmup_epochs", 0),  # a stage that starts from trained weights skips the warm-up's high bias LR
 )
 

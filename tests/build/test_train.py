@@ -37,3 +37,22 @@ def test_fit_trains_on_the_context_threads(session: HarnessSession, tmp_path: Pa
     assert checkpoint.is_file()
     assert seen and set(seen) == {ctx.threads}
     assert torch.get_num_threads() == ctx.threads
+
+
+def test_fit_passes_the_recipe_arguments_to_ultralytics(session: HarnessSession, tmp_path: Path) -> None:
+    """A recipe's ``hyp`` reaches Ultralytics' trainer (a tuple as the list it expects) and is what
+    the checkpoint stores; :func:`checkpoint_hyp` reads it back, less what the harness sets."""
+    from harness.build.weights import checkpoint_train_args
+    from harness.trainargs import checkpoint_hyp
+
+    ctx = session.ctx
+    data_yaml = materialize(data_recipe(session.config), ctx)
+    hyp = (("optimizer", "SGD"), ("lr0", 0.003), ("freeze", (0,)), ("mosaic", 0.0), ("warmup_epochs", 0))
+    args = FitArgs(data_yaml, 1, 8, 64, 0, hyp)
+    checkpoint = fit(YOLO("yolo11n.yaml", task="detect"), args, ctx, tmp_path, trainer=no_val_trainer())
+    stored = checkpoint_train_args(checkpoint)
+    assert (stored["optimizer"], stored["lr0"], stored["freeze"]) == ("SGD", 0.003, [0])
+    assert (stored["epochs"], stored["imgsz"], stored["val"]) == (1, 64, False)
+    read = dict(checkpoint_hyp(stored))
+    assert read.items() >= dict(hyp).items()
+    assert not {"epochs", "batch", "imgsz", "data", "device", "val", "seed", "workers"} & set(read)

@@ -142,9 +142,26 @@ def test_row_never_recorded_says_not_run() -> None:
 
 
 def test_without_baseline_deltas_are_unmeasured() -> None:
+    """Without a Baseline row only what the row recorded of its own baseline gives a delta."""
     int8 = _records(INT8)["+INT8"]
-    assert int8["mAP50-95"] == 0.585 and math.isnan(int8["Δ mAP50-95"]) and math.isnan(int8["Δ params %"])
+    assert int8["mAP50-95"] == 0.585 and math.isnan(int8["Δ mAP50"]) and math.isnan(int8["Δ params %"])
+    assert int8["Δ mAP50-95"] == pytest.approx(0.585 - 0.6)  # its recorded baseline_map50_95
     assert int8["Δ latency %"] == pytest.approx(-50.0)  # against the row's own baseline timing
+    old = {k: v for k, v in INT8.items() if k != "baseline_map50_95"}  # results from before
+    assert math.isnan(_records(old)["+INT8"]["Δ mAP50-95"])  # type: ignore[arg-type]
+
+
+def test_map_deltas_against_the_rows_own_baseline() -> None:
+    """A row compared with another model than Baseline (+TTA with the PyTorch reference; a user's
+    .pt's +Multi-scale training with the same fine-tune without multi_scale) shows its mAP deltas
+    against that model, the one its CI and budget use; params still against the Baseline row."""
+    multi = _measured(
+        "+Multi-scale training", map50=0.7, map50_95=0.5, baseline_map50=0.68, baseline_map50_95=0.47,
+        map_drop_ci=[-0.05, -0.01], components="multi_scale=0.5 in a 3-epoch fine-tune of the .pt",
+    )  # fmt: skip
+    row = _records(_measured("Baseline", baseline_map50=0.8), multi)["+Multi-scale training"]
+    assert row["Δ mAP50"] == pytest.approx(0.7 - 0.68) and row["Δ mAP50-95"] == pytest.approx(0.5 - 0.47)
+    assert row["Δ mAP50-95 CI"] == "+0.0100 to +0.0500" and row["Δ params %"] == pytest.approx(0.0)
 
 
 def test_markdown_missing_is_dash_never_zero() -> None:
