@@ -1,4 +1,4 @@
-"""Command line: re-render and compare stored results without touching a model.
+"""Command line: run the suites, start a config, and re-render and compare stored results.
 
 ``harness report RESULTS.json [--out DIR] [--summary FILE]``
     print every table of the run as Markdown; with ``--out`` also write the tables (.md/.csv),
@@ -23,6 +23,8 @@
 ``report`` and ``compare`` append their Markdown to ``--summary FILE``, else to the file named by
 ``$GITHUB_STEP_SUMMARY`` when that is set (the job summary of a GitHub Actions step). Every
 command exits 2 with a message naming the file or folder on bad input or an unwritable output.
+``report``, ``compare``, ``merge`` and ``publish`` never touch a model (no model library is
+imported); ``init`` loads the checkpoint, ``run`` runs pytest.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import argparse
 import dataclasses
 import datetime
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -136,7 +139,7 @@ def _add_publish_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
 def _add_init_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``harness init``."""
     init = commands.add_parser("init", help="check a checkpoint and its data.yaml; write a starter config")
-    init.add_argument("--weights", type=Path, required=True, help="the Ultralytics detection checkpoint (.pt)")
+    init.add_argument("--weights", type=Path, required=True, help="an Ultralytics detection checkpoint (.pt)")
     init.add_argument("--data", type=Path, required=True, help="its Ultralytics dataset YAML")
     init.add_argument(
         "--out", type=Path, default=Path("harness.toml"), help="config file to write (default: harness.toml)"
@@ -299,10 +302,24 @@ def pytest_args(args: Sequence[str], cwd: Path) -> list[str]:
 
 
 def run(args: Sequence[str], cwd: Path | None = None) -> int:
-    """``harness run``: pytest on the installed suites in this process; pytest's exit status."""
-    import pytest  # not needed by the other commands
+    """``harness run``: pytest on the installed suites, in a child process; pytest's exit status.
 
-    return int(pytest.main(pytest_args(args, cwd or Path.cwd())))
+    A child, not ``pytest.main`` here: this process has imported the harness already, so pytest
+    could not assertion-rewrite its plugin and would warn about it on every run.
+    """
+    folder = (cwd or Path.cwd()).absolute()
+    return _call([sys.executable, "-m", "pytest", *pytest_args(args, folder)], folder)
+
+
+def _call(command: list[str], cwd: Path) -> int:
+    """Run ``command`` in ``cwd`` and return its exit status. Ctrl-C reaches the child as well (same
+    process group): pytest stops, reports what it has and exits on its own, so wait for it."""
+    with subprocess.Popen(command, cwd=cwd) as child:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                continue
 
 
 def main(argv: Sequence[str] | None = None) -> int:

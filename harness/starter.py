@@ -229,6 +229,13 @@ def _minutes(seconds: float) -> str:
     return f"about {minutes / 60:.1f} h"
 
 
+def _default_train_epochs() -> int:
+    """Epochs of the harness's fine-tunes of a ``.pt`` when the config sets no ``[train] epochs``."""
+    from harness.profiles import profile_defaults
+
+    return int(profile_defaults("default")["train"]["epochs"])  # type: ignore[index]
+
+
 def _quant_entries() -> list[dict[str, object]]:
     """The default profile's ``[[matrix.quant]]`` tables."""
     from harness.profiles import profile_defaults
@@ -263,6 +270,7 @@ def render(checked: Checked, out: Path, date: str = "") -> str:
     )
     epoch = f"{_minutes(epoch_s)} per epoch at {px} on this split: {train.images} train images"
     name = model_name(checked.weights)
+    finetune = _default_train_epochs()
     imgsz_comment = (
         f"# {checked.imgsz_note}" if checked.imgsz_note else "# the checkpoint's training imgsz (train_args)"
     )
@@ -346,15 +354,14 @@ def render(checked: Checked, out: Path, date: str = "") -> str:
         "# max_layers = 4",
         "# sensitivity_images = 16",
         "",
-        "# Ablation: runs without this block; these are its defaults. It trains nothing itself: its rows",
-        "# reuse the INT8, pruned and distilled variants above (a row without one shows '-' and why);",
-        (
-            f"# +TTA adds a val pass at three scales ({_minutes(TTA_PIXELS * val_s)}); +Multi-scale training "
-            "retrains"
-        ),
-        "# only models the harness trains from a cfg, so it shows '-' for a .pt.",
+        "# Ablation: runs without this block (its defaults below, but multi_scale, which is 0 until set).",
+        "# Its rows reuse the INT8, pruned and distilled variants above (a row without one shows '-' and",
+        f"# why); +TTA adds a val pass at three scales: {_minutes(TTA_PIXELS * val_s)}. +Multi-scale training",
+        f"# fine-tunes the .pt twice, {finetune} epochs with multi_scale and {finetune} without (its baseline):",
+        f"# {_minutes(2 * finetune * epoch_s + 2 * val_s)} ([train] epochs sets how many).",
         "# [ablation]",
         '# backend = "onnxruntime"',
+        "# multi_scale = 0.5",
         "# max_map_drop = 0.01",
         "",
     ]
@@ -415,7 +422,7 @@ def _summary(checked: Checked, out: Path) -> list[str]:
             f"sha256 {checked.sha256}"
         ),
         f"classes: {len(checked.names)} ({_short(checked.names)}), the same in {checked.data}",
-        f"data: {splits}" + ("; calib: the train split" if checked.calib_is_train else ""),
+        f"data: {splits}" + ("; calib: a seeded sample of train" if checked.calib_is_train else ""),
         f"imgsz {checked.imgsz}{source}",
         f"wrote {out}; next: `{hint}`{where}",
     ]

@@ -381,17 +381,22 @@ def test_init_usage_errors_exit_2() -> None:
 
 def test_run_passes_every_option_to_pytest(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """`harness run ARGS` is pytest on the installed suites, rooted here; pytest's status is its own."""
-    calls: list[list[str]] = []
+    calls: list[tuple[list[str], Path]] = []
 
-    def fake_main(args: list[str]) -> int:
-        calls.append(args)
+    def fake_call(command: list[str], cwd: Path) -> int:
+        calls.append((command, cwd))
         return 5  # pytest: no tests collected
 
-    monkeypatch.setattr(pytest, "main", fake_main)
+    monkeypatch.setattr("harness.cli._call", fake_call)
     monkeypatch.chdir(tmp_path)
     assert main(["run", "-k", "int8", "--benchmark-compare", "--help"]) == 5
-    assert calls == [[f"--rootdir={tmp_path}", "-p", "harness.plugin", "--pyargs", "harness.suites",
-                      "-k", "int8", "--benchmark-compare", "--help"]]  # fmt: skip
+    assert calls == [
+        (
+            [sys.executable, "-m", "pytest", f"--rootdir={tmp_path}", "-p", "harness.plugin", "--pyargs",
+             "harness.suites", "-k", "int8", "--benchmark-compare", "--help"],
+            tmp_path,
+        )
+    ]  # fmt: skip
     args = pytest_args(["--rootdir", "/elsewhere"], tmp_path)
     assert args[-2:] == ["--rootdir", "/elsewhere"]  # given last: the user's --rootdir wins
 
