@@ -236,12 +236,19 @@ def _default_train_epochs() -> int:
     return int(profile_defaults("default")["train"]["epochs"])  # type: ignore[index]
 
 
-def _quant_entries() -> list[dict[str, object]]:
-    """The default profile's ``[[matrix.quant]]`` tables."""
+def _quant_entries(calib_images: int) -> list[dict[str, object]]:
+    """The default profile's ``[[matrix.quant]]`` tables, calibrated on ``calib_images`` images
+    when the calibration source holds fewer than their ``calib_size``."""
     from harness.profiles import profile_defaults
+    from harness.recipes import QuantSpec
 
     matrix = profile_defaults("default")["matrix"]
-    return list(matrix["quant"])  # type: ignore[index]
+    entries = [dict(e) for e in matrix["quant"]]  # type: ignore[index]
+    for entry in entries:
+        wanted = int(entry.get("calib_size", QuantSpec().calib_size))  # type: ignore[call-overload]
+        if calib_images < wanted:
+            entry["calib_size"] = calib_images
+    return entries
 
 
 def _quant_lines(entries: Sequence[Mapping[str, object]]) -> list[str]:
@@ -307,8 +314,8 @@ def render(checked: Checked, out: Path, date: str = "") -> str:
         "",
         "# INT8 configurations: the default profile's, each backend's fastest on the harness's 2-core Xeon",
         "# (ONNX Runtime: QDQ, per-channel, U8 activations / S8 weights, MinMax; OpenVINO and NCNN:",
-        "# symmetric S8, Percentile), each calibrated on 100 images (calib_size).",
-        *_quant_lines(_quant_entries())[1:],
+        f"# symmetric S8, Percentile), each calibrated on {calib_images} images (calib_size).",
+        *_quant_lines(_quant_entries(calib_images))[1:],
         "",
         "[budgets]",
         "# mAP50-95 a variant may lose against the same run's FP32 PyTorch reference. A number is",

@@ -191,3 +191,28 @@ def test_a_histogram_numpy_cannot_bin_is_a_clear_error(
         HarnessError, match=r"percentile calibration cannot build a histogram.*use calibration 'minmax'"
     ):
         build(recipe, session.ctx)
+
+
+def test_minmax_ranges_cover_every_calibration_image(tmp_path: Path) -> None:
+    """Regression: with ORT's CalibMaxIntermediateOutputs, 1.32 discarded every full chunk of 16
+    images (the range came from the last calib_size % 16 only, or 'No data is collected')."""
+    from onnxruntime.quantization import quantize_static
+
+    from harness.build.quantize.onnxruntime import _ImageReader, _static_kwargs
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 2, 2])
+    w = helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 1, 1], [1.0])
+    conv = helper.make_node("Conv", ["x", "w"], ["c"])
+    relu = helper.make_node("Relu", ["c"], ["y"])
+    graph = helper.make_graph([conv, relu], "g", [x], [y], [w])
+    model = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    images = np.full((32, 1, 2, 2), 1.0, np.float32)
+    images[0] = 10.0  # only the first image, in the first full chunk, reaches 10
+    out = tmp_path / "q.onnx"
+    quantize_static(str(model), str(out), _ImageReader(images, "x", 1), **_static_kwargs(QuantSpec()))
+    scales = [
+        onnx.numpy_helper.to_array(t) for t in onnx.load(out).graph.initializer if t.name.startswith("x_scale")
+    ]
+    assert scales and float(scales[0]) == pytest.approx(10.0 / 255, rel=1e-3)

@@ -29,7 +29,6 @@ _QUANT_TYPES: Mapping[str, str] = {"u8": "QUInt8", "s8": "QInt8"}
 _FORMATS: Mapping[str, str] = {"qdq": "QDQ", "qoperator": "QOperator"}
 _CALIBRATIONS: Mapping[str, str] = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 _LEARNED_OPS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm"})
-_MINMAX_CHUNK = 16  # MinMax calibration folds ranges every this many batches (bounded memory)
 
 
 @dataclass(frozen=True)
@@ -187,9 +186,11 @@ def _prepare(source: Path, tmp: Path) -> Path:
 def _static_kwargs(quant: QuantSpec) -> dict[str, Any]:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType
 
-    extra: dict[str, Any] = (
-        {"CalibMaxIntermediateOutputs": _MINMAX_CHUNK} if quant.calibration == "minmax" else {}
-    )
+    # No CalibMaxIntermediateOutputs: in onnxruntime 1.32 MinMax drops (never folds) the ranges of
+    # every full chunk (microsoft/onnxruntime#18893; the fix, PR #20226, was not merged), so a
+    # chunk of 16 calibrated on the last calib_size % 16 images only, or on none. MinMax keeps
+    # one ReduceMin/ReduceMax scalar per tensor and image: small without chunks.
+    extra: dict[str, Any] = {}
     return {
         "quant_format": QuantFormat[_FORMATS[quant.format]],
         "per_channel": quant.per_channel,
