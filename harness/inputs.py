@@ -17,7 +17,7 @@ from harness.recipes import UserDataRecipe, Variant, WeightsRecipe, source_data
 if TYPE_CHECKING:  # the report reads the study names only: keep sessions and builders out of it
     from harness.session import HarnessSession
 
-__all__ = ["INPUTS", "INT8_CALIBRATION", "input_rows", "calibration_rows"]
+__all__ = ["INPUTS", "INT8_CALIBRATION", "calibration_rows", "input_rows"]
 
 INPUTS = "inputs"
 """The study name of the input files in results.json ``studies``."""

@@ -424,8 +424,11 @@ def test_bad_percent_limits_are_config_errors(table: dict[str, object], message:
 def test_a_variant_table_naming_no_variant_is_an_error_with_the_nearest_ids() -> None:
     budgets = Budgets.from_mapping({"variants": {"m-p00-int8-onnxruntim": {"min_speedup": 1.1}}}, "x.toml")
     slugs = ["m-p00-fp32-onnxruntime", "m-p00-fp32-torch", "m-p00-int8-qdq-pc-u8s8-minmax-c100-onnxruntime"]
-    with pytest.raises(ConfigError, match=r'budgets\.variants\."m-p00-int8-onnxruntim" in h\.toml names no '
-                       r"variant of the matrix; nearest: m-p00-fp32-onnxruntime"):
+    message = (
+        r'budgets\.variants\."m-p00-int8-onnxruntim" in h\.toml names no '
+        r"variant of the matrix; nearest: m-p00-fp32-onnxruntime"
+    )
+    with pytest.raises(ConfigError, match=message):
         budgets.check_variants(slugs, "h.toml")
     Budgets.from_mapping({"variants": {"m-p00-fp32-torch": {}}}, "x.toml").check_variants(slugs, "h.toml")
 

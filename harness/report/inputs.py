@@ -9,7 +9,7 @@ from harness.inputs import INPUTS, INT8_CALIBRATION
 from harness.report.tables import StudyTable
 from harness.results import RunResults
 
-__all__ = ["INPUT_TABLES", "inputs_table", "calibration_table"]
+__all__ = ["INPUT_TABLES", "calibration_table", "inputs_table"]
 
 _INPUT_COLUMNS = ("Role", "Name", "Path", "sha256")
 _CALIB_COLUMNS = ("Model", "Calibration size", "Source", "Images used", "Split size", "Seed", "Split")

@@ -13,7 +13,9 @@ FP = Fingerprint("cpu", 2, 2, None, "3.11", "2", "8", "1", "2")
 
 def _run() -> RunResults:
     run = RunResults.new("default", FP, run_id="r")
-    run.record("m-p00-fp32-torch", model="m", backend="torch", precision="fp32", prune=0.0, metrics={"map50_95": 0.5})
+    run.record(
+        "m-p00-fp32-torch", model="m", backend="torch", precision="fp32", prune=0.0, metrics={"map50_95": 0.5}
+    )
     run.add_study(INPUTS, [
         {"role": "weights", "name": "m", "path": "/u/best.pt", "sha256": "a" * 64},
         {"role": "data.yaml", "name": "data.yaml", "path": "/u/data.yaml", "sha256": "b" * 64},
@@ -34,7 +36,9 @@ def test_inputs_table_lists_every_file_with_its_sha256() -> None:
 def test_calibration_table_says_where_the_images_came_from() -> None:
     frame = calibration_table(_run())
     assert frame.loc[0, "Source"] == "seeded random sample of train"
-    assert frame.loc[0, "Images used"] == 100 and frame.loc[0, "Split size"] == 300 and frame.loc[0, "Seed"] == 0
+    assert (
+        frame.loc[0, "Images used"] == 100 and frame.loc[0, "Split size"] == 300 and frame.loc[0, "Seed"] == 0
+    )
     assert "500 were requested" in frame.loc[1, "Source"]
 
 
