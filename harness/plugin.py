@@ -14,6 +14,7 @@ import pytest
 
 from harness.ablation import plan as ablation_plan
 from harness.diststudy import cases as distill_cases
+from harness.errors import HarnessError
 from harness.parallel import LOCK_NAME, TimingLock
 from harness.prunestudy import cases
 from harness.runstate import RunState
@@ -69,6 +70,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize the suites from the matrix (:func:`_parametrize`); a bad config or input file
+    is one line naming it (a collection error without a traceback), not a stack of frames."""
+    try:
+        _parametrize(metafunc)
+    except HarnessError as exc:
+        raise pytest.Collector.CollectError(f"harness: {exc}") from None
+
+
+def _parametrize(metafunc: pytest.Metafunc) -> None:
     """Parametrize ``variant`` (ids like yolo11n-p00-fp32-onnxruntime), ``prune_case`` (ids like
     yolo11n-p30-l1-ft4), ``distill_case`` (ids like yolo11n-p30-l1-kd-response-reference) and
     ``model_name`` from the matrix."""
@@ -123,6 +133,8 @@ def pytest_runtest_call(item: pytest.Item):  # type: ignore[no-untyped-def]
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     """Record each variant test's outcome (passed, failed, skipped and why) in the results."""
     report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, HarnessError) and report.failed:
+        report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"  # bad input: one line
     variant = getattr(getattr(item, "callspec", None), "params", {}).get("variant")
     if variant is not None and (report.when == "call" or report.outcome != "passed"):
         item.config.stash[STATE_KEY].outcome(variant, item.originalname, report)
