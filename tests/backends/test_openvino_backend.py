@@ -168,7 +168,7 @@ def test_int8_of_a_weights_file_without_dataset_is_a_reason(session: HarnessSess
     variant = dataclasses.replace(
         _variant(session, "int8"), source=WeightsRecipe(sha256="0" * 64, path="w.pt")
     )
-    assert "no dataset recipe" in (OpenVinoBackend().unsupported(variant, "cpu") or "")
+    assert "config names no 'data'" in (OpenVinoBackend().unsupported(variant, "cpu") or "")
 
 
 @needs_openvino
