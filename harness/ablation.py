@@ -181,7 +181,8 @@ def _multi_scale_finetune(
     """
     config = session.config
     model = config.model(reference.model)
-    plain = finetune_recipe(weights, model.epochs, data_recipe(config), model, config)
+    data = weights.data or data_recipe(config)  # the paired data.yaml, not hashed again
+    plain = finetune_recipe(weights, model.epochs, data, model, config)
     if dict(plain.hyp).get("multi_scale"):  # the config's own train.multi_scale: the baseline goes without
         plain = dataclasses.replace(plain, hyp=_scaled(plain.hyp, 0.0))
     multi_scale = config.ablation.multi_scale

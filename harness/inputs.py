@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from harness.cache import file_sha256
 from harness.errors import DatasetError
-from harness.recipes import UserDataRecipe, Variant, WeightsRecipe, source_data
+from harness.recipes import DistillRecipe, UserDataRecipe, Variant, WeightsRecipe, source_data, user_weights
 
 if TYPE_CHECKING:  # the report reads the study names only: keep sessions and builders out of it
     from harness.session import HarnessSession
@@ -64,21 +64,11 @@ def _weights_rows(variants: Iterable[Variant]) -> list[dict[str, object]]:
 
 
 def _weights_of(variant: Variant) -> list[tuple[str, WeightsRecipe]]:
-    """(role, recipe) of the weights files in a variant's recipe chain."""
-    found: list[tuple[str, WeightsRecipe]] = []
-
-    def walk(recipe: object, role: str) -> None:
-        if isinstance(recipe, WeightsRecipe):
-            found.append((role, recipe))
-            return
-        for name in ("source", "init", "student"):
-            if (inner := getattr(recipe, name, None)) is not None:
-                walk(inner, role)
-        if (teacher := getattr(recipe, "teacher", None)) is not None:
-            walk(teacher, "teacher")
-
-    walk(variant.source, "weights")
-    return found
+    """(role, recipe) of the weights files a variant descends from and, distilled, is taught by."""
+    source = variant.source
+    teacher = user_weights(source.teacher) if isinstance(source, DistillRecipe) else None
+    found = [("weights", user_weights(source)), ("teacher", teacher)]
+    return [(role, recipe) for role, recipe in found if recipe is not None]
 
 
 def calibration_rows(session: HarnessSession, slugs: Iterable[str]) -> list[dict[str, object]]:

@@ -29,6 +29,7 @@ from harness.recipes import (
     UserDataRecipe,
     Variant,
     WeightsRecipe,
+    user_weights,
 )
 from harness.trainargs import Hyp, checkpoint_hyp, with_overrides
 from harness.versions import versions
@@ -45,9 +46,7 @@ def data_recipe(config: HarnessConfig) -> DataRecipe:
 def source_recipe(model: ModelSpec, data: DataRecipe, config: HarnessConfig) -> SourceRecipe:
     """The checkpoint a model starts from: the user's weights, or a training run from a YAML."""
     if model.weights is not None:
-        paired = (
-            data if isinstance(data, UserDataRecipe) else None
-        )  # the synthetic set calibrates no user model
+        paired = data if isinstance(data, UserDataRecipe) else None  # the synthetic set pairs with no .pt
         return weights_recipe(model.weights, paired, model.weights_sha256)
     if model.cfg is None:
         raise ConfigError(f"model {model.name!r} needs either 'weights' or 'cfg'")
@@ -67,18 +66,6 @@ def source_recipe(model: ModelSpec, data: DataRecipe, config: HarnessConfig) -> 
     if first is None:
         return stage(epochs=model.epochs, imgsz=model.train_imgsz)
     return stage(epochs=model.epochs, imgsz=model.train_imgsz, init=first, hyp=finetune_hyp(first, model))
-
-
-def user_weights(recipe: SourceRecipe) -> WeightsRecipe | None:
-    """The user's weights file a checkpoint descends from (through pruning, distillation and
-    fine-tuning), or None for a model trained from a YAML."""
-    if isinstance(recipe, WeightsRecipe):
-        return recipe
-    if isinstance(recipe, PruneRecipe):
-        return user_weights(recipe.source)
-    if isinstance(recipe, DistillRecipe):
-        return user_weights(recipe.student)
-    return user_weights(recipe.init) if recipe.init is not None else None
 
 
 @functools.cache

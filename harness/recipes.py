@@ -309,6 +309,15 @@ def base_source(source: SourceRecipe) -> TrainRecipe | WeightsRecipe:
     return source.source if isinstance(source, PruneRecipe) else source
 
 
+def user_weights(source: SourceRecipe) -> WeightsRecipe | None:
+    """The user's weights file a checkpoint descends from (through pruning, distillation and
+    fine-tuning), or None for a model trained from a YAML."""
+    base = base_source(source)
+    if isinstance(base, WeightsRecipe):
+        return base
+    return user_weights(base.init) if base.init is not None else None
+
+
 def prune_recipe_of(source: SourceRecipe) -> PruneRecipe | None:
     """The pruning a source went through (a distilled student's own), or None."""
     if isinstance(source, DistillRecipe):

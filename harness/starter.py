@@ -20,7 +20,6 @@ its rough cost for this model, image size and split. It is validated with
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -29,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.cache import file_sha256
 from harness.errors import ConfigError, HarnessError, WeightsError
 from harness.fsutil import atomic_write_text
 
@@ -92,15 +92,11 @@ def model_name(weights: Path) -> str:
 
 
 def _sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+    """Hex sha256 of the weights file (:func:`harness.cache.file_sha256`); WeightsError if unreadable."""
     try:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        return file_sha256(path)
     except OSError as exc:
         raise WeightsError(f"cannot read weights file {path}: {exc.strerror or exc}") from exc
-    return digest.hexdigest()
 
 
 def _class_names(raw: object, weights: Path) -> tuple[str, ...]:
@@ -172,17 +168,13 @@ def _footprint(net: object, imgsz: int) -> tuple[int, float]:
     from harness.measure.size import count_params, gflops
 
     params = count_params(net)
-    try:
-        measured = gflops(net, imgsz)
-    except Exception:  # noqa: BLE001 - an estimate only; THOP fails on some custom layers
-        measured = None
-    return params, measured or params / 2.6e6 * 6.5 * (imgsz / 640) ** 2
+    return params, gflops(net, imgsz) or params / 2.6e6 * 6.5 * (imgsz / 640) ** 2
 
 
 def check(weights: Path, data: Path) -> Checked:
     """Run every check of the module docstring; HarnessError (one line, naming the file) on the first
     that fails. Loading the checkpoint unpickles it: it runs code from the file."""
-    from harness.build.weights import checkpoint_train_args, load_yolo
+    from harness.build.weights import load_yolo, stored_train_args
 
     weights, data = Path(weights).absolute(), Path(data).absolute()
     model = load_yolo(weights)  # exists, loads, detection task
@@ -195,7 +187,7 @@ def check(weights: Path, data: Path) -> Checked:
         )
     data_names, splits, calib_is_train = _splits(data)
     _check_classes(weights, data, names, data_names)
-    imgsz, note = _imgsz(checkpoint_train_args(weights))
+    imgsz, note = _imgsz(stored_train_args(model))  # the checkpoint is unpickled once
     params, gf = _footprint(model.model, imgsz)
     return Checked(weights, data, _sha256(weights), names, imgsz, note, splits, calib_is_train, params, gf)
 

@@ -22,6 +22,7 @@ from harness.recipes import (
     base_source,
     prune_recipe_of,
     source_data,
+    user_weights,
 )
 
 DATA = SyntheticDataRecipe(seed=0, imgsz=320, n_train=8, n_val=4, n_calib=2, generator_version=1)
@@ -253,3 +254,13 @@ def test_reference_of_a_distilled_variant_is_undistilled_and_unpruned() -> None:
     assert not unpruned.is_reference and unpruned.reference() == Variant("yolo11n", TRAIN)
     assert variant.to_dict()["distill"] == "kd-response-reference"
     assert variant.to_dict()["source"]["kind"] == "distill"
+
+
+def test_user_weights_follow_pruning_distillation_and_fine_tunes() -> None:
+    """The weights file a checkpoint descends from, through every kind of derived recipe."""
+    weights = WeightsRecipe(sha256="ab", path="/u/best.pt")
+    tuned = dataclasses.replace(TRAIN, init=weights)
+    for derived in (weights, _pruned(PruneSpec(0.3), weights), _distilled(_pruned(PruneSpec(0.3), weights)), tuned,
+                    _distilled(tuned)):  # fmt: skip
+        assert user_weights(derived) == weights
+    assert user_weights(TRAIN) is None and user_weights(_distilled(_pruned(PruneSpec(0.3)))) is None

@@ -109,6 +109,11 @@ def checkpoint_train_args(path: Path) -> dict[str, object]:
     Loading unpickles the file (it runs code): call it only on a file the user named, after any
     ``weights_sha256`` pin was checked.
     """
-    args = getattr(load_yolo(path), "ckpt", None) or {}
-    stored = args.get("train_args") if isinstance(args, dict) else None
+    return stored_train_args(load_yolo(path))
+
+
+def stored_train_args(model: YOLO) -> dict[str, object]:
+    """The training arguments a loaded checkpoint stores (``ckpt["train_args"]``), or {}."""
+    ckpt = getattr(model, "ckpt", None) or {}
+    stored = ckpt.get("train_args") if isinstance(ckpt, dict) else None
     return dict(stored) if isinstance(stored, dict) else {}
