@@ -38,7 +38,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.budgets import Budgets, CheckResult, check_baseline_drop, check_latency_regression
+from harness.checks import CheckResult, check_baseline_drop, check_latency_regression
+from harness.config.budgets import Budgets
 from harness.errors import HarnessError
 from harness.report.merge import write_merge
 from harness.report.publish import publish

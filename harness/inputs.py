@@ -14,18 +14,13 @@ from harness.cache import file_sha256
 from harness.errors import DatasetError
 from harness.recipes import DistillRecipe, UserDataRecipe, Variant, WeightsRecipe, source_data, user_weights
 
-if TYPE_CHECKING:  # the report reads the study names only: keep sessions and builders out of it
-    from harness.session import HarnessSession
+if TYPE_CHECKING:
+    from harness.bench import Bench
 
-__all__ = ["INPUTS", "INT8_CALIBRATION", "calibration_rows", "input_rows"]
-
-INPUTS = "inputs"
-"""The study name of the input files in results.json ``studies``."""
-INT8_CALIBRATION = "int8_calibration"
-"""The study name of the INT8 calibration sets in results.json ``studies``."""
+__all__ = ["calibration_rows", "input_rows"]
 
 
-def input_rows(session: HarnessSession) -> list[dict[str, object]]:
+def input_rows(session: Bench) -> list[dict[str, object]]:
     """One row per input file: the config, data.yaml (and its dataset's content hash), every
     model's weights file and every teacher file (role, name, path, sha256)."""
     config = session.config
@@ -71,11 +66,11 @@ def _weights_of(variant: Variant) -> list[tuple[str, WeightsRecipe]]:
     return [(role, recipe) for role, recipe in found if recipe is not None]
 
 
-def calibration_rows(session: HarnessSession, slugs: Iterable[str]) -> list[dict[str, object]]:
+def calibration_rows(session: Bench, slugs: Iterable[str]) -> list[dict[str, object]]:
     """Where the calibration images of each measured static INT8 variant (``slugs``) came from:
     one row per model and calibration size (source split, image count, sampling seed)."""
-    from harness.build import materialize
-    from harness.build.quantize.calibration import calibration_plan
+    from harness.builders import materialize
+    from harness.builders.quantize.calibration import calibration_plan
 
     wanted = set(slugs)
     rows: dict[tuple[str, int], dict[str, object]] = {}

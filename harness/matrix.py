@@ -8,16 +8,17 @@ import functools
 import itertools
 from pathlib import Path
 
-from harness.build.data import synthetic_recipe, user_recipe
-from harness.build.distill import BUILDER_VERSION as DISTILL_BUILDER_VERSION
-from harness.build.prune import BUILDER_VERSION
-from harness.build.train import FINETUNE_HYP, REFERENCE_HYP, weights_recipe
-from harness.build.weights import checkpoint_train_args
+from harness.builders.data import synthetic_recipe, user_recipe
+from harness.builders.distill import BUILDER_VERSION as DISTILL_BUILDER_VERSION
+from harness.builders.prune import BUILDER_VERSION
+from harness.builders.train import FINETUNE_HYP, REFERENCE_HYP, weights_recipe
+from harness.builders.weights import checkpoint_train_args
 from harness.cache import file_sha256
 from harness.config import HarnessConfig, MatrixSpec, ModelSpec
-from harness.distillconfig import REFERENCE_TEACHER, StudentChoice
+from harness.config.distillation import REFERENCE_TEACHER, StudentChoice
+from harness.config.pruning import PruningSpec
+from harness.config.trainargs import Hyp, checkpoint_hyp, with_overrides
 from harness.errors import ConfigError, WeightsError
-from harness.pruneconfig import PruningSpec
 from harness.recipes import (
     DataRecipe,
     DistillRecipe,
@@ -31,7 +32,6 @@ from harness.recipes import (
     WeightsRecipe,
     user_weights,
 )
-from harness.trainargs import Hyp, checkpoint_hyp, with_overrides
 from harness.versions import versions
 
 

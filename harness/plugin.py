@@ -1,23 +1,24 @@
 """pytest plugin: options, matrix parametrization, fixtures, and the end-of-session report.
 
-Hooks stay thin; the work happens in :mod:`harness.session` and the library modules. Per-run
+Hooks stay thin; the work happens in :mod:`harness.run`, :mod:`harness.variant_checks` and the
+registered studies (:mod:`harness.studies`). Per-run
 state lives in ``config.stash``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.ablation import plan as ablation_plan
-from harness.diststudy import cases as distill_cases
 from harness.errors import HarnessError
-from harness.parallel import LOCK_NAME, TimingLock
-from harness.prunestudy import cases
 from harness.runstate import RunState
+from harness.studies.base import GENERIC_FIXTURE, Study
+from harness.studies.registry import registered
+from harness.timing_lock import LOCK_NAME, TimingLock
 
 STATE_KEY = pytest.StashKey[RunState]()
 LOCK_KEY = pytest.StashKey[TimingLock]()
@@ -58,7 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Create the (lazy) run state (nothing is loaded until a suite asks for it) and the timing lock.
 
     The lock lives in ``.harness-cache/`` of the run's harness folder (the folder of its config,
-    else the invocation folder: :func:`harness.runstate.harness_root`), never beside the installed
+    else the invocation folder: :func:`harness.config.root.harness_root`), never beside the installed
     suites."""
     state = RunState.from_pytest(config)
     config.stash[STATE_KEY] = state
@@ -79,29 +80,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _parametrize(metafunc: pytest.Metafunc) -> None:
-    """Parametrize ``variant`` (ids like yolo11n-p00-fp32-onnxruntime), ``prune_case`` (ids like
-    yolo11n-p30-l1-ft4), ``distill_case`` (ids like yolo11n-p30-l1-kd-response-reference) and
-    ``model_name`` from the matrix."""
-    if "variant" in metafunc.fixturenames:
-        session = metafunc.config.stash[STATE_KEY].session()
-        variants = session.variants
-        metafunc.parametrize("variant", variants, ids=[v.slug for v in variants])
-    if "prune_case" in metafunc.fixturenames:
-        found = cases(metafunc.config.stash[STATE_KEY].session())
-        _parametrize_cases(metafunc, "prune_case", found, "no pruning cases: matrix.prune has no ratio > 0")
-    if "distill_case" in metafunc.fixturenames:
-        found_kd = distill_cases(metafunc.config.stash[STATE_KEY].session())
-        reason = "no distillation cases: no [distill] students, or none of its backends in the matrix"
-        _parametrize_cases(metafunc, "distill_case", found_kd, reason)
-    if "ablation_row" in metafunc.fixturenames:
-        session = metafunc.config.stash[STATE_KEY].session()
-        models = dict.fromkeys(v.model for v in session.variants)
-        rows = [row for model in models for row in ablation_plan(session, model)]
-        metafunc.parametrize("ablation_row", rows, ids=[row.slug for row in rows])
-    if "model_name" in metafunc.fixturenames:
-        session = metafunc.config.stash[STATE_KEY].session()
-        names = list(dict.fromkeys(v.model for v in session.variants))
-        metafunc.parametrize("model_name", names)
+    """Parametrize ``variant`` (ids like yolo11n-p00-fp32-onnxruntime) and ``model_name`` from the
+    matrix, and each registered study's fixture by its cases (ids: their slugs, e.g.
+    yolo11n-p30-l1); ``study_case`` takes every study without a suite of its own (ids like
+    pruning-yolo11n-p30-l1)."""
+    names = metafunc.fixturenames
+    wanted = {"variant", "model_name", GENERIC_FIXTURE} | {s.fixture for s in registered()}
+    if not wanted.intersection(names):
+        return
+    bench = metafunc.config.stash[STATE_KEY].run.bench
+    if "variant" in names:
+        metafunc.parametrize("variant", bench.variants, ids=[v.slug for v in bench.variants])
+    if "model_name" in names:
+        metafunc.parametrize("model_name", list(dict.fromkeys(v.model for v in bench.variants)))
+    for study in registered():
+        if study.fixture in names and study.fixture != GENERIC_FIXTURE:
+            _parametrize_cases(metafunc, study.fixture, study.cases(bench), study.empty)
+    if GENERIC_FIXTURE in names:
+        found = [
+            StudyCase(s, c) for s in registered() if s.fixture == GENERIC_FIXTURE for c in s.cases(bench)
+        ]
+        _parametrize_cases(metafunc, GENERIC_FIXTURE, found, "no registered study without a suite of its own")
 
 
 def _parametrize_cases(metafunc: pytest.Metafunc, name: str, found: Sequence[Any], reason: str) -> None:
@@ -113,6 +112,19 @@ def _parametrize_cases(metafunc: pytest.Metafunc, name: str, found: Sequence[Any
         metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason=reason))], ids=["none"])
 
 
+@dataclass(frozen=True)
+class StudyCase:
+    """A case of a study that the generic suite runs (``suites/test_studies.py``)."""
+
+    study: Study[Any, Any]
+    case: Any
+
+    @property
+    def slug(self) -> str:
+        """Test id: ``<study>-<case>``."""
+        return f"{self.study.name}-{self.case.slug}"
+
+
 @pytest.fixture(scope="session")
 def harness_state(pytestconfig: pytest.Config) -> RunState:
     """The run state: session, results being collected, baseline notes."""
@@ -122,7 +134,7 @@ def harness_state(pytestconfig: pytest.Config) -> RunState:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):  # type: ignore[no-untyped-def]
     """Under pytest-xdist, run a ``harness_timing`` test alone and other tests side by side
-    (:mod:`harness.parallel`); a plain run takes no lock."""
+    (:mod:`harness.timing_lock`); a plain run takes no lock."""
     lock = item.config.stash[LOCK_KEY]
     hold = lock.exclusive if item.get_closest_marker(TIMING_MARKER) else lock.shared
     with hold():

@@ -2,7 +2,7 @@
 
 Measurement code records metrics per variant; several tests may contribute to the same
 variant, so records merge. A metric that was not measured is ``None`` (JSON ``null``),
-never 0. Units come from :data:`harness.budgets.METRICS`; the file format is documented
+never 0. Units come from :data:`harness.metrics.METRICS`; the file format is documented
 in ``docs/results-schema.md``.
 """
 
@@ -15,18 +15,53 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import cast
 
-from harness.budgets import METRICS
+from harness.config.reader import did_you_mean
 from harness.environment import Fingerprint
 from harness.errors import ResultsError
 from harness.fsutil import atomic_write_text
-from harness.validate import did_you_mean
+from harness.metrics import METRICS
 
-__all__ = ["SCHEMA_VERSION", "STATUSES", "VariantResult", "RunResults", "check_metrics"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "STUDY_NAMES",
+    "ABLATION",
+    "DISTILLATION",
+    "INPUTS",
+    "INT8_CALIBRATION",
+    "MIXED_PRECISION",
+    "PRUNING",
+    "VERDICT_CALIBRATION",
+    "StudyColumn",
+    "StudyLayout",
+    "VariantResult",
+    "RunResults",
+    "check_metrics",
+]
 
 SCHEMA_VERSION = 1
 STATUSES = ("skipped", "passed", "failed", "error")  # in rising severity; merging keeps the worst
 _OPTIONAL_STR = (str, type(None))
+
+# The keys of results.json ``studies`` that the harness itself writes (a user's study adds its own).
+ABLATION = "ablation"
+DISTILLATION = "distillation"
+INPUTS = "inputs"
+INT8_CALIBRATION = "int8_calibration"
+MIXED_PRECISION = "mixed_precision"
+PRUNING = "pruning"
+VERDICT_CALIBRATION = "verdict_calibration"
+STUDY_NAMES = (
+    PRUNING,
+    DISTILLATION,
+    MIXED_PRECISION,
+    ABLATION,
+    VERDICT_CALIBRATION,
+    INPUTS,
+    INT8_CALIBRATION,
+)
 _VARIANT_TYPES: dict[str, type | tuple[type, ...]] = {
     "variant": str, "model": str, "backend": str, "precision": str, "prune": (int, float),
     "recipe": dict, "artifact": _OPTIONAL_STR, "artifact_sha256": _OPTIONAL_STR,
@@ -116,6 +151,41 @@ def _checked(data: object, types: Mapping[str, type | tuple[type, ...]], what: s
     return data
 
 
+@dataclass(frozen=True)
+class StudyColumn:
+    """One column of a study's generic report table: the row key, its header, and the decimals
+    shown (``None``: the value is shown as text)."""
+
+    key: str
+    header: str
+    digits: int | None = None
+
+
+@dataclass(frozen=True)
+class StudyLayout:
+    """How the report renders a study that has no table module of its own: a title and columns.
+
+    Stored in results.json (``study_layouts``) so that ``harness report`` renders the rows of any
+    study, a user's included, without importing it."""
+
+    title: str
+    columns: tuple[StudyColumn, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {"title": self.title, "columns": [asdict(c) for c in self.columns]}
+
+    @classmethod
+    def from_dict(cls, data: object) -> StudyLayout:
+        """Parse the JSON form (raises KeyError/TypeError on a malformed one)."""
+        table = _checked(data, {"title": str, "columns": list}, "study layout")
+        columns = cast(list[object], table["columns"])
+        parsed = [
+            _checked(c, {"key": str, "header": str, "digits": (int, type(None))}, "column") for c in columns
+        ]
+        return cls(str(table["title"]), tuple(StudyColumn(**c) for c in parsed))  # type: ignore[arg-type]
+
+
 @dataclass
 class RunResults:
     """All variant results of one run, with the environment they were measured in."""
@@ -128,6 +198,7 @@ class RunResults:
     variants: list[VariantResult] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
     studies: dict[str, list[dict[str, object]]] = field(default_factory=dict)  # name -> rows
+    study_layouts: dict[str, StudyLayout] = field(default_factory=dict)  # name -> generic table
 
     @classmethod
     def new(
@@ -194,6 +265,10 @@ class RunResults:
         """Append rows to study ``name`` (for example ``mixed_precision``); rows must be JSON-ready."""
         self.studies.setdefault(name, []).extend(dict(row) for row in rows)
 
+    def describe_study(self, name: str, layout: StudyLayout) -> None:
+        """Say how the report renders study ``name`` (see :class:`StudyLayout`)."""
+        self.study_layouts[name] = layout
+
     def absorb(self, other: RunResults) -> None:
         """Merge every record and study row of ``other`` (another shard of the same run) into this run.
 
@@ -211,10 +286,15 @@ class RunResults:
             self.record(str(fields_.pop("variant")), **fields_)  # type: ignore[arg-type]
         for name, rows in other.studies.items():
             self.add_study(name, rows)
+        self.study_layouts.update(other.study_layouts)
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict (schema in docs/results-schema.md), with the unit of every metric."""
-        return asdict(self) | {"units": {name: info.unit for name, info in METRICS.items()}}
+        data = asdict(self) | {"units": {name: info.unit for name, info in METRICS.items()}}
+        data["study_layouts"] = {name: layout.to_dict() for name, layout in self.study_layouts.items()}
+        if not self.study_layouts:
+            del data["study_layouts"]  # written only when a study has a generic table
+        return data
 
     def to_json(self) -> str:
         """The results file text."""
@@ -247,7 +327,15 @@ class RunResults:
         Fingerprint.from_dict(data["fingerprint"])  # type: ignore[arg-type]
         variants = [VariantResult.from_dict(v) for v in data["variants"]]  # type: ignore[attr-defined]
         fixed = {k: data[k] for k in _RUN_TYPES if k != "variants"}
-        return cls(**fixed, variants=variants, studies=_studies(data.get("studies", {})))  # type: ignore[arg-type]
+        layouts = data.get("study_layouts", {})
+        if not isinstance(layouts, dict):
+            raise TypeError(f"study_layouts must be an object, got {type(layouts).__name__}")
+        return cls(
+            **fixed,  # type: ignore[arg-type]
+            variants=variants,
+            studies=_studies(data.get("studies", {})),
+            study_layouts={str(k): StudyLayout.from_dict(v) for k, v in layouts.items()},
+        )
 
     @classmethod
     def load(cls, path: Path) -> RunResults:

@@ -2,7 +2,7 @@
 
 Checks, each failing with one line that names the file at fault:
 
-- the weights load through the harness's loader (:func:`harness.build.weights.load_yolo`) and hold
+- the weights load through the harness's loader (:func:`harness.builders.weights.load_yolo`) and hold
   a detection model whose head predicts as many classes as it has names;
 - the checkpoint's class names and the data.yaml's agree (count and names, index by index);
 - the data.yaml's splits exist and hold images (:func:`harness.datasets.yolo.load_data_yaml`,
@@ -39,7 +39,7 @@ FALLBACK_IMGSZ = 640
 
 # Cost model. Training yolo11n (1.6 GFLOPs per 320 px image, forward) on the embedded default
 # (640 train images, 200 val images validated after each epoch) takes about 7 minutes for 16
-# epochs at 160 px plus 3 at 320 px on the 2-core Xeon the harness is tuned on (harness/profiles.py):
+# epochs at 160 px plus 3 at 320 px on the 2-core Xeon the harness is tuned on (harness/config/profiles.py):
 # about 1 minute per 320 px epoch, 0.09 s per training image, 0.06 s per image and forward GFLOP.
 # Inference is about a third of that (no backward pass; the mixed-precision steps, about 8 s for
 # 100 calibration and 200 val images, agree).
@@ -174,7 +174,7 @@ def _footprint(net: object, imgsz: int) -> tuple[int, float]:
 def check(weights: Path, data: Path) -> Checked:
     """Run every check of the module docstring; HarnessError (one line, naming the file) on the first
     that fails. Loading the checkpoint unpickles it: it runs code from the file."""
-    from harness.build.weights import load_yolo, stored_train_args
+    from harness.builders.weights import load_yolo, stored_train_args
 
     weights, data = Path(weights).absolute(), Path(data).absolute()
     model = load_yolo(weights)  # exists, loads, detection task
@@ -223,7 +223,7 @@ def _minutes(seconds: float) -> str:
 
 def _default_train_epochs() -> int:
     """Epochs of the harness's fine-tunes of a ``.pt`` when the config sets no ``[train] epochs``."""
-    from harness.profiles import profile_defaults
+    from harness.config.profiles import profile_defaults
 
     return int(profile_defaults("default")["train"]["epochs"])  # type: ignore[index]
 
@@ -231,7 +231,7 @@ def _default_train_epochs() -> int:
 def _quant_entries(calib_images: int) -> list[dict[str, object]]:
     """The default profile's ``[[matrix.quant]]`` tables, calibrated on ``calib_images`` images
     when the calibration source holds fewer than their ``calib_size``."""
-    from harness.profiles import profile_defaults
+    from harness.config.profiles import profile_defaults
     from harness.recipes import QuantSpec
 
     matrix = profile_defaults("default")["matrix"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from harness.recipes import Variant
 from harness.runstate import RunState
+from harness.variant_checks import accuracy_checks
 
 
 def test_accuracy(variant: Variant, harness_state: RunState) -> None:
     """Measure mAP50 / mAP50-95 and check the accuracy budgets."""
-    checks = harness_state.measure_accuracy(variant)
-    harness_state.enforce(checks)
+    harness_state.enforce(harness_state.call(accuracy_checks, variant))

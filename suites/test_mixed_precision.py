@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import pytest
 
+from harness.results import MIXED_PRECISION
 from harness.runstate import RunState
+from harness.studies import study
+from harness.studies.mixed_precision import MixedPrecisionCase
 
 # The search times every step interleaved against full INT8: under pytest-xdist it runs alone.
 pytestmark = pytest.mark.harness_timing
 
 
-def test_mixed_precision(model_name: str, harness_state: RunState) -> None:
+def test_mixed_precision(mixed_precision_case: MixedPrecisionCase, harness_state: RunState) -> None:
     """Search, record every step, and check that the target mAP was reached."""
-    study = harness_state.measure_mixed_precision(model_name)
-    if study.loss <= 0:
-        pytest.skip(
-            f"{study.base}: full INT8 lost no mAP50-95 ({study.int8_map:.4f} vs FP32 {study.float_map:.4f}); "
-            "nothing to recover"
-        )
-    harness_state.enforce([harness_state.mixed_precision_check(study)])
+    harness_state.judge(study(MIXED_PRECISION), mixed_precision_case, "target")

@@ -3,7 +3,7 @@
 Latency is timed by pytest-benchmark's ``benchmark`` fixture (so ``--benchmark-autosave``,
 ``--benchmark-compare`` and ``--benchmark-json`` work as usual). pytest-benchmark switches itself
 off under pytest-xdist; the same warm-up + rounds loop is then timed here (this test runs alone
-there, see ``harness.parallel``), unless ``--benchmark-disable`` asked for no timing. The speedup
+there, see ``harness.timing_lock``), unless ``--benchmark-disable`` asked for no timing. The speedup
 is the ratio of medians from an interleaved measurement against the FP32 PyTorch reference in the
 same run.
 Budgets: minimum same-run speedup; latency regression against a baseline from this machine.
@@ -16,11 +16,13 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from harness.backends.base import Runner
+from harness.checks import check_bound
 from harness.measure.latency import time_call
 from harness.recipes import Variant
 from harness.runstate import RunState
+from harness.variant_checks import repeatability, speed_checks, timing_input
 
-# Both tests time latency: under pytest-xdist each runs while no other test runs (harness.parallel).
+# Both tests time latency: under pytest-xdist each runs while no other test runs (harness.timing_lock).
 pytestmark = pytest.mark.harness_timing
 
 
@@ -28,7 +30,7 @@ def test_speed(
     variant: Variant, harness_state: RunState, benchmark: BenchmarkFixture, pytestconfig: pytest.Config
 ) -> None:
     """Benchmark batch-1 latency, then throughput, speedup, size and memory; check budgets."""
-    runner, x = harness_state.timing_input(variant)
+    runner, x = harness_state.call(timing_input, variant)
     lat = harness_state.config.latency
     benchmark.group = f"{variant.model}-imgsz{variant.imgsz}-batch1"
     benchmark.extra_info.update(variant=variant.slug, backend=variant.backend, precision=variant.precision)
@@ -36,8 +38,7 @@ def test_speed(
     samples = list(benchmark.stats.stats.data) if benchmark.stats is not None else None
     if samples is None and benchmark.disabled and not pytestconfig.getoption("benchmark_disable"):
         samples = _batch1_samples(runner, x, lat.rounds, lat.warmup)  # xdist switched pytest-benchmark off
-    checks = harness_state.measure_speed(variant, runner, x, samples)
-    harness_state.enforce(checks)
+    harness_state.enforce(harness_state.call(speed_checks, variant, runner, x, samples))
 
 
 def _batch1_samples(runner: Runner, x: np.ndarray, rounds: int, warmup: int) -> list[float]:
@@ -53,7 +54,11 @@ def test_repeatability(model_name: str, harness_state: RunState) -> None:
 
     This is the noise floor every same-run speedup stands on.
     """
-    ratio = harness_state.measure_repeatability(model_name)
-    assert ratio.high >= 0.9 and ratio.low <= 1.1, (
-        f"{model_name}: reference vs itself latency ratio {ratio.describe()} lies outside 0.9-1.1"
-    )
+    reference = next(v for v in harness_state.run.bench.variants if v.model == model_name).reference()
+    ratio = harness_state.call(repeatability, reference)
+    harness_state.enforce([
+        check_bound("repeatability_high", reference.slug, "reference vs itself latency ratio, CI high",
+                    ratio.high, 0.9, at_most=False, context=ratio.describe(), digits=3),
+        check_bound("repeatability_low", reference.slug, "reference vs itself latency ratio, CI low",
+                    ratio.low, 1.1, at_most=True, context=ratio.describe(), digits=3),
+    ])  # fmt: skip

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.bench import Bench
 from harness.config import HarnessConfig, load_config
-from harness.session import HarnessSession
 
 pytest_plugins = ("pytester",)
 
@@ -27,9 +27,9 @@ def quick_config(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -
 
 
 @pytest.fixture(scope="session")
-def session(quick_config: HarnessConfig) -> HarnessSession:
+def session(quick_config: HarnessConfig) -> Bench:
     """One harness session on the quick config, shared by every test that runs real graphs."""
-    return HarnessSession.from_config(quick_config)
+    return Bench.from_config(quick_config)
 
 
 DETECTOR_NAMES = ("circle", "square")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.imaging import LetterboxInfo
 from harness.measure.map import Detections, GroundTruth
 
 
@@ -30,3 +31,10 @@ def detect(gts: list[GroundTruth], rng: np.random.Generator, jitter: float) -> l
         classes = np.concatenate([gt.classes, rng.integers(0, 3, 2)])
         dets.append(Detections(boxes, scores, classes))
     return dets
+
+
+def letterbox_forward(boxes: np.ndarray, info: LetterboxInfo, orig_hw: tuple[int, int]) -> np.ndarray:
+    """Original pixels -> letterbox pixels, using the resized size Ultralytics rounds to."""
+    h, w = orig_hw
+    gx, gy = max(round(w * info.scale), 1) / w, max(round(h * info.scale), 1) / h
+    return boxes * [gx, gy, gx, gy] + [info.pad_x, info.pad_y, info.pad_x, info.pad_y]

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from harness.backends.torch_backend import TorchRunner
+from harness.bench import Bench
 from harness.cache import ArtifactCache
 from harness.datasets.yolo import Sample
 from harness.detcache import DetectionsRecipe, artifact_identity, cached_detections, split_stamp
 from harness.measure.map import Detections, GroundTruth
-from harness.session import HarnessSession
 
 
 def _recipe(artifact: str = "entry:abc", split: str = "s") -> DetectionsRecipe:
@@ -79,27 +79,25 @@ def _forbid_inference(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_inference(*_args: object) -> None:
         raise AssertionError("a warm run re-ran inference for accuracy")
 
-    monkeypatch.setattr("harness.session.detect", no_inference)
+    monkeypatch.setattr("harness.bench.detect", no_inference)
 
 
 @pytest.mark.slow
-def test_session_detections_come_from_the_cache(
-    session: HarnessSession, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_session_detections_come_from_the_cache(session: Bench, monkeypatch: pytest.MonkeyPatch) -> None:
     variant = session.variants[0]
     dets, _ = session.detections(variant)
     stored = list((session.ctx.cache.root / "artifacts").glob("*/*/detections.npz"))
     assert stored, "no detections entry was written"
 
     _forbid_inference(monkeypatch)
-    fresh = HarnessSession.from_config(session.config)  # a new run on the same cache
+    fresh = Bench.from_config(session.config)  # a new run on the same cache
     again, _ = fresh.detections(variant)
     assert all(np.array_equal(a.boxes, b.boxes) for a, b in zip(dets, again, strict=True))
 
 
 @pytest.mark.slow
 def test_runner_outside_the_matrix_is_cached_under_its_mode(
-    session: HarnessSession, monkeypatch: pytest.MonkeyPatch
+    session: Bench, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     variant = next(v for v in session.variants if v.backend == "torch" and v.precision == "fp32")
     plain = session.runner(variant)
@@ -112,5 +110,5 @@ def test_runner_outside_the_matrix_is_cached_under_its_mode(
     assert len(added) == 1, "TTA detections must not share the plain runner's entry"
 
     _forbid_inference(monkeypatch)
-    again, _ = HarnessSession.from_config(session.config).score_runner(tta, variant, mode="tta")
+    again, _ = Bench.from_config(session.config).score_runner(tta, variant, mode="tta")
     assert again.map50_95 == result.map50_95

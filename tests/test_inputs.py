@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.bench import Bench
 from harness.config import load_config
 from harness.errors import WeightsError
 from harness.inputs import calibration_rows, input_rows
 from harness.recipes import WeightsRecipe, source_data
-from harness.session import HarnessSession
 
 
 def _repo(tmp_path: Path, checkpoints: Path, data: Path, extra: str = "") -> Path:
@@ -28,7 +28,7 @@ def _repo(tmp_path: Path, checkpoints: Path, data: Path, extra: str = "") -> Pat
 def test_a_weights_model_is_paired_with_the_configured_data(
     tmp_path: Path, detector_checkpoints: Path, tiny_dataset: Path
 ) -> None:
-    session = HarnessSession.from_config(load_config(_repo(tmp_path, detector_checkpoints, tiny_dataset)))
+    session = Bench.from_config(load_config(_repo(tmp_path, detector_checkpoints, tiny_dataset)))
     source = session.variants[0].source
     assert isinstance(source, WeightsRecipe) and source_data(source) is not None
 
@@ -36,7 +36,7 @@ def test_a_weights_model_is_paired_with_the_configured_data(
 def test_every_input_file_is_recorded_with_its_sha256(
     tmp_path: Path, detector_checkpoints: Path, tiny_dataset: Path
 ) -> None:
-    session = HarnessSession.from_config(load_config(_repo(tmp_path, detector_checkpoints, tiny_dataset)))
+    session = Bench.from_config(load_config(_repo(tmp_path, detector_checkpoints, tiny_dataset)))
     rows = {row["role"]: row for row in input_rows(session)}
     assert set(rows) == {"config", "data.yaml", "dataset", "weights"}
     weights = (tmp_path / "best.pt").read_bytes()
@@ -47,7 +47,7 @@ def test_every_input_file_is_recorded_with_its_sha256(
 def test_calibration_source_is_a_seeded_train_sample_without_a_calib_split(
     tmp_path: Path, detector_checkpoints: Path, tiny_dataset: Path
 ) -> None:
-    session = HarnessSession.from_config(load_config(_repo(tmp_path, detector_checkpoints, tiny_dataset)))
+    session = Bench.from_config(load_config(_repo(tmp_path, detector_checkpoints, tiny_dataset)))
     int8 = [v.slug for v in session.variants if v.precision == "int8"]
     (row,) = calibration_rows(session, int8)
     assert row["source"] == "train" and row["n"] == 3 and row["count"] == 4 and row["seed"] == 0
@@ -59,7 +59,7 @@ def test_a_pinned_weights_file_that_changed_stops_before_loading(
 ) -> None:
     repo = _repo(tmp_path, detector_checkpoints, tiny_dataset, f'weights_sha256 = "{"0" * 64}"\n')
     with pytest.raises(WeightsError, match=r"best\.pt has sha256 [0-9a-f]{64}, but weights_sha256 pins 0{64}"):
-        HarnessSession.from_config(load_config(repo))
+        Bench.from_config(load_config(repo))
     digest = hashlib.sha256((repo / "best.pt").read_bytes()).hexdigest()
     _repo(tmp_path, detector_checkpoints, tiny_dataset, f'weights_sha256 = "{digest}"\n')
-    assert HarnessSession.from_config(load_config(repo)).variants
+    assert Bench.from_config(load_config(repo)).variants

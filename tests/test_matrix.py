@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import HarnessConfig, load_config
-from harness.distillconfig import StudentChoice
+from harness.config.distillation import StudentChoice
 from harness.errors import ConfigError
 from harness.matrix import (
     build_variants,
@@ -431,7 +431,7 @@ def _training_recipes(config: HarnessConfig) -> dict[str, object]:
 def test_train_arguments_reach_every_training_recipe(tmp_path: Path) -> None:
     """The config's Ultralytics arguments go over the harness's defaults key by key in every
     training's ``hyp``, hence its cache key; without them nothing changes (same cache keys)."""
-    from harness.build.train import FINETUNE_HYP, REFERENCE_HYP
+    from harness.builders.train import FINETUNE_HYP, REFERENCE_HYP
 
     train = "\n".join(f"{k} = {v!r}".replace("'", '"') for k, v in TRAIN_ARGS.items())
     plain = _training_recipes(_config(tmp_path, TRAINED.format(train="", models=YOLO11S)))
@@ -478,7 +478,7 @@ def test_user_weights_finetune_with_their_checkpoint_arguments(
 ) -> None:
     """A user's .pt is fine-tuned (pruning, KD, the control) with the hyperparameters stored in
     it, not the harness's REFERENCE_HYP; the config's arguments go over them."""
-    from harness.trainargs import checkpoint_hyp, with_overrides
+    from harness.config.trainargs import checkpoint_hyp, with_overrides
 
     path, stored = user_checkpoint
     config = _config(tmp_path, WEIGHTS.format(weights=path, train="train = {lr0 = 0.05, mixup = 0.1}\n"))

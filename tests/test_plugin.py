@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.build import materialize
+from harness.bench import Bench
+from harness.builders import materialize
 from harness.config import HarnessConfig
 from harness.datasets.synthetic import SyntheticSpec, generate
-from harness.session import HarnessSession
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -45,8 +45,9 @@ def test_quick_matrix_end_to_end(project: pytest.Pytester) -> None:
     result = _run(project, "-v")
     # skipped: mixed precision (not configured in quick), the 4 pruning tests (no ratio > 0),
     # the 3 distillation tests (no students), 4 ablation rows (no KD, INT8 or pruning in quick)
-    # and the 3 verdict calibrations (no trials set; the 1-epoch model has no mAP to lose)
-    result.assert_outcomes(passed=8, skipped=15)
+    # the 3 verdict calibrations (no trials set; the 1-epoch model has no mAP to lose) and the generic
+    # study suite (no registered study without a suite of its own)
+    result.assert_outcomes(passed=8, skipped=16)
     result.stdout.fnmatch_lines(
         [
             "*test_accuracy?yolo11n-p00-fp32-torch? PASSED*",
@@ -75,7 +76,7 @@ def test_quick_matrix_end_to_end(project: pytest.Pytester) -> None:
 
 def test_k_selects_by_id(project: pytest.Pytester) -> None:
     result = _run(project, "-k", "onnxruntime and accuracy", "--collect-only", "-q")
-    result.stdout.fnmatch_lines(["*test_accuracy?yolo11n-p00-fp32-onnxruntime?*", "*1/23 tests collected*"])
+    result.stdout.fnmatch_lines(["*test_accuracy?yolo11n-p00-fp32-onnxruntime?*", "*1/24 tests collected*"])
 
 
 def test_baselines_written_only_when_asked(project: pytest.Pytester) -> None:
@@ -166,7 +167,7 @@ max_epoch_ratio = 20.0
 
 def test_users_own_weights_and_data(pytester: pytest.Pytester, quick_config: HarnessConfig) -> None:
     """The path real users take: their .pt and data.yaml in [tool.harness] of pyproject.toml."""
-    session = HarnessSession.from_config(quick_config)
+    session = Bench.from_config(quick_config)
     weights = materialize(session.variants[0].source, session.ctx)
     shutil.copy(weights, pytester.path / "best.pt")
     generate(SyntheticSpec(n_train=4, n_val=6, n_calib=2, imgsz=64, seed=7), pytester.path / "data")
@@ -250,7 +251,7 @@ def test_pyargs_finds_the_config_in_the_invocation_folder(
     listed = pytester.runpytest_subprocess(
         "--pyargs", "harness.suites", "-p", "no:cacheprovider", "--co", "-q"
     )
-    listed.stdout.fnmatch_lines(["23 tests collected*"])
+    listed.stdout.fnmatch_lines(["24 tests collected*"])
     result = pytester.runpytest_subprocess(
         "--pyargs", "harness.suites", "-p", "no:cacheprovider", "-k", ONE_TEST
     )

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.budgets import METRICS
 from harness.environment import Fingerprint
 from harness.errors import ResultsError
+from harness.metrics import METRICS
 from harness.results import SCHEMA_VERSION, RunResults, VariantResult
 
 FP = Fingerprint("AMD EPYC 9B14", 2, 2, None, "3.11.7", "2.5.0", "8.4.0", "1.20.0", "2.1.0")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.config import load_config
+from harness.config.profiles import profile_defaults
 from harness.errors import DatasetError, HarnessError, WeightsError
-from harness.profiles import profile_defaults
 from harness.starter import FALLBACK_IMGSZ, init, model_name
 
 

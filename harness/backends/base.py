@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from harness.build import BuildContext
+from harness.builders import BuildContext
 from harness.errors import BackendUnavailable
 from harness.recipes import Variant
 

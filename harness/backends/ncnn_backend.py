@@ -1,6 +1,6 @@
 """NCNN on the CPU (the ``ncnn`` wheel from PyPI): FP32, FP16 and INT8.
 
-Models come from ``pnnx`` (harness.build.ncnn). On x86 the wheel's convolutions compute in float32
+Models come from ``pnnx`` (harness.builders.ncnn). On x86 the wheel's convolutions compute in float32
 even with the FP16 options on (measured: bit-identical outputs), so the FP16 variant differs
 from FP32 by its float16-stored weights (half the ``.bin``) rather than by its arithmetic.
 """
@@ -13,46 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from harness.backends.base import LoadRequest, ensure_supported
-from harness.build import build
-from harness.build.ncnn import (
-    INPUT_BLOB,
-    OUTPUT_BLOB,
-    NcnnInt8Recipe,
-    NcnnRecipe,
-    companion_bin,
-    set_precision,
-)
-from harness.build.quantize import ops_unsupported
+from harness.builders import build
+from harness.builders.ncnn import INPUT_BLOB, OUTPUT_BLOB, companion_bin, set_precision
+from harness.builders.quantize import ops_unsupported
 from harness.errors import HarnessError
-from harness.recipes import NO_CALIBRATION_DATA, DataRecipe, Variant, source_data
-from harness.versions import versions
+from harness.planning import ncnn_int8_recipe, ncnn_recipe
+from harness.recipes import NO_CALIBRATION_DATA, Variant, source_data
 
 _PRECISIONS = ("fp32", "fp16", "int8")
-
-
-def ncnn_recipe(variant: Variant) -> NcnnRecipe:
-    """The pnnx conversion a variant needs (float16 weights for the FP16 variant)."""
-    return NcnnRecipe(
-        source=variant.source,
-        imgsz=variant.imgsz,
-        versions=versions("torch", "ultralytics", "pnnx", "ncnn"),
-        half=variant.precision == "fp16",
-    )
-
-
-def ncnn_int8_recipe(variant: Variant, data: DataRecipe) -> NcnnInt8Recipe:
-    """The INT8 scales an int8 variant needs, calibrated on ``data``'s calibration split."""
-    if variant.quant is None:
-        raise ValueError(f"{variant.slug}: an int8 variant needs a QuantSpec")
-    fp32 = ncnn_recipe(Variant(variant.model, variant.source, variant.prune, imgsz=variant.imgsz))
-    return NcnnInt8Recipe(
-        model=fp32,
-        data=data,
-        calibration=variant.quant.calibration,
-        calib_size=variant.quant.calib_size,
-        per_channel=variant.quant.per_channel,
-        versions=versions("ncnn"),
-    )
 
 
 def _int8_unsupported(variant: Variant) -> str | None:

@@ -1,7 +1,7 @@
 """ONNX Runtime: CPU execution provider, and the CUDA / TensorRT providers when installed.
 
 FP32 runs the Ultralytics export; FP16 and INT8 are built from it by
-:mod:`harness.build.quantize.onnxruntime` (float16 with float32 I/O; static or dynamic INT8).
+:mod:`harness.builders.quantize.onnxruntime` (float16 with float32 I/O; static or dynamic INT8).
 """
 
 from __future__ import annotations
@@ -12,19 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from harness.backends.base import LoadRequest, ensure_supported
-from harness.build import build
-from harness.build.quantize.onnxruntime import OrtFp16Recipe, OrtQuantRecipe
-from harness.errors import BackendUnavailable, HarnessError
-from harness.recipes import (
-    NO_CALIBRATION_DATA,
-    DataRecipe,
-    ExportRecipe,
-    QuantSpec,
-    Recipe,
-    Variant,
-    source_data,
-)
-from harness.versions import versions
+from harness.builders import build
+from harness.errors import HarnessError
+from harness.planning import onnxruntime_no_data_reason, onnxruntime_recipe
+from harness.recipes import QuantSpec, Variant, source_data
 
 _PRECISIONS = ("fp32", "fp16", "int8")
 _GPU_PROVIDERS = frozenset({"CUDAExecutionProvider", "TensorrtExecutionProvider"})
@@ -53,48 +44,12 @@ _INT8_RULES: tuple[tuple[Int8Rule, str], ...] = (
 )
 
 
-def onnx_recipe(variant: Variant, batch: int) -> ExportRecipe:
-    """The FP32 ONNX export every ONNX Runtime artifact of ``variant`` starts from, at ``batch``."""
-    return ExportRecipe(
-        source=variant.source,
-        format="onnx",
-        imgsz=variant.imgsz,
-        batch=batch,
-        half=False,
-        versions=versions("torch", "ultralytics", "onnx", "onnxslim"),
-    )
-
-
-def artifact_recipe(variant: Variant, batch: int) -> Recipe:
-    """The recipe of the graph ONNX Runtime runs for ``variant``: FP32 export, FP16 or INT8 graph."""
-    export = onnx_recipe(variant, batch)
-    tools = versions("onnxruntime", "onnx")
-    if variant.precision == "fp16":
-        return OrtFp16Recipe(source=export, versions=tools)
-    if variant.quant is not None:
-        data = calibration_data(variant) if variant.quant.method == "static" else None
-        return OrtQuantRecipe(source=export, data=data, quant=variant.quant, versions=tools)
-    return export
-
-
-def calibration_data(variant: Variant) -> DataRecipe:
-    """The dataset whose calib split calibrates ``variant``: the one its source was trained on."""
-    data = source_data(variant.source)
-    if data is not None:
-        return data
-    raise BackendUnavailable(_no_dataset_reason(variant))
-
-
-def _no_dataset_reason(variant: Variant) -> str:
-    return f"{variant.slug}: static INT8 needs a calibration set; {NO_CALIBRATION_DATA}"
-
-
 def int8_unsupported(variant: Variant, providers: list[str]) -> str | None:
     """Why ONNX Runtime cannot run ``variant``'s INT8 configuration on ``providers``, or None."""
     if variant.quant is None:
         return None
     if variant.quant.method == "static" and source_data(variant.source) is None:
-        return _no_dataset_reason(variant)
+        return onnxruntime_no_data_reason(variant)
     names = frozenset(providers)
     return next((reason for rule, reason in _INT8_RULES if rule(variant.quant, names)), None)
 
@@ -153,7 +108,7 @@ class OnnxRuntimeBackend:
     def load(self, request: LoadRequest) -> OrtRunner:
         """Export, convert or quantize (cached) and open an InferenceSession."""
         ensure_supported(self, request)
-        artifact = build(artifact_recipe(request.variant, request.batch), request.ctx)
+        artifact = build(onnxruntime_recipe(request.variant, request.batch), request.ctx)
         providers = self.providers(request.ctx.device) + ["CPUExecutionProvider"]
         return OrtRunner(artifact.path, artifact.sha256, list(dict.fromkeys(providers)), request.ctx.threads)
 

@@ -16,7 +16,6 @@ What each precision compiles to (``INFERENCE_PRECISION_HINT``) and what the plug
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib.util
 from collections import Counter
@@ -26,11 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.backends.base import LoadRequest, ensure_supported
-from harness.backends.onnxruntime_backend import onnx_recipe
-from harness.build import build
-from harness.errors import BackendUnavailable, HarnessError
-from harness.recipes import NO_CALIBRATION_DATA, Recipe, Variant, source_data
-from harness.versions import versions
+from harness.builders import build
+from harness.errors import HarnessError
+from harness.planning import OPENVINO_NO_DATA, openvino_recipe
+from harness.recipes import Variant, source_data
 
 if TYPE_CHECKING:
     import openvino as ov
@@ -51,25 +49,6 @@ def _core() -> ov.Core:
 def cpu_capabilities() -> tuple[str, ...]:
     """The CPU plugin's ``OPTIMIZATION_CAPABILITIES`` (e.g. FP32, BF16, FP16, INT8)."""
     return tuple(_core().get_property(_DEVICE, "OPTIMIZATION_CAPABILITIES"))
-
-
-def openvino_recipe(variant: Variant, batch: int) -> Recipe:
-    """The IR a variant needs: converted FP32 / FP16, or NNCF INT8 (calibrated on the source's data)."""
-    from harness.build.quantize.openvino import OpenVinoQuantRecipe, OpenVinoRecipe
-
-    onnx = onnx_recipe(dataclasses.replace(variant, precision="fp32", quant=None), batch)
-    if variant.quant is not None:
-        data = source_data(variant.source)
-        if data is None:
-            raise BackendUnavailable(_NO_DATA)
-        return OpenVinoQuantRecipe(
-            source=onnx, data=data, quant=variant.quant, versions=versions("openvino", "nncf")
-        )
-    ir = "fp16" if variant.precision == "fp16" else "fp32"
-    return OpenVinoRecipe(source=onnx, precision=ir, versions=versions("openvino"))
-
-
-_NO_DATA = f"OpenVINO INT8 needs a calibration set; {NO_CALIBRATION_DATA}"
 
 
 class OpenVinoRunner:
@@ -151,10 +130,10 @@ def compile_config(variant: Variant, threads: int) -> dict[str, Any]:
 def _int8_unsupported(variant: Variant) -> str | None:
     if importlib.util.find_spec("nncf") is None:  # not imported: nncf pulls in torch at import
         return "nncf is not installed (pip install nncf)"
-    from harness.build.quantize.openvino import nncf_unsupported
+    from harness.builders.quantize.openvino import nncf_unsupported
 
     if variant.quant is not None and (reason := nncf_unsupported(variant.quant)):
         return reason
     if source_data(variant.source) is None:
-        return _NO_DATA
+        return OPENVINO_NO_DATA
     return None

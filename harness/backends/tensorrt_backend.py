@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from harness.backends.base import LoadRequest, ensure_supported
-from harness.build import build
-from harness.build.quantize import ops_unsupported
-from harness.build.tensorrt import TrtEngineRecipe, engine_recipe
+from harness.builders import build
+from harness.builders.quantize import ops_unsupported
+from harness.builders.tensorrt import TrtEngineRecipe
 from harness.cache import file_sha256
 from harness.errors import HarnessError
+from harness.planning import tensorrt_recipe
 from harness.recipes import Variant
 
 _PRECISIONS = ("fp32", "fp16", "int8")
@@ -84,6 +85,6 @@ class TensorRTBackend:
     def load(self, request: LoadRequest) -> TrtRunner:
         """Build (cached) and deserialize the engine."""
         ensure_supported(self, request)
-        recipe: TrtEngineRecipe = engine_recipe(request.variant, request.batch)
+        recipe: TrtEngineRecipe = tensorrt_recipe(request.variant, request.batch)
         artifact = build(recipe, request.ctx)
         return TrtRunner(artifact.path, request.ctx.device)

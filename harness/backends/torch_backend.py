@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from harness.backends.base import LoadRequest, ensure_supported
-from harness.build import materialize
-from harness.build.weights import load_yolo
+from harness.builders import materialize
+from harness.builders.weights import load_yolo
 from harness.cache import file_sha256
 from harness.recipes import Variant
 

@@ -1,8 +1,9 @@
 """The one pre- and post-processing path used to measure the accuracy of every backend.
 
-``letterbox`` and ``unletterbox`` mirror Ultralytics' ``LetterBox`` (centred, scale-up allowed,
-pad 114, bilinear) and ``scale_boxes``; ``postprocess`` mirrors the NMS of Ultralytics' detection
-validator (multi-label, class-aware) without its time limit, so results do not depend on speed.
+:func:`harness.imaging.letterbox` and ``unletterbox`` mirror Ultralytics' ``LetterBox`` (centred,
+scale-up allowed, pad 114, bilinear) and ``scale_boxes``; ``postprocess`` mirrors the NMS of
+Ultralytics' detection validator (multi-label, class-aware) without its time limit, so results do
+not depend on speed.
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ import numpy as np
 
 from harness.datasets.yolo import Sample, read_labels
 from harness.errors import DatasetError, HarnessError
+from harness.imaging import LetterboxInfo, letterbox, read_image, unletterbox_boxes
 from harness.measure.map import COCO_MAX_DET, Detections, GroundTruth, MapResult, mean_average_precision
-from harness.measure.preprocess import PAD_VALUE, LetterboxInfo, letterbox, read_image, unletterbox
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = [
-    "PAD_VALUE", "LetterboxInfo", "detect", "evaluate", "letterbox", "postprocess", "score", "unletterbox",
-]  # fmt: skip
+__all__ = ["detect", "evaluate", "postprocess", "score", "unletterbox"]
 
 MAX_NMS = 30_000  # candidate boxes fed to NMS per image, as Ultralytics
 
@@ -106,6 +105,11 @@ def _check_raw(raw: np.ndarray, batch: int, nc: int) -> None:
             f"predict returned {raw.shape[1] - 4} class channels (shape {raw.shape}) "
             f"but the dataset has {nc} classes"
         )
+
+
+def unletterbox(dets: Detections, info: LetterboxInfo, orig_shape: tuple[int, ...]) -> Detections:
+    """Map detections from letterbox pixels back to the original (h, w) image, clipped to it."""
+    return Detections(unletterbox_boxes(dets.boxes, info, orig_shape), dets.scores, dets.classes)
 
 
 def _batches(samples: Sequence[Sample], batch: int) -> Iterator[Sequence[Sample]]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from harness.backends.base import Runner
 from harness.measure.latency import LATENCY_METRICS, LatencySummary, interleave, throughput
-from harness.measure.memprobe import ProbeRequest, peak_memory_mb
 from harness.measure.stats import DEFAULT_CONFIDENCE, Interval
 
+__all__ = ["Forward", "Metrics", "latency_metrics", "speedup_metrics", "throughput_metrics"]
+
 Metrics = dict[str, float | None]
+
+Forward = Callable[[np.ndarray], np.ndarray]
+"""A loaded model as timed here: float32 NCHW batch in, raw output on the host back (any runner)."""
 
 
 def latency_metrics(samples_s: Sequence[float] | None) -> Metrics:
@@ -22,8 +25,8 @@ def latency_metrics(samples_s: Sequence[float] | None) -> Metrics:
 
 
 def speedup_metrics(
-    candidate: Runner,
-    reference: Runner,
+    candidate: Forward,
+    reference: Forward,
     x: np.ndarray,
     rounds: int,
     warmup: int,
@@ -42,15 +45,10 @@ def speedup_metrics(
     return metrics, interval
 
 
-def throughput_metrics(runner: Runner, x: np.ndarray, rounds: int, warmup: int) -> Metrics:
+def throughput_metrics(runner: Forward, x: np.ndarray, rounds: int, warmup: int) -> Metrics:
     """Images per second at the batch size of ``x``."""
     batch = int(x.shape[0])
     return {
         "throughput_ips": throughput(lambda: runner(x), batch, rounds, warmup),
         "throughput_batch": float(batch),
     }
-
-
-def memory_metrics(request: ProbeRequest) -> Metrics:
-    """Peak memory of a fresh process serving the variant (see :mod:`harness.measure.memprobe`)."""
-    return {"peak_memory_mb": peak_memory_mb(request)}

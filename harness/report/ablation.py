@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from harness.ablationconfig import ABLATION, ROWS
+from harness.config.ablation import ROWS
 from harness.report.tables import StudyTable, number_or_nan
-from harness.results import RunResults
+from harness.results import ABLATION, RunResults
 
 __all__ = ["ABLATION_TABLES", "ablation_table"]
 

@@ -15,9 +15,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from harness.diststudy import DISTILLATION
 from harness.report.tables import StudyTable, number_or_nan
-from harness.results import RunResults
+from harness.results import DISTILLATION, RunResults
 
 __all__ = ["DISTILL_TABLES", "distillation_table"]
 

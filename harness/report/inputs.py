@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.inputs import INPUTS, INT8_CALIBRATION
 from harness.report.tables import StudyTable
-from harness.results import RunResults
+from harness.results import INPUTS, INT8_CALIBRATION, RunResults
 
 __all__ = ["INPUT_TABLES", "calibration_table", "inputs_table"]
 

@@ -15,10 +15,10 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from harness.prunestudy import PRUNING, SPEED_BACKENDS
+from harness.config.pruning import SPEED_BACKENDS
 from harness.report.tables import StudyTable
 from harness.report.tables import number_or_nan as _number
-from harness.results import RunResults
+from harness.results import PRUNING, RunResults
 
 __all__ = ["PRUNING_TABLES", "pruning_table", "ratio_guideline_table"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from harness.budgets import METRICS
+from harness.metrics import METRICS
 from harness.results import RunResults, VariantResult
 
 __all__ = [

@@ -18,10 +18,11 @@ from harness.report.ablation import ABLATION_TABLES
 from harness.report.distill import DISTILL_TABLES
 from harness.report.html import ReportTable, render_html
 from harness.report.inputs import INPUT_TABLES
-from harness.report.mixed import MIXED_TABLES
+from harness.report.mixed_precision import MIXED_TABLES
 from harness.report.plots import render_plots, write_plots
 from harness.report.pruning import PRUNING_TABLES
 from harness.report.quant import QUANT_TABLES
+from harness.report.studies import layout_tables
 from harness.report.tables import DEPLOYMENT_COLUMNS, deployment_table, to_csv, to_markdown
 from harness.results import RunResults
 
@@ -59,14 +60,15 @@ def render_markdown(run: RunResults) -> str:
 
 
 def report_tables(run: RunResults) -> list[ReportTable]:
-    """The deployment table, then every non-empty table of :data:`STUDY_TABLES` in its order."""
+    """The deployment table, every non-empty table of :data:`STUDY_TABLES` in its order, then the
+    generic table of every other study with a layout (:mod:`harness.report.studies`)."""
     deployment = deployment_table(run)
     tables = [ReportTable("deployment", "Deployment", deployment, DEPLOYMENT_LEGEND, _DEPLOYMENT_FORMATS)]
     for stem, study in STUDY_TABLES.items():
         frame = study.build(run)
         if not frame.empty:
             tables.append(ReportTable(stem, study.title, frame, study.legend, dict(study.formats)))
-    return tables
+    return tables + layout_tables(run)
 
 
 def render_summary_markdown(run: RunResults) -> str:

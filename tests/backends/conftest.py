@@ -7,13 +7,13 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from harness.bench import Bench
 from harness.recipes import Variant
-from harness.session import HarnessSession
 
-BatchCheck = Callable[[HarnessSession, Variant], None]
+BatchCheck = Callable[[Bench, Variant], None]
 
 
-def _batch_matches_single(session: HarnessSession, variant: Variant) -> None:
+def _batch_matches_single(session: Bench, variant: Variant) -> None:
     """Image 2 of a batch-2 run equals the same image run alone through the batch-1 runner."""
     x2 = session.input_batch(variant, 2)
     batched = session.runner(variant, batch=2)(x2)

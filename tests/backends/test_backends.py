@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 
 from harness.backends.registry import get_backend
+from harness.bench import Bench
 from harness.errors import BackendUnavailable
-from harness.session import HarnessSession
 
 pytestmark = pytest.mark.slow
 
 
-def _variant(session: HarnessSession, backend: str, precision: str = "fp32"):  # type: ignore[no-untyped-def]
+def _variant(session: Bench, backend: str, precision: str = "fp32"):  # type: ignore[no-untyped-def]
     base = session.variants[0]
     return dataclasses.replace(base, backend=backend, precision=precision)
 
 
-def test_torch_and_onnxruntime_agree_on_raw_outputs(session: HarnessSession) -> None:
+def test_torch_and_onnxruntime_agree_on_raw_outputs(session: Bench) -> None:
     torch_variant = _variant(session, "torch")
     ort_variant = _variant(session, "onnxruntime")
     x = session.input_batch(torch_variant, 1)
@@ -30,11 +30,11 @@ def test_torch_and_onnxruntime_agree_on_raw_outputs(session: HarnessSession) -> 
     np.testing.assert_allclose(a, b, atol=2e-3, rtol=1e-3)
 
 
-def test_batched_runner_matches_batch_one(session: HarnessSession, batch_matches_single) -> None:  # type: ignore[no-untyped-def]
+def test_batched_runner_matches_batch_one(session: Bench, batch_matches_single) -> None:  # type: ignore[no-untyped-def]
     batch_matches_single(session, _variant(session, "onnxruntime"))
 
 
-def test_artifacts_are_hashed_files(session: HarnessSession) -> None:
+def test_artifacts_are_hashed_files(session: Bench) -> None:
     runner = session.runner(_variant(session, "onnxruntime"))
     assert runner.artifact.suffix == ".onnx" and runner.artifact.is_file()
     assert len(runner.artifact_sha256) == 64
@@ -49,7 +49,7 @@ def test_artifacts_are_hashed_files(session: HarnessSession) -> None:
     ],
 )
 def test_unsupported_combinations_skip_with_reason(
-    session: HarnessSession, backend: str, precision: str, reason: str
+    session: Bench, backend: str, precision: str, reason: str
 ) -> None:
     if session.ctx.device != "cpu":
         pytest.skip("these combinations are unsupported on the CPU only")
@@ -59,7 +59,7 @@ def test_unsupported_combinations_skip_with_reason(
         session.runner(variant)
 
 
-def test_cuda_device_without_cuda_is_a_skip(session: HarnessSession) -> None:
+def test_cuda_device_without_cuda_is_a_skip(session: Bench) -> None:
     import torch
 
     if torch.cuda.is_available():

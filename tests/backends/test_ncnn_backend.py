@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from harness.backends.base import LoadRequest
-from harness.backends.ncnn_backend import NcnnBackend, NcnnRunner, ncnn_recipe
-from harness.build.ncnn import (
+from harness.backends.ncnn_backend import NcnnBackend, NcnnRunner
+from harness.bench import Bench
+from harness.builders.ncnn import (
     _BINS,
     BIN,
     Layer,
@@ -26,8 +27,8 @@ from harness.build.ncnn import (
     read_param,
 )
 from harness.errors import BackendUnavailable, DatasetError, HarnessError
+from harness.planning import ncnn_recipe
 from harness.recipes import QuantSpec, TrainRecipe, Variant, WeightsRecipe
-from harness.session import HarnessSession
 
 pytest.importorskip("ncnn", reason="the ncnn wheel is not installed (pip install ncnn)")
 pytest.importorskip("pnnx", reason="the pnnx wheel is not installed (pip install pnnx)")
@@ -37,15 +38,15 @@ pytestmark = pytest.mark.slow
 S8 = QuantSpec(activations="s8", weights="s8", calibration="minmax", calib_size=8)
 
 
-def _variant(session: HarnessSession, precision: str = "fp32", quant: QuantSpec | None = None) -> Variant:
+def _variant(session: Bench, precision: str = "fp32", quant: QuantSpec | None = None) -> Variant:
     return dataclasses.replace(session.variants[0], backend="ncnn", precision=precision, quant=quant)
 
 
-def _ort(session: HarnessSession, x: np.ndarray) -> np.ndarray:
+def _ort(session: Bench, x: np.ndarray) -> np.ndarray:
     return session.runner(dataclasses.replace(session.variants[0], backend="onnxruntime"))(x)
 
 
-def test_fp32_matches_onnxruntime(session: HarnessSession) -> None:
+def test_fp32_matches_onnxruntime(session: Bench) -> None:
     variant = _variant(session)
     x = session.input_batch(variant, 1)
     got, want = session.runner(variant)(x), _ort(session, x)
@@ -54,7 +55,7 @@ def test_fp32_matches_onnxruntime(session: HarnessSession) -> None:
     np.testing.assert_allclose(got, want, atol=2e-3, rtol=1e-3)
 
 
-def test_fp16_runs_close_to_fp32(session: HarnessSession) -> None:
+def test_fp16_runs_close_to_fp32(session: Bench) -> None:
     variant = _variant(session, "fp16")
     x = session.input_batch(variant, 1)
     got, want = session.runner(variant)(x), _ort(session, x)
@@ -66,7 +67,7 @@ def test_fp16_runs_close_to_fp32(session: HarnessSession) -> None:
 
 
 @pytest.mark.parametrize("calibration", ["minmax", "percentile", "entropy"])
-def test_int8_runs_and_stays_near_fp32(session: HarnessSession, calibration: str) -> None:
+def test_int8_runs_and_stays_near_fp32(session: Bench, calibration: str) -> None:
     variant = _variant(session, "int8", dataclasses.replace(S8, calibration=calibration))
     x = session.input_batch(variant, 1)
     got, want = session.runner(variant)(x), _ort(session, x)
@@ -85,7 +86,7 @@ def test_calibration_thresholds_on_a_known_distribution() -> None:
     assert _scale(50.0) == pytest.approx(127 / 50.0) and _scale(0.0) == 1.0
 
 
-def test_int8_param_marks_every_convolution_but_the_box_decode(session: HarnessSession) -> None:
+def test_int8_param_marks_every_convolution_but_the_box_decode(session: Bench) -> None:
     int8 = session.runner(_variant(session, "int8", S8)).artifact
     fp32 = session.runner(_variant(session)).artifact
     _, float_layers = read_param(fp32)
@@ -99,7 +100,7 @@ def test_int8_param_marks_every_convolution_but_the_box_decode(session: HarnessS
     assert companion_bin(int8).stat().st_size == companion_bin(fp32).stat().st_size + extra
 
 
-def test_bin_walk_covers_the_whole_file(session: HarnessSession) -> None:
+def test_bin_walk_covers_the_whole_file(session: Bench) -> None:
     param = session.runner(_variant(session)).artifact
     _, layers = read_param(param)
     data = companion_bin(param).read_bytes()
@@ -108,7 +109,7 @@ def test_bin_walk_covers_the_whole_file(session: HarnessSession) -> None:
     assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
 
 
-def test_batch_of_two_runs_image_by_image(session: HarnessSession) -> None:
+def test_batch_of_two_runs_image_by_image(session: Bench) -> None:
     variant = _variant(session)
     x2 = session.input_batch(variant, 2)
     runner = session.runner(variant, batch=2)
@@ -117,20 +118,20 @@ def test_batch_of_two_runs_image_by_image(session: HarnessSession) -> None:
     np.testing.assert_array_equal(both[1:2], runner(x2[1:2]))
 
 
-def test_artifacts_are_hashed_param_and_bin(session: HarnessSession) -> None:
+def test_artifacts_are_hashed_param_and_bin(session: Bench) -> None:
     runner = session.runner(_variant(session))
     assert runner.artifact.name == "model.ncnn.param" and runner.artifact.is_file()
     assert (runner.artifact.parent / BIN).is_file()
     assert len(runner.artifact_sha256) == 64
 
 
-def test_calibration_split_too_small_is_a_dataset_error(session: HarnessSession) -> None:
+def test_calibration_split_too_small_is_a_dataset_error(session: Bench) -> None:
     variant = _variant(session, "int8", dataclasses.replace(S8, calib_size=10_000))
     with pytest.raises(DatasetError, match="10000"):
         session.runner(variant)
 
 
-def test_unknown_calibration_is_rejected_by_the_recipe(session: HarnessSession) -> None:
+def test_unknown_calibration_is_rejected_by_the_recipe(session: Bench) -> None:
     source = session.variants[0].source
     assert isinstance(source, TrainRecipe)
     with pytest.raises(ValueError, match="calibration"):
@@ -158,7 +159,7 @@ def test_a_model_that_fails_to_load_is_a_harness_error(tmp_path: Path) -> None:
     ],
 )
 def test_unsupported_combinations_have_reasons(
-    session: HarnessSession, precision: str, quant: QuantSpec | None, device: str, reason: str
+    session: Bench, precision: str, quant: QuantSpec | None, device: str, reason: str
 ) -> None:
     variant = _variant(session, precision, quant)
     assert reason in (NcnnBackend().unsupported(variant, device) or "")
@@ -166,14 +167,14 @@ def test_unsupported_combinations_have_reasons(
         NcnnBackend().load(LoadRequest(variant, 1, dataclasses.replace(session.ctx, device=device)))
 
 
-def test_int8_of_a_users_weights_needs_a_dataset(session: HarnessSession) -> None:
+def test_int8_of_a_users_weights_needs_a_dataset(session: Bench) -> None:
     variant = dataclasses.replace(
         _variant(session, "int8", S8), source=WeightsRecipe(sha256="0" * 64, path="x.pt")
     )
     assert "dataset" in (NcnnBackend().unsupported(variant, "cpu") or "")
 
 
-def test_missing_ncnn_is_a_reason(session: HarnessSession, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_ncnn_is_a_reason(session: Bench, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ncnn", None)
     assert "ncnn is not installed" in (NcnnBackend().unsupported(_variant(session), "cpu") or "")
 

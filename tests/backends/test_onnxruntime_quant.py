@@ -8,21 +8,18 @@ import numpy as np
 import pytest
 
 from harness.backends.base import LoadRequest
-from harness.backends.onnxruntime_backend import (
-    OnnxRuntimeBackend,
-    OnnxRuntimeTensorRTBackend,
-    artifact_recipe,
-)
-from harness.build.quantize.onnxruntime import OrtFp16Recipe, OrtQuantRecipe
+from harness.backends.onnxruntime_backend import OnnxRuntimeBackend, OnnxRuntimeTensorRTBackend
+from harness.bench import Bench
+from harness.builders.quantize.onnxruntime import OrtFp16Recipe, OrtQuantRecipe
 from harness.errors import BackendUnavailable
+from harness.planning import onnxruntime_recipe
 from harness.recipes import ExportRecipe, QuantSpec, UserDataRecipe, Variant, WeightsRecipe
-from harness.session import HarnessSession
 
 QUICK_CALIB = 8  # the quick profile's calibration split
 
 
 @pytest.fixture(scope="module")
-def fp32(session: HarnessSession) -> Variant:
+def fp32(session: Bench) -> Variant:
     return dataclasses.replace(session.variants[0], backend="onnxruntime", precision="fp32")
 
 
@@ -32,12 +29,12 @@ def _int8(variant: Variant, **knobs: object) -> Variant:
 
 
 def test_each_precision_maps_to_its_recipe(fp32: Variant) -> None:
-    assert isinstance(artifact_recipe(fp32, 1), ExportRecipe)
-    half = artifact_recipe(dataclasses.replace(fp32, precision="fp16"), 1)
+    assert isinstance(onnxruntime_recipe(fp32, 1), ExportRecipe)
+    half = onnxruntime_recipe(dataclasses.replace(fp32, precision="fp16"), 1)
     assert isinstance(half, OrtFp16Recipe) and not half.source.half
-    int8 = artifact_recipe(_int8(fp32), 1)
-    assert isinstance(int8, OrtQuantRecipe) and int8.source == artifact_recipe(fp32, 1)
-    assert artifact_recipe(_int8(fp32), 8).key() != int8.key()
+    int8 = onnxruntime_recipe(_int8(fp32), 1)
+    assert isinstance(int8, OrtQuantRecipe) and int8.source == onnxruntime_recipe(fp32, 1)
+    assert onnxruntime_recipe(_int8(fp32), 8).key() != int8.key()
 
 
 @pytest.mark.slow
@@ -51,7 +48,7 @@ def test_each_precision_maps_to_its_recipe(fp32: Variant) -> None:
     ],
     ids=["fp16", "int8-qdq", "int8-qoperator-pt", "int8-dynamic"],
 )
-def test_runs_on_cpu_with_the_fp32_output_shape(session: HarnessSession, fp32: Variant, variant_of) -> None:  # type: ignore[no-untyped-def]
+def test_runs_on_cpu_with_the_fp32_output_shape(session: Bench, fp32: Variant, variant_of) -> None:  # type: ignore[no-untyped-def]
     variant = variant_of(fp32)
     assert OnnxRuntimeBackend().unsupported(variant, "cpu") is None
     x = session.input_batch(variant, 1)
@@ -78,7 +75,7 @@ def test_unsupported_int8_combinations_give_a_reason(
 
 
 def test_static_int8_of_a_weights_file_without_data_is_unavailable_with_reason(
-    fp32: Variant, session: HarnessSession
+    fp32: Variant, session: Bench
 ) -> None:
     variant = dataclasses.replace(_int8(fp32), source=WeightsRecipe(sha256="0" * 64, path="/x/best.pt"))
     reason = OnnxRuntimeBackend().unsupported(variant, "cpu") or ""
@@ -94,7 +91,7 @@ def test_static_int8_of_a_weights_file_calibrates_on_the_configured_data(fp32: V
     weights = WeightsRecipe(sha256="0" * 64, path="/x/best.pt", data=data)
     variant = dataclasses.replace(_int8(fp32), source=weights)
     assert OnnxRuntimeBackend().unsupported(variant, "cpu") is None
-    recipe = artifact_recipe(variant, 1)
+    recipe = onnxruntime_recipe(variant, 1)
     assert isinstance(recipe, OrtQuantRecipe) and recipe.data == data
     # the pairing is not part of the weights' own cache key: the export is the same file
     assert weights.key() == WeightsRecipe(sha256="0" * 64, path="/y/best.pt").key()

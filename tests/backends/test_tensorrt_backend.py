@@ -10,17 +10,17 @@ import pytest
 
 from harness.backends.base import LoadRequest
 from harness.backends.registry import get_backend
-from harness.build import BuildContext
+from harness.bench import Bench
+from harness.builders import BuildContext
 from harness.cache import ArtifactCache
 from harness.config import HarnessConfig
 from harness.errors import BackendUnavailable
 from harness.recipes import QuantSpec
-from harness.session import HarnessSession
 
 
 @pytest.fixture(scope="module")
 def trt_variant(quick_config: HarnessConfig):  # type: ignore[no-untyped-def]
-    base = HarnessSession.from_config(quick_config).variants[0]
+    base = Bench.from_config(quick_config).variants[0]
     return dataclasses.replace(base, backend="tensorrt")
 
 

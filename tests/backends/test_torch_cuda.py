@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
+from harness.bench import Bench
 from harness.config import HarnessConfig
-from harness.measure.memprobe import ProbeRequest, peak_memory_mb
+from harness.probes import ProbeRequest, peak_memory_mb
 from harness.recipes import Variant
-from harness.session import HarnessSession
 
 pytestmark = [
     pytest.mark.slow,
@@ -34,12 +34,12 @@ TF32_TOLERANCE = 3e-3
 
 
 @pytest.fixture(scope="module")
-def cuda_session(quick_config: HarnessConfig) -> HarnessSession:
+def cuda_session(quick_config: HarnessConfig) -> Bench:
     """The quick session on ``cuda`` (same cache as the CPU session: the reference trains once)."""
-    return HarnessSession.from_config(dataclasses.replace(quick_config, device="cuda"))
+    return Bench.from_config(dataclasses.replace(quick_config, device="cuda"))
 
 
-def _variant(session: HarnessSession, precision: str) -> Variant:
+def _variant(session: Bench, precision: str) -> Variant:
     return dataclasses.replace(session.variants[0], backend="torch", precision=precision)
 
 
@@ -50,7 +50,7 @@ def _max_diffs(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "bf16"])
-def test_cuda_runner_returns_float32_host_arrays(cuda_session: HarnessSession, precision: str) -> None:
+def test_cuda_runner_returns_float32_host_arrays(cuda_session: Bench, precision: str) -> None:
     variant = _variant(cuda_session, precision)
     runner = cuda_session.runner(variant)
     assert runner.device.type == "cuda"
@@ -63,7 +63,7 @@ def test_cuda_runner_returns_float32_host_arrays(cuda_session: HarnessSession, p
 
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
-def test_half_precision_stays_close_to_fp32(cuda_session: HarnessSession, precision: str) -> None:
+def test_half_precision_stays_close_to_fp32(cuda_session: Bench, precision: str) -> None:
     variant = _variant(cuda_session, precision)
     x = cuda_session.input_batch(variant, 2)
     reference = cuda_session.runner(_variant(cuda_session, "fp32"), batch=2)(x)
@@ -73,7 +73,7 @@ def test_half_precision_stays_close_to_fp32(cuda_session: HarnessSession, precis
     assert scores <= score_tol, (boxes, scores)
 
 
-def test_cuda_fp32_agrees_with_cpu_fp32(session: HarnessSession, cuda_session: HarnessSession) -> None:
+def test_cuda_fp32_agrees_with_cpu_fp32(session: Bench, cuda_session: Bench) -> None:
     x = session.input_batch(_variant(session, "fp32"), 1)
     cpu = session.runner(_variant(session, "fp32"))(x)
     cuda = cuda_session.runner(_variant(cuda_session, "fp32"))(x)
@@ -81,7 +81,7 @@ def test_cuda_fp32_agrees_with_cpu_fp32(session: HarnessSession, cuda_session: H
     assert boxes <= TF32_TOLERANCE * x.shape[-1] and scores <= TF32_TOLERANCE, (boxes, scores)
 
 
-def test_cuda_batched_runner_matches_batch_one(cuda_session: HarnessSession) -> None:
+def test_cuda_batched_runner_matches_batch_one(cuda_session: Bench) -> None:
     variant = _variant(cuda_session, "fp32")
     x2 = cuda_session.input_batch(variant, 2)
     batched = cuda_session.runner(variant, batch=2)(x2)
@@ -90,7 +90,7 @@ def test_cuda_batched_runner_matches_batch_one(cuda_session: HarnessSession) -> 
     assert boxes <= TF32_TOLERANCE * variant.imgsz and scores <= TF32_TOLERANCE, (boxes, scores)
 
 
-def test_cuda_memory_probe_reports_less_for_fp16(cuda_session: HarnessSession) -> None:
+def test_cuda_memory_probe_reports_less_for_fp16(cuda_session: Bench) -> None:
     cuda_session.runner(_variant(cuda_session, "fp32"))  # build the reference in this process
     request = ProbeRequest(_variant(cuda_session, "fp32"), cuda_session.ctx.cache.root, "cuda", 2)
     fp32_mb = peak_memory_mb(request)

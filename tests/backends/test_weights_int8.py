@@ -8,9 +8,7 @@ import dataclasses
 import pytest
 
 from harness.backends.ncnn_backend import _int8_unsupported as ncnn_int8_unsupported
-from harness.backends.onnxruntime_backend import artifact_recipe
-from harness.backends.openvino_backend import openvino_recipe
-from harness.build.tensorrt import engine_recipe
+from harness.planning import onnxruntime_recipe, openvino_recipe, tensorrt_recipe
 from harness.recipes import QuantSpec, UserDataRecipe, Variant, WeightsRecipe
 
 DATA = UserDataRecipe(sha256="1" * 64, yaml_path="/u/data.yaml")
@@ -28,7 +26,7 @@ def _variant(backend: str, quant: QuantSpec, data: UserDataRecipe | None = DATA)
     ids=lambda q: q.slug,
 )  # fmt: skip
 def test_onnxruntime_static_int8_calibrates_on_the_configured_data(quant: QuantSpec) -> None:
-    assert artifact_recipe(_variant("onnxruntime", quant), 1).data == DATA  # type: ignore[attr-defined]
+    assert onnxruntime_recipe(_variant("onnxruntime", quant), 1).data == DATA  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("quant", [QuantSpec(activations="s8"), QuantSpec(activations="s8", max_drop=0.01)])
@@ -43,7 +41,7 @@ def test_ncnn_int8_needs_only_the_configured_data() -> None:
 
 
 def test_tensorrt_int8_engine_calibrates_on_the_configured_data() -> None:
-    recipe = engine_recipe(_variant("tensorrt", QuantSpec(calibration="entropy")), 1)
+    recipe = tensorrt_recipe(_variant("tensorrt", QuantSpec(calibration="entropy")), 1)
     assert recipe.data == DATA
     fp16 = dataclasses.replace(_variant("tensorrt", QuantSpec()), precision="fp16", quant=None)
-    assert engine_recipe(fp16, 1).data is None
+    assert tensorrt_recipe(fp16, 1).data is None

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.ablationconfig import ABLATION, ROWS
+from harness.config.ablation import ROWS
 from harness.environment import Fingerprint
 from harness.report.ablation import ABLATION_TABLES, ablation_table
 from harness.report.tables import to_markdown
 from harness.report.writer import write_tables
-from harness.results import RunResults
+from harness.results import ABLATION, RunResults
 
 FP = Fingerprint("cpu", 2, 2, None, "3.11", "2", "8", "1", "2")
 KD_REASON = "no unpruned student in [distill] for this model"
@@ -23,7 +23,7 @@ COLUMNS = [
 
 
 def _measured(row: str, model: str = "yolo11n", **changes: object) -> dict[str, object]:
-    """A measured row as :func:`harness.ablation.measure_row` records it (``changes`` override)."""
+    """A measured row as :func:`harness.studies.ablation.measure_row` records it (``changes`` override)."""
     base: dict[str, object] = {
         "model": model,
         "row": row,

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.distillconfig import DistillBar
-from harness.diststudy import DISTILLATION, DistillRow
+from harness.config.distillation import DistillBar
 from harness.environment import Fingerprint
 from harness.recipes import DistillSpec
 from harness.report.distill import DISTILL_TABLES, distillation_table
 from harness.report.tables import to_markdown
 from harness.report.writer import write_tables
-from harness.results import RunResults
+from harness.results import DISTILLATION, RunResults
+from harness.studies.distillation import DistillRow
 
 FP = Fingerprint("cpu", 2, 2, None, "3.11", "2", "8", "1", "2")
 COLUMNS = [

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from harness.environment import Fingerprint
-from harness.inputs import INPUTS, INT8_CALIBRATION
 from harness.report.inputs import calibration_table, inputs_table
 from harness.report.writer import report_tables
-from harness.results import RunResults
+from harness.results import INPUTS, INT8_CALIBRATION, RunResults
 
 FP = Fingerprint("cpu", 2, 2, None, "3.11", "2", "8", "1", "2")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from harness.config.pruning import PruningSpec
 from harness.environment import Fingerprint
-from harness.pruneconfig import PruningSpec
-from harness.prunestudy import PRUNING, PruneRow
 from harness.recipes import PruneSpec
 from harness.report.pruning import pruning_table, ratio_guideline_table
 from harness.report.writer import write_tables
-from harness.results import RunResults
+from harness.results import PRUNING, RunResults
+from harness.studies.pruning import PruneRow
 
 FP = Fingerprint("cpu", 2, 2, None, "3.11", "2", "8", "1", "2")
 REFERENCE = 0.66

@@ -1,0 +1,171 @@
+"""Built-in profiles: the defaults a config file starts from, kept as plain data.
+
+Each profile has the same shape as a ``[tool.harness]`` table. Precedence when loading:
+profile values < config file values < command-line overrides (tables merge key by key,
+lists and scalars replace). Relative paths here are relative to the config directory. A config
+that brings its own ``models`` drops the profile's distillation students that name a profile
+model (students for every model stay), unless it sets ``distill.students`` itself.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from harness.config.reader import did_you_mean
+from harness.errors import ConfigError
+
+__all__ = ["PROFILES", "DEFAULT_PROFILE", "profile_defaults"]
+
+DEFAULT_PROFILE = "default"
+
+_COMMON: dict[str, object] = {
+    "device": "cpu",
+    "seed": 0,
+    "cache_dir": ".harness-cache",
+    "reports_dir": "reports",
+    "baselines_dir": "baselines",
+}
+
+_QUICK: dict[str, object] = {
+    **_COMMON,
+    "imgsz": 64,
+    "train": {"epochs": 1, "batch": 8},
+    "models": [{"name": "yolo11n", "cfg": "yolo11n.yaml"}],
+    "matrix": {"prune": [0.0], "precision": ["fp32"], "backend": ["torch", "onnxruntime"]},
+    "latency": {"warmup": 2, "rounds": 10, "interleaved_rounds": 15, "throughput_batch": 2},
+    "dataset": {"n_train": 32, "n_val": 16, "n_calib": 8, "seed": 0},
+}
+
+_DEFAULT: dict[str, object] = {
+    **_COMMON,
+    "imgsz": 320,
+    # 16 cheap epochs at 160 px, then 3 at 320 px from those weights: mAP50-95 ~0.6-0.7 in ~7 min.
+    "train": {"epochs": 3, "batch": 8, "pre_epochs": 16},
+    "models": [{"name": "yolo11n", "cfg": "yolo11n.yaml"}],
+    # FP32, FP16 and the fastest INT8 of each CPU backend (measured on this machine's 2-core Xeon,
+    # DESIGN.md): ONNX Runtime with U8 activations / S8 weights, all operator types (convolutions
+    # only came out slower than FP32); OpenVINO and NCNN with symmetric S8 and Percentile.
+    "matrix": {
+        "prune": [0.0, 0.3],
+        "precision": ["fp32", "fp16", "int8"],
+        "backend": ["torch", "onnxruntime", "openvino", "ncnn"],
+        "quant": [
+            {"backends": ["onnxruntime"]},
+            {"activations": "s8", "calibration": "percentile", "backends": ["openvino", "ncnn"]},
+        ],
+    },
+    "latency": {"warmup": 10, "rounds": 50, "interleaved_rounds": 40, "throughput_batch": 8},
+    # Keep the most SQNR-sensitive layers of the worst ONNX Runtime INT8 configuration in float,
+    # one at a time, until half its mAP loss is back. Each step is built, evaluated and timed
+    # (about 8 s here); 4 steps in the default, 12 in the full profile. Ranked by SQNR against
+    # FP32 (deepest layers first), 12 steps took back 0.0007 of a 0.0043 loss and 0.0021 of 0.0058;
+    # ranked by each layer's own quantize-dequantize SQNR, 4 steps took back 0.0022 of 0.0058.
+    "mixed_precision": {"recover": 0.5, "max_layers": 4, "sensitivity_images": 16},
+    # 1000 calibration images so the calib-size study (100/500/1000) shares this dataset, and so
+    # the trained reference, with the full profile (generating them takes about 5 s).
+    "dataset": {"n_train": 640, "n_val": 200, "n_calib": 1000, "seed": 0},
+    # yolo11n at 30 % of its channels (L1, uniform), fine-tuned 4 epochs at 320 px, measured on PyTorch
+    # and ONNX Runtime FP32. Channels in multiples of 16: ONNX Runtime's AVX-512 convolutions work in
+    # blocks of 16 channels, so on this Xeon the pruned graph ran 1.08x faster than unpruned without
+    # rounding, 1.32x rounded to 8 and 1.78x rounded to 16 (DESIGN figures, measured interleaved).
+    # Fine-tuning L1 uniform, rounded to 16 (unpruned 0.663): 4 epochs gave mAP50-95 0.643, 6 gave
+    # 0.675 (more 320 px epochs than the reference's 3). 4 keeps the main job within its time bar
+    # with response KD beside it, and leaves KD room to show (6 epochs: KD +0.003 over its control).
+    "pruning": {
+        "round_to": 16,
+        "finetune_epochs": 4,
+        "backends": ["torch", "onnxruntime"],
+        "precisions": ["fp32"],
+        "bars": [{"ratio": 0.3, "min_speedup": 1.3, "min_params_reduction": 0.35}],
+    },
+    "budgets": {"pruned": {"max_map_drop": 0.02}},
+    # The pruned yolo11n recovers with response KD from its unpruned reference for the same 4 epochs
+    # as its control (the pruned variant's own fine-tune above, so the control costs nothing extra):
+    # measured 0.6569 vs control 0.6432 (+0.014), reference 0.6628. Weight 1, T 2 (weight 3: 0.6475).
+    "distill": {
+        "students": [{"prune": 0.3}],  # every model, pruned at 30 %
+        "teachers": ["reference"],
+        "methods": ["response"],
+        "epochs": 4,
+        "backends": ["torch"],
+        "bars": [
+            {
+                "teacher": "reference",
+                "method": "response",
+                "pruned": True,
+                "min_gain": 0.01,
+                "max_reference_drop": 0.01,
+            },
+        ],
+    },
+}
+
+_FULL: dict[str, object] = {
+    **_DEFAULT,
+    "models": [
+        {"name": "yolo11n", "cfg": "yolo11n.yaml"},
+        {"name": "yolov8n", "cfg": "yolov8n.yaml"},
+        {"name": "yolo26n", "cfg": "yolo26n.yaml"},
+        # A larger teacher for yolo11n, trained 7 epochs at 320 px (the others 3): with the others'
+        # schedule it reached 0.718, below yolo11n fine-tuned 4 more epochs (0.725), and taught
+        # nothing (KD 0.724 vs control 0.725).
+        {"name": "yolo11s", "cfg": "yolo11s.yaml", "train": {"epochs": 7}},
+    ],
+    # Every method for every pruned student from its unpruned reference; yolo11n also from yolo11s,
+    # pruned and unpruned (a teacher must share the student's classes, head levels and box
+    # regression: yolo11s teaches the YOLO11 students only).
+    "distill": {
+        **_DEFAULT["distill"],  # type: ignore[dict-item]
+        "students": [
+            {"prune": 0.3},  # every model from its unpruned reference
+            {"model": "yolo11n", "prune": 0.3, "teachers": ["yolo11s"]},
+            {"model": "yolo11n", "teachers": ["yolo11s"]},
+        ],
+        "methods": ["response", "feature", "cwd"],
+    },
+    "mixed_precision": {**_DEFAULT["mixed_precision"], "max_layers": 12},  # type: ignore[dict-item]
+    # suites/test_verdicts.py: 100 A/A comparisons and 100 injected 10 % slowdowns per model.
+    "verdicts": {"calibration_trials": 100},
+    "matrix": {
+        # Pruning studies: ratio x criterion x strategy per model, plus unstructured L1 rows.
+        "prune": [0.0, 0.2, 0.3, 0.5],
+        "prune_criterion": ["l1", "l2", "taylor", "lamp", "random"],
+        "prune_strategy": ["uniform", "global"],
+        "prune_method": ["structured", "unstructured"],
+        "precision": ["fp32", "fp16", "bf16", "int8"],
+        "backend": ["torch", "onnxruntime", "openvino", "ncnn", "onnxruntime-trt", "tensorrt"],
+        # INT8 studies: one knob at a time away from the base configuration (QDQ, per-channel,
+        # U8 activations / S8 weights, MinMax, 100 images). Combinations a backend cannot run skip.
+        "quant": [
+            {},
+            {"calibration": "entropy"},
+            {"calibration": "percentile"},
+            {"per_channel": False},
+            {"format": "qoperator"},
+            {"activations": "s8"},
+            {"activations": "s8", "calibration": "entropy"},
+            {"activations": "s8", "calibration": "percentile"},
+            {"method": "dynamic"},
+            {"calib_size": 500},
+            {"calib_size": 1000},
+            {"max_drop": 0.01},
+            {"ops": "conv"},
+        ],
+    },
+}
+
+PROFILES: Mapping[str, Mapping[str, object]] = MappingProxyType(
+    {"quick": _QUICK, "default": _DEFAULT, "full": _FULL}
+)
+
+
+def profile_defaults(name: str, source: str = "profile") -> dict[str, object]:
+    """A deep copy of profile ``name``; unknown names raise ConfigError naming ``source``."""
+    if name not in PROFILES:
+        raise ConfigError(
+            f"unknown profile '{name}' in {source} (expected one of: "
+            f"{', '.join(PROFILES)}){did_you_mean(name, PROFILES)}"
+        )
+    return copy.deepcopy(dict(PROFILES[name]))

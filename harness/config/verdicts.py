@@ -1,0 +1,75 @@
+"""The ``[verdicts]`` config table: how confident a budget verdict must be, and what
+"inconclusive" means for the gate::
+
+    [verdicts]
+    latency_confidence = 0.99   # two-sided interval of the same-run speedup (interleaved pairs, Student t)
+    accuracy_confidence = 0.95  # two-sided paired bootstrap interval of the mAP50-95 drop
+    accuracy_resamples = 1000   # bootstrap draws over the val images
+    inconclusive = "pass"       # an interval straddling its limit: "pass" (reported) or "fail"
+    calibration_trials = 0      # suites/test_verdicts.py: A/A and injected-slowdown trials per model
+
+A budget fails only when its whole interval lies on the wrong side of the limit; when the
+interval straddles the limit the verdict is *inconclusive*, printed as such, and ``inconclusive``
+decides whether the test passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from harness.config.reader import Where, check_keys
+
+__all__ = ["VerdictSpec", "VERDICT_KEYS", "INCONCLUSIVE_POLICIES"]
+
+VERDICT_KEYS = (
+    "latency_confidence", "accuracy_confidence", "accuracy_resamples", "inconclusive",
+    "calibration_trials",
+)  # fmt: skip
+INCONCLUSIVE_POLICIES = ("pass", "fail")
+
+
+@dataclass(frozen=True)
+class VerdictSpec:
+    """Interval levels and the inconclusive policy (see the module docstring)."""
+
+    latency_confidence: float = 0.99
+    accuracy_confidence: float = 0.95
+    accuracy_resamples: int = 1000
+    inconclusive: str = "pass"
+    calibration_trials: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("latency_confidence", "accuracy_confidence"):
+            if not 0.5 <= getattr(self, name) < 1.0:
+                raise ValueError(f"verdicts.{name} must be in [0.5, 1), got {getattr(self, name)}")
+        if self.inconclusive not in INCONCLUSIVE_POLICIES:
+            raise ValueError(f"verdicts.inconclusive must be one of {INCONCLUSIVE_POLICIES}")
+
+    @property
+    def inconclusive_fails(self) -> bool:
+        """Whether an inconclusive verdict fails its test."""
+        return self.inconclusive == "fail"
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, object], where: Where) -> VerdictSpec:
+        """Parse ``[verdicts]``; absent keys keep their defaults."""
+        check_keys(table, VERDICT_KEYS, where)
+        fields: dict[str, object] = {}
+        for key in ("latency_confidence", "accuracy_confidence"):
+            if key in table:
+                value = where.number(table[key], key, 0.5, 1.0)
+                if value >= 1.0:
+                    raise where.error(key, "a confidence level in [0.5, 1)", table[key])
+                fields[key] = value
+        if "accuracy_resamples" in table:
+            fields["accuracy_resamples"] = where.integer(
+                table["accuracy_resamples"], "accuracy_resamples", 100
+            )
+        if "calibration_trials" in table:
+            fields["calibration_trials"] = where.integer(table["calibration_trials"], "calibration_trials", 0)
+        if "inconclusive" in table:
+            fields["inconclusive"] = where.choice(
+                table["inconclusive"], "inconclusive", INCONCLUSIVE_POLICIES
+            )
+        return cls(**fields)  # type: ignore[arg-type]

@@ -1,0 +1,287 @@
+"""The mixed-precision study: take back the mAP the worst ONNX Runtime INT8 configuration loses.
+
+For one model: among the matrix's ONNX Runtime static QDQ INT8 variants, the one with the lowest
+mAP50-95 is the base. Its quantized layers are ranked by ONNX Runtime's SQNR
+(:mod:`harness.builders.quantize.sensitivity`), then kept in float one at a time, most sensitive
+first, until the target mAP holds. Every step is built, evaluated on the val split, and timed
+interleaved against the full-INT8 base in the same run, so each kept layer's mAP gain and speed
+cost are measured, not estimated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.backends.onnxruntime_backend import OrtRunner
+from harness.bench import Bench
+from harness.builders import build, materialize
+from harness.builders.quantize.calibration import calibration_images
+from harness.builders.quantize.onnxruntime import OrtQuantRecipe
+from harness.builders.quantize.sensitivity import (
+    LayerSensitivity,
+    MixedStep,
+    layer_sensitivity,
+    search,
+)
+from harness.checks import CheckResult, check_map_drop
+from harness.config import MixedPrecisionSpec
+from harness.config.budgets import Budget
+from harness.config.verdicts import VerdictSpec
+from harness.errors import BackendUnavailable
+from harness.measure.latency import interleave
+from harness.measure.mapboot import MatchTable, paired_map_drop
+from harness.measure.stats import Interval
+from harness.planning import onnxruntime_recipe
+from harness.recipes import Variant
+from harness.results import MIXED_PRECISION
+from harness.studies.base import Bar, NotMeasurable, Study
+
+__all__ = [
+    "MixedPrecisionCase",
+    "MixedPrecisionSearch",
+    "MixedPrecisionStudy",
+    "candidates",
+    "worst_int8",
+    "run_study",
+    "target_check",
+]
+
+
+@dataclass(frozen=True)
+class MixedPrecisionSearch:
+    """The measured search for one model: base variant, its losses, ranked layers and every step."""
+
+    model: str
+    base: str  # slug of the full-INT8 variant
+    float_map: float  # the same graph in FP32 on ONNX Runtime
+    int8_map: float
+    target_map: float
+    layers: tuple[LayerSensitivity, ...]
+    steps: tuple[MixedStep, ...]
+    last_drop: Interval | None = None  # mAP50-95 drop of the last step vs FP32, paired bootstrap
+
+    @property
+    def loss(self) -> float:
+        """mAP50-95 lost by full INT8 against FP32."""
+        return self.float_map - self.int8_map
+
+    def recovered(self, step: MixedStep) -> float | None:
+        """Fraction of the loss ``step`` takes back (None when full INT8 lost nothing)."""
+        return (step.map50_95 - self.int8_map) / self.loss if self.loss > 0 else None
+
+    @property
+    def allowed_drop(self) -> float:
+        """The largest mAP50-95 drop against FP32 that meets the target."""
+        return self.float_map - self.target_map
+
+    @property
+    def reached(self) -> bool:
+        """Whether the last step holds the target mAP."""
+        return bool(self.steps) and self.steps[-1].map50_95 >= self.target_map
+
+    def rows(self) -> list[dict[str, object]]:
+        """One JSON-ready row per step, for results.json and the report."""
+        sqnr = {layer.node: layer.sqnr_db for layer in self.layers}
+        out = []
+        last = self.steps[-1] if self.steps else None
+        for step in self.steps:
+            judged = self.last_drop if step is last else None
+            # latency_ratio = full-INT8 median / this step's median, measured together
+            int8_ms = step.latency_ms * step.latency_ratio if step.latency_ms and step.latency_ratio else None
+            added = step.kept[-1] if step.kept else None
+            out.append({
+                "model": self.model, "base": self.base, "kept": list(step.kept), "added": added,
+                "added_sqnr_db": sqnr.get(added) if added else None, "map50_95": step.map50_95,
+                "recovered": self.recovered(step), "float_map50_95": self.float_map,
+                "int8_map50_95": self.int8_map, "target_map50_95": self.target_map,
+                "latency_median_ms": step.latency_ms, "int8_latency_median_ms": int8_ms,
+                "latency_vs_int8": step.latency_ratio,
+                "drop_ci_low": judged.low if judged else None,
+                "drop_ci_high": judged.high if judged else None,
+            })  # fmt: skip
+        return out
+
+
+def candidates(session: Bench, model: str) -> list[Variant]:
+    """The model's ONNX Runtime INT8 variants that SQNR can rank: static, QDQ, all operator types."""
+    return [
+        v
+        for v in session.variants
+        if v.model == model and v.backend == "onnxruntime" and v.quant is not None
+        and v.quant.method == "static" and v.quant.format == "qdq"
+    ]  # fmt: skip
+
+
+def worst_int8(session: Bench, model: str) -> Variant | None:
+    """The candidate with the lowest mAP50-95 (ties: the first in matrix order), or None."""
+    measured = []
+    for variant in candidates(session, model):
+        try:
+            measured.append((session.accuracy(variant).map50_95, variant))
+        except BackendUnavailable:
+            continue
+    return min(measured, key=lambda pair: pair[0])[1] if measured else None
+
+
+def run_study(
+    session: Bench,
+    base: Variant,
+    spec: MixedPrecisionSpec,
+    max_drop: float,
+    target_map: float | None = None,
+    confidence: float = VerdictSpec.accuracy_confidence,
+    resamples: int = VerdictSpec.accuracy_resamples,
+) -> MixedPrecisionSearch:
+    """Rank ``base``'s layers, then keep them in float one at a time until the target holds.
+
+    Target (unless ``target_map`` is given): the INT8 loss shrinks to at most
+    ``(1 - spec.recover)`` of itself and to at most ``max_drop`` (the variant's mAP budget),
+    whichever is stricter. When full INT8 loses nothing the study has no steps. The last step's
+    drop against FP32 comes with a paired bootstrap interval over the val images
+    (``confidence``, ``resamples``), for a verdict like every other accuracy budget's.
+    """
+    recipe = onnxruntime_recipe(base, 1)
+    if not isinstance(recipe, OrtQuantRecipe) or recipe.data is None:
+        raise ValueError(f"{base.slug} is not a static ONNX Runtime INT8 variant")
+    fp32 = dataclasses.replace(base, precision="fp32", quant=None)
+    float_map = session.accuracy(fp32).map50_95
+    int8_map = session.accuracy(base).map50_95
+    loss = float_map - int8_map
+    if target_map is None and loss <= 0:  # nothing to take back: no ranking, no steps
+        return MixedPrecisionSearch(base.model, base.slug, float_map, int8_map, int8_map, (), ())
+    target = target_map if target_map is not None else float_map - min(max_drop, (1.0 - spec.recover) * loss)
+    layers = _rank(session, recipe, spec.sensitivity_images)
+    tables: dict[tuple[str, ...], MatchTable] = {}
+    measure = _step_measure(session, base, recipe, tables)
+    steps = search(measure, recipe, layers, target, steps=range(min(spec.max_layers, len(layers)) + 1))
+    drop = None
+    if steps:
+        drop = paired_map_drop(tables[steps[-1].kept], session.matches(fp32), confidence, resamples)
+    return MixedPrecisionSearch(
+        base.model, base.slug, float_map, int8_map, target, tuple(layers), tuple(steps), drop
+    )
+
+
+def target_check(study: MixedPrecisionSearch, inconclusive_fails: bool = False) -> CheckResult:
+    """Did the search reach its target? The last step's drop against FP32 against the allowed drop.
+
+    Like every accuracy budget, with the study's interval the check fails only when the whole
+    interval exceeds the allowed drop; one that straddles it is inconclusive (``inconclusive_fails``
+    decides). Without an interval it compares the point values.
+    """
+    if not study.steps:
+        raise ValueError(f"{study.base}: the study has no steps to judge (full INT8 lost nothing)")
+    last = study.steps[-1]
+    name = f"{study.base} with {len(last.kept)} layers in float"
+    if study.allowed_drop < 0:
+        target, fp32 = study.target_map, study.float_map
+        raise ValueError(f"{study.base}: target mAP50-95 {target:.4f} is above FP32's {fp32:.4f}")
+    budget = Budget(max_map_drop=study.allowed_drop)
+    value, reference = last.map50_95, study.float_map
+    return check_map_drop(budget, name, value, reference, None, study.last_drop, inconclusive_fails)
+
+
+def _rank(session: Bench, recipe: OrtQuantRecipe, n_images: int) -> list[LayerSensitivity]:
+    """Layers of ``recipe``'s graph, most sensitive first, on its first calibration images."""
+    assert recipe.data is not None  # checked by the caller
+    n = min(n_images, recipe.quant.calib_size)
+    images = calibration_images(materialize(recipe.data, session.ctx), recipe.source.imgsz, n)
+    return layer_sensitivity(build(recipe, session.ctx).path, images)
+
+
+def _step_measure(
+    session: Bench, base: Variant, full: OrtQuantRecipe, tables: dict[tuple[str, ...], MatchTable]
+) -> Callable[[OrtQuantRecipe], MixedStep]:
+    """A ``search`` callback: build one step, evaluate it, time it interleaved against full INT8.
+
+    Each step's val detections, matched per image, go to ``tables`` under its kept layers.
+    """
+    ctx, lat = session.ctx, session.config.latency
+    base_runner = session.runner(base)
+    x = session.input_batch(base, 1)
+
+    def measure(recipe: OrtQuantRecipe) -> MixedStep:
+        if recipe == full:  # step 0 is the base variant: its scores are the session's already
+            runner = base_runner
+            result, tables[recipe.keep_float] = session.accuracy(base), session.matches(base)
+        else:
+            artifact = build(recipe, ctx)
+            runner = OrtRunner(artifact.path, artifact.sha256, ["CPUExecutionProvider"], ctx.threads)
+            result, tables[recipe.keep_float] = session.score_runner(runner, base)
+        timed = interleave(lambda: runner(x), lambda: base_runner(x), lat.interleaved_rounds, lat.warmup)
+        return MixedStep(recipe.keep_float, result.map50_95, timed.speedup, 1e3 * timed.candidate_median_s)
+
+    return measure
+
+
+@dataclass(frozen=True)
+class MixedPrecisionCase:
+    """One model's search; its slug is the model name."""
+
+    model: str
+
+    @property
+    def slug(self) -> str:
+        """Test id: the model name."""
+        return self.model
+
+
+class MixedPrecisionStudy(Study[MixedPrecisionCase, MixedPrecisionSearch]):
+    """Mixed precision as a study: one search per model, one bar (the target reached)."""
+
+    name = MIXED_PRECISION
+    table = "mixed_precision"
+    fixture = "mixed_precision_case"
+
+    def cases(self, bench: Bench) -> list[MixedPrecisionCase]:
+        """One case per model (a model without a subject skips with the reason when measured)."""
+        return [MixedPrecisionCase(m) for m in dict.fromkeys(v.model for v in bench.variants)]
+
+    def measure(self, bench: Bench, case: MixedPrecisionCase) -> MixedPrecisionSearch:
+        """The search on the model's worst static QDQ ONNX Runtime INT8 variant."""
+        spec = bench.config.mixed_precision
+        if spec is None:
+            raise NotMeasurable(
+                "no [mixed_precision] table in the config (the default and full profiles have one)"
+            )
+        if not candidates(bench, case.model):
+            raise NotMeasurable(
+                f"{case.model}: the matrix has no static QDQ ONNX Runtime INT8 variant to study"
+            )
+        base = worst_int8(bench, case.model)
+        if base is None:
+            raise NotMeasurable(f"{case.model}: none of its ONNX Runtime INT8 variants can run here")
+        reference_map = bench.accuracy(base.reference()).map50_95
+        budget = bench.config.budgets.for_variant(base.slug, base.precision).limit(
+            "max_map_drop", reference_map
+        )
+        verdicts = bench.config.verdicts
+        limit = budget if budget is not None else 1.0
+        level, draws = verdicts.accuracy_confidence, verdicts.accuracy_resamples
+        return run_study(bench, base, spec, limit, confidence=level, resamples=draws)
+
+    def rows(self, bench: Bench, row: MixedPrecisionSearch) -> list[dict[str, object]]:
+        """Every step of the search (``studies.mixed_precision``)."""
+        return row.rows()
+
+    def bars(self, bench: Bench, case: MixedPrecisionCase, row: MixedPrecisionSearch) -> list[Bar]:
+        """target: half the INT8 loss back within the INT8 budget (skipped when nothing was lost)."""
+        if row.loss <= 0:
+            return [Bar.skipped("target", (
+                f"{row.base}: full INT8 lost no mAP50-95 ({row.int8_map:.4f} vs FP32 {row.float_map:.4f}); "
+                "nothing to recover"
+            ))]  # fmt: skip
+        return [Bar("target", (target_check(row, bench.config.verdicts.inconclusive_fails),))]
+
+    def summary(self, case: MixedPrecisionCase, row: MixedPrecisionSearch) -> str | None:
+        """Layers kept in float and the mAP50-95 they took back."""
+        if not row.steps:
+            return None
+        last = row.steps[-1]
+        cost = f", {last.latency_ratio:.2f}x the speed of full INT8" if last.latency_ratio else ""
+        return (
+            f"harness: mixed precision {row.base}: {len(last.kept)} layers kept in float, mAP50-95 "
+            f"{row.int8_map:.4f} -> {last.map50_95:.4f} (FP32 {row.float_map:.4f}){cost}"
+        )

@@ -1,0 +1,128 @@
+"""Measure one matrix variant and build its budget checks, without pytest.
+
+Each function records what it measured in the run's results and returns the
+:class:`~harness.checks.CheckResult` verdicts (inconclusive ones are noted in the summary). A
+backend that cannot run here raises :class:`~harness.errors.BackendUnavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from harness.backends.base import Runner
+from harness.checks import (
+    CheckResult,
+    check_baseline_drop,
+    check_latency_regression,
+    check_map_drop,
+    check_speedup,
+)
+from harness.config.budgets import Budget
+from harness.measure.latency import interleave
+from harness.measure.mapboot import paired_map_drop
+from harness.measure.size import file_bytes
+from harness.measure.speed import latency_metrics, speedup_metrics, throughput_metrics
+from harness.measure.stats import Interval
+from harness.probes import ProbeRequest, memory_metrics
+from harness.recipes import Variant
+from harness.run import HarnessRun, Metrics
+
+__all__ = ["accuracy_checks", "repeatability", "speed_checks", "timing_input"]
+
+THROUGHPUT_ROUNDS = 8  # timed batched calls; each is batch x slower than a batch-1 call
+# Untimed batched calls first: every backend here was steady from its third batched call on
+# (14 calls of batch 8 traced per backend), so the batch-1 warm-up count is not repeated.
+THROUGHPUT_WARMUP = 2
+
+
+def _budget(run: HarnessRun, variant: Variant) -> Budget:
+    return run.config.budgets.for_variant(variant.slug, variant.precision, variant.prune is not None)
+
+
+def accuracy_checks(run: HarnessRun, variant: Variant) -> list[CheckResult]:
+    """mAP of the variant and of its reference; the accuracy budget checks."""
+    bench, verdicts = run.bench, run.config.verdicts
+    runner = bench.runner(variant)
+    result, reference = bench.accuracy(variant), bench.accuracy(variant.reference())
+    drop = paired_map_drop(
+        bench.matches(variant),
+        bench.matches(variant.reference()),
+        verdicts.accuracy_confidence,
+        verdicts.accuracy_resamples,
+    )
+    metrics: Metrics = {"map50": result.map50, "map50_95": result.map50_95}
+    metrics |= {"map50_95_drop_ci_low": drop.low, "map50_95_drop_ci_high": drop.high}
+    run.record(variant, metrics, runner)
+    budget, stored = _budget(run, variant), run.stored(variant, "map50_95")
+    fails = verdicts.inconclusive_fails
+    checks = [
+        check_map_drop(budget, variant.slug, result.map50_95, reference.map50_95, stored, drop, fails),
+        check_baseline_drop(budget, variant.slug, result.map50_95, stored),
+    ]
+    run.note_inconclusive(checks)
+    return checks
+
+
+def timing_input(run: HarnessRun, variant: Variant) -> tuple[Runner, np.ndarray]:
+    """The variant's batch-1 runner and a real preprocessed val image."""
+    return run.bench.runner(variant), run.bench.input_batch(variant, 1)
+
+
+def speed_checks(
+    run: HarnessRun, variant: Variant, runner: Runner, x: np.ndarray, samples_s: Sequence[float] | None
+) -> list[CheckResult]:
+    """Latency stats, same-run speedup, throughput, size and memory; the speed budget checks.
+
+    ``runner`` and ``x`` are what :func:`timing_input` gave the benchmark; ``samples_s`` its
+    batch-1 timings (None: not timed)."""
+    metrics, interval = _speed_metrics(run, variant, runner, x, samples_s)
+    ref_ms = metrics.pop("reference_latency_median_ms")
+    run.record(variant, metrics, runner)
+    baseline, same = run.baseline(variant)
+    stored = baseline.metric(variant.slug, "latency_median_ms") if baseline else None
+    stored_speedup = baseline.metric(variant.slug, "speedup_vs_reference") if baseline else None
+    fails, budget = run.config.verdicts.inconclusive_fails, _budget(run, variant)
+    checks = [
+        check_speedup(
+            budget, variant.slug, metrics["speedup_vs_reference"], ref_ms, stored_speedup, interval, fails
+        ),
+        check_latency_regression(budget, variant.slug, metrics["latency_median_ms"], stored, same),
+    ]
+    run.note_inconclusive(checks)
+    return checks
+
+
+def _speed_metrics(
+    run: HarnessRun, variant: Variant, runner: Runner, x: np.ndarray, samples_s: Sequence[float] | None
+) -> tuple[Metrics, Interval | None]:
+    """Every speed, size and memory metric of the variant (plus the reference's median latency),
+    and the interval of its same-run speedup."""
+    bench, lat = run.bench, run.config.latency
+    reference = bench.runner(variant.reference())
+    metrics: Metrics = latency_metrics(samples_s)
+    timed, interval = speedup_metrics(
+        runner, reference, x, lat.interleaved_rounds, lat.warmup, run.config.verdicts.latency_confidence
+    )
+    metrics |= timed
+    batched = bench.runner(variant, lat.throughput_batch)
+    batch_x = bench.input_batch(variant, lat.throughput_batch)
+    metrics |= throughput_metrics(batched, batch_x, THROUGHPUT_ROUNDS, min(lat.warmup, THROUGHPUT_WARMUP))
+    metrics |= bench.network_size(variant) | {"file_bytes": float(file_bytes(runner.artifact))}
+    ctx = bench.ctx
+    metrics |= memory_metrics(ProbeRequest(variant, ctx.cache.root, ctx.device, ctx.threads))
+    return metrics, interval
+
+
+def repeatability(run: HarnessRun, reference: Variant) -> Interval:
+    """Latency ratio of a model's ``reference`` against itself, interleaved in this run, with its
+    interval (a point interval when too few rounds were timed for one)."""
+    runner = run.bench.runner(reference)
+    x = run.bench.input_batch(reference, 1)
+    lat = run.config.latency
+    timed = interleave(lambda: runner(x), lambda: runner(x), lat.interleaved_rounds, lat.warmup)
+    level = run.config.verdicts.latency_confidence
+    interval = timed.interval(level) or Interval(timed.speedup, timed.speedup, timed.speedup, level)
+    run.note(f"harness: {reference.slug} measured twice, interleaved: latency ratio {interval.describe()}")
+    return interval

@@ -1,0 +1,110 @@
+"""The mixed-precision study: subject choice, a real search on the quick model, rows for the report."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from harness.bench import Bench
+from harness.builders.quantize.sensitivity import LayerSensitivity, MixedStep
+from harness.config import HarnessConfig, MatrixSpec, MixedPrecisionSpec, QuantChoice
+from harness.measure.stats import Interval
+from harness.recipes import QuantSpec
+from harness.studies.mixed_precision import (
+    MixedPrecisionSearch,
+    candidates,
+    run_study,
+    target_check,
+    worst_int8,
+)
+
+
+def _session(config: HarnessConfig, *specs: QuantSpec) -> Bench:
+    matrix = MatrixSpec((0.0,), ("fp32", "int8"), ("torch", "onnxruntime", "openvino"),
+                        tuple(QuantChoice(spec) for spec in specs))  # fmt: skip
+    return Bench.from_config(dataclasses.replace(config, matrix=matrix))
+
+
+def test_candidates_are_static_qdq_onnxruntime_variants(quick_config: HarnessConfig) -> None:
+    session = _session(
+        quick_config, QuantSpec(calib_size=8), QuantSpec(method="dynamic"),
+        QuantSpec(format="qoperator", calib_size=8), QuantSpec(activations="s8", calib_size=8),
+    )  # fmt: skip
+    found = [v.slug for v in candidates(session, "yolo11n")]
+    assert found == [
+        "yolo11n-p00-int8-qdq-pc-u8s8-minmax-c8-onnxruntime",
+        "yolo11n-p00-int8-qdq-pc-s8s8-minmax-c8-onnxruntime",
+    ]
+    assert candidates(session, "other") == []
+
+
+@pytest.mark.slow
+def test_worst_and_a_real_search(quick_config: HarnessConfig) -> None:
+    session = _session(quick_config, QuantSpec(calib_size=8), QuantSpec(activations="s8", calib_size=8))
+    worst = worst_int8(session, "yolo11n")
+    assert worst is not None
+    maps = {v.slug: session.accuracy(v).map50_95 for v in candidates(session, "yolo11n")}
+    assert maps[worst.slug] == min(maps.values())
+    # An unreachable target makes the search run every allowed step: each one is built and measured.
+    spec = MixedPrecisionSpec(max_layers=2, sensitivity_images=4)
+    study = run_study(session, worst, spec, max_drop=0.01, target_map=2.0)
+    assert [len(step.kept) for step in study.steps] == [0, 1, 2]
+    assert study.steps[1].kept == (study.layers[0].node,) and not study.reached
+    assert all(step.latency_ratio and step.latency_ratio > 0 for step in study.steps)
+    rows = study.rows()
+    assert [row["added"] for row in rows] == [None, study.layers[0].node, study.layers[1].node]
+    assert all(isinstance(row["latency_median_ms"], float) for row in rows)
+    # The last step's drop against FP32, resampled over the val images, centred on the point drop.
+    drop = study.last_drop
+    assert drop is not None and drop.low <= drop.estimate <= drop.high
+    assert drop.estimate == pytest.approx(study.float_map - study.steps[-1].map50_95, abs=1e-9)
+    assert (rows[-1]["drop_ci_low"], rows[-1]["drop_ci_high"]) == (drop.low, drop.high)
+    assert rows[0]["drop_ci_low"] is None  # only the last step is judged
+    with pytest.raises(ValueError, match="above FP32"):  # the forced target is no budget to judge
+        target_check(study)
+
+
+def test_nothing_lost_means_no_steps() -> None:
+    study = MixedPrecisionSearch("m", "b", 0.5, 0.5, 0.5, (), ())
+    assert study.loss == 0 and study.rows() == [] and not study.reached
+
+
+def test_rows_and_recovery() -> None:
+    layers = (LayerSensitivity("conv_a", "t_a", 12.5), LayerSensitivity("conv_b", "t_b", 20.0))
+    steps = (MixedStep((), 0.50, 1.0, 4.0), MixedStep(("conv_a",), 0.54, 0.5, 8.0))
+    study = MixedPrecisionSearch("m", "m-int8", 0.58, 0.50, 0.54, layers, steps)
+    assert study.reached
+    assert study.recovered(steps[1]) == pytest.approx(0.5)
+    row = study.rows()[1]
+    assert (row["added"], row["added_sqnr_db"], row["kept"]) == ("conv_a", 12.5, ["conv_a"])
+    assert row["int8_latency_median_ms"] == 4.0 and row["latency_vs_int8"] == 0.5
+
+
+def _judged(low: float, high: float) -> MixedPrecisionSearch:
+    """Target drop 0.04 (FP32 0.58, target 0.54); the last step's drop interval is [low, high]."""
+    steps = (MixedStep((), 0.50, 1.0), MixedStep(("conv_a",), 0.58 - (low + high) / 2, 1.0))
+    drop = Interval((low + high) / 2, low, high, 0.95)
+    return MixedPrecisionSearch("m", "m-int8", 0.58, 0.50, 0.54, (), steps, drop)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "failed", "inconclusive"),
+    [(0.01, 0.03, False, False), (0.045, 0.06, True, False), (0.03, 0.05, False, True)],
+)
+def test_target_judged_by_the_drop_interval(
+    low: float, high: float, failed: bool, inconclusive: bool
+) -> None:
+    """Fail only when the whole interval exceeds the allowed drop; straddling is inconclusive."""
+    check = target_check(_judged(low, high))
+    assert (check.failed, check.inconclusive) == (failed, inconclusive)
+    assert "m-int8 with 1 layers in float" in check.message
+
+
+def test_inconclusive_target_fails_by_policy() -> None:
+    assert target_check(_judged(0.03, 0.05), inconclusive_fails=True).failed
+
+
+def test_no_steps_no_target_check() -> None:
+    with pytest.raises(ValueError, match="no steps"):
+        target_check(MixedPrecisionSearch("m", "b", 0.5, 0.5, 0.5, (), ()))

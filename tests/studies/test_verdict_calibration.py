@@ -1,0 +1,169 @@
+"""Verdict calibration: busy-waits, A/A and injected-slowdown trials, and calibrated box noise."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import numpy as np
+import pytest
+from synthetic_detections import detect as noisy_detections
+from synthetic_detections import scene as random_scene
+
+from harness.measure.latency import time_call
+from harness.measure.map import Detections, GroundTruth, mean_average_precision
+from harness.measure.mapboot import MatchTable
+from harness.measure.stats import Interval, Verdict
+from harness.studies.verdict_calibration import (
+    LatencyTrials,
+    accuracy_flags,
+    busy_wait,
+    degrade,
+    degrade_to,
+    latency_trials,
+    slowed,
+)
+
+SUMMARY_KEYS = {
+    "trials", "fail", "inconclusive", "fail_rate", "fail_rate_upper95", "median_speedup", "median_ci_width",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scene() -> tuple[list[Detections], list[GroundTruth]]:
+    rng = np.random.default_rng(0)
+    gts = random_scene(rng)
+    return noisy_detections(gts, rng, 0.03), gts
+
+
+# --- latency --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.001, 0.005])
+def test_busy_wait_waits_at_least_the_time(seconds: float) -> None:
+    start = time.perf_counter()
+    busy_wait(seconds)
+    assert time.perf_counter() - start >= seconds
+
+
+def test_slowed_call_pays_fn_plus_a_share_of_it() -> None:
+    calls: list[int] = []
+
+    def fn() -> None:
+        calls.append(1)
+        busy_wait(0.002)
+
+    assert time_call(slowed(fn, 0.1)) >= 0.002 * 1.1 and calls == [1]
+
+
+def test_slowed_waits_a_share_of_each_calls_own_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever regime a call runs in, it is made exactly ``slowdown`` slower."""
+    durations, waits, calls = iter([0.013, 0.020]), [], []
+    monkeypatch.setattr(
+        "harness.studies.verdict_calibration.time_call", lambda fn: (fn(), next(durations))[1]
+    )
+    monkeypatch.setattr("harness.studies.verdict_calibration.busy_wait", waits.append)
+    call = slowed(lambda: calls.append(1), 0.1)
+    call()
+    call()
+    assert calls == [1, 1] and waits == pytest.approx([0.0013, 0.0020])
+
+
+def test_aa_trials_give_verdicts_and_a_summary() -> None:
+    one_ms = functools.partial(busy_wait, 0.001)
+    trials = latency_trials(one_ms, one_ms, trials=5, rounds=15, warmup=1, confidence=0.99)
+    assert len(trials.verdicts) == len(trials.intervals) == 5 and trials.limit == 1.0
+    assert all(isinstance(v, Verdict) for v in trials.verdicts)
+    assert all(i.confidence == 0.99 and i.low <= i.estimate <= i.high for i in trials.intervals)
+    summary = trials.summary()
+    assert set(summary) == SUMMARY_KEYS
+    assert summary["trials"] == 5 and summary["fail"] == trials.failures
+    assert summary["fail_rate"] == trials.rate == trials.failures / 5
+    assert trials.rate <= summary["fail_rate_upper95"] <= 1.0  # type: ignore[operator]
+    assert summary["median_speedup"] == pytest.approx(1.0, rel=0.2)
+    assert summary["median_ci_width"] >= 0.0  # type: ignore[operator]
+
+
+def test_injected_slowdown_is_detected_every_time() -> None:
+    """A candidate 30 % slower (1.3 ms against 1 ms) fails every comparison against 1.0x
+    (10 blocks per comparison, so that a busy machine still gives a narrow interval)."""
+    slow, fast = functools.partial(busy_wait, 0.0013), functools.partial(busy_wait, 0.001)
+    trials = latency_trials(slow, fast, trials=5, rounds=50, warmup=1, confidence=0.99)
+    assert trials.verdicts == (Verdict.FAIL,) * 5
+    assert trials.failures == 5 and trials.rate == 1.0
+    assert trials.summary()["fail_rate_upper95"] == 1.0
+    assert trials.summary()["median_speedup"] == pytest.approx(1 / 1.3, rel=0.1)
+
+
+def test_too_few_rounds_for_an_interval() -> None:
+    """2 rounds are 2 blocks of one call; an interval needs 3."""
+    one_ms = functools.partial(busy_wait, 0.001)
+    with pytest.raises(ValueError, match="too few"):
+        latency_trials(one_ms, one_ms, trials=1, rounds=2, warmup=0, confidence=0.99)
+
+
+def test_latency_trials_counts() -> None:
+    """Counts and rates from given verdicts (no timing)."""
+    verdicts = (Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.PASS)
+    intervals = (
+        Interval(1.0, 0.9, 1.1, 0.99), Interval(0.8, 0.7, 0.9, 0.99),
+        Interval(1.0, 0.95, 1.05, 0.99), Interval(1.2, 1.1, 1.3, 0.99),
+    )  # fmt: skip
+    summary = LatencyTrials(verdicts, intervals, 1.0).summary()
+    assert (summary["trials"], summary["fail"], summary["inconclusive"], summary["fail_rate"]) == (
+        4,
+        1,
+        1,
+        0.25,
+    )
+    assert summary["median_speedup"] == pytest.approx(1.0)
+    assert summary["median_ci_width"] == pytest.approx(0.2)
+    assert 0.25 < summary["fail_rate_upper95"] < 1.0  # type: ignore[operator]
+
+
+# --- accuracy -------------------------------------------------------------------------
+
+
+def test_degrade_moves_boxes_and_keeps_the_rest(scene: tuple[list[Detections], list[GroundTruth]]) -> None:
+    dets, _ = scene
+    worse = degrade(dets, 0.1, seed=3)
+    assert len(worse) == len(dets)
+    for a, b in zip(dets, worse, strict=True):
+        np.testing.assert_array_equal(a.scores, b.scores)
+        np.testing.assert_array_equal(a.classes, b.classes)
+        assert a.boxes.shape == b.boxes.shape and not np.array_equal(a.boxes, b.boxes)
+    again = degrade(dets, 0.1, seed=3)
+    assert all(np.array_equal(a.boxes, b.boxes) for a, b in zip(worse, again, strict=True))
+
+
+def test_degrade_with_no_noise_is_identity(scene: tuple[list[Detections], list[GroundTruth]]) -> None:
+    dets, _ = scene
+    for a, b in zip(dets, degrade(dets, 0.0), strict=True):
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+
+
+def test_degrade_to_hits_the_drop(scene: tuple[list[Detections], list[GroundTruth]]) -> None:
+    dets, gts = scene
+    worse, lost = degrade_to(dets, gts, 0.01)
+    assert lost == pytest.approx(0.01, abs=0.001)
+    exact = mean_average_precision(dets, gts).map50_95 - mean_average_precision(worse, gts).map50_95
+    assert exact == pytest.approx(lost, abs=1e-12)
+
+
+def test_degrade_to_an_unreachable_drop_raises() -> None:
+    rng = np.random.default_rng(1)
+    gts = random_scene(rng, 8)
+    with pytest.raises(ValueError, match="no box noise"):
+        degrade_to(noisy_detections(gts, rng, 0.03), gts, 0.999)
+
+
+def test_accuracy_flags_a_one_point_drop_and_not_itself(
+    scene: tuple[list[Detections], list[GroundTruth]],
+) -> None:
+    dets, gts = scene
+    worse, lost = degrade_to(dets, gts, 0.01)
+    reference, degraded = MatchTable.build(dets, gts), MatchTable.build(worse, gts)
+    flagged, interval = accuracy_flags(degraded, reference, 0.95, 200)
+    assert flagged is Verdict.FAIL and interval.estimate == pytest.approx(lost, abs=1e-9) and interval.low > 0
+    same, zero = accuracy_flags(reference, reference, 0.95, 200)
+    assert same is Verdict.PASS and zero.low == zero.estimate == zero.high == 0.0
