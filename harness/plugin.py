@@ -7,7 +7,8 @@ state lives in ``config.stash``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     The lock lives in ``.harness-cache/`` of the run's harness folder (the folder of its config,
     else the invocation folder: :func:`harness.config.root.harness_root`), never beside the installed
     suites."""
-    state = RunState.from_pytest(config)
+    state = RunState.from_pytest(config, log=_terminal_writer(config))
     config.stash[STATE_KEY] = state
     config.stash[LOCK_KEY] = TimingLock.from_env(state.rootdir / ".harness-cache" / LOCK_NAME)
     config.addinivalue_line(
@@ -158,7 +159,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash[STATE_KEY]
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None and state.has_records():
-        workeroutput["harness_results"] = state.results.to_json()
+        workeroutput["harness_results"] = state.run.results.to_json()
     state.finish()
 
 
@@ -174,3 +175,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say where the report went, which baselines changed, and any fingerprint mismatch."""
     for line in terminalreporter.config.stash[STATE_KEY].summary_lines():
         terminalreporter.write_line(line)
+
+
+def _terminal_writer(config: pytest.Config) -> Callable[[str], None]:
+    """Write progress lines past output capturing (long builds must not look like a hang)."""
+
+    def write(message: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.ensure_newline()
+            reporter.write_line(message)
+
+    return write

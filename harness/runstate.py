@@ -40,7 +40,7 @@ class RunState:
     _run: HarnessRun | None = None
 
     @classmethod
-    def from_pytest(cls, config: pytest.Config) -> RunState:
+    def from_pytest(cls, config: pytest.Config, log: Callable[[str], None] = print) -> RunState:
         """Read the harness options; load nothing yet (the rootdir is :func:`harness_root`'s)."""
         return cls(
             rootdir=harness_root(Path(config.rootpath), Path(config.invocation_params.dir)),
@@ -49,7 +49,7 @@ class RunState:
             reports_dir=config.getoption("harness_reports"),
             update_baselines=bool(config.getoption("update_baselines")),
             is_worker=hasattr(config, "workerinput"),
-            log=_terminal_writer(config),
+            log=log,
         )
 
     @property
@@ -109,8 +109,8 @@ class RunState:
         self._run.record_fields(variant, status=status, messages=[f"{test}: {message}"] if message else [])
 
     def has_records(self) -> bool:
-        """Whether any variant was recorded in this process."""
-        return self._run is not None and bool(self._run.results.variants)
+        """Whether anything (a variant, a study row) was recorded in this process."""
+        return self._run is not None and bool(self._run.results.variants or self._run.results.studies)
 
     def absorb(self, results_json: str) -> None:
         """Merge records measured by a pytest-xdist worker into this (controller) run."""
@@ -131,21 +131,6 @@ def _skip_unjudged(bars: Sequence[Bar]) -> None:
     reasons = [b.skip for b in bars if b.skip]
     if reasons and len(reasons) == len(bars):
         pytest.skip("; ".join(reasons))
-
-
-def _terminal_writer(config: pytest.Config) -> Callable[[str], None]:
-    """Write progress lines past output capturing (long builds must not look like a hang)."""
-
-    def write(message: str) -> None:
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        capture = config.pluginmanager.get_plugin("capturemanager")
-        if reporter is None:
-            return
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            reporter.ensure_newline()
-            reporter.write_line(message)
-
-    return write
 
 
 def _reason(report: pytest.TestReport) -> str:

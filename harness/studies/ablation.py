@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from harness.backends.base import Runner
 from harness.backends.torch_backend import TorchRunner
@@ -322,8 +323,8 @@ class AblationStudy(Study[AblationRow, dict[str, object]]):
             budget = config.budgets.for_variant(variant.slug, variant.precision, variant.prune is not None)
         else:
             budget = Budget(max_map_drop=config.ablation.max_map_drop)
-        low, high = row["map_drop_ci"]  # type: ignore[misc]
-        value, reference = float(row["map50_95"]), float(row["baseline_map50_95"])  # type: ignore[arg-type]
+        low, high = cast(list[float], row["map_drop_ci"])
+        value, reference = cast(float, row["map50_95"]), cast(float, row["baseline_map50_95"])
         drop = Interval(reference - value, low, high, config.verdicts.accuracy_confidence)
         check = check_map_drop(
             budget, f"{variant.slug} ({case.name})", value, reference, None, drop,

@@ -264,7 +264,7 @@ class MixedPrecisionStudy(Study[MixedPrecisionCase, MixedPrecisionSearch]):
 
     def rows(self, bench: Bench, row: MixedPrecisionSearch) -> list[dict[str, object]]:
         """Every step of the search (``studies.mixed_precision``)."""
-        return row.rows()
+        return [dict(step) for step in row.rows()]
 
     def bars(self, bench: Bench, case: MixedPrecisionCase, row: MixedPrecisionSearch) -> list[Bar]:
         """target: half the INT8 loss back within the INT8 budget (skipped when nothing was lost)."""
