@@ -26,6 +26,7 @@ from harness.recipes import Variant
 from harness.report.writer import write_run
 from harness.results import INPUTS, INT8_CALIBRATION, RunResults
 from harness.studies.base import Bar, Study
+from harness.studies.registry import registered
 
 __all__ = ["HarnessRun", "Metrics"]
 
@@ -47,6 +48,7 @@ class HarnessRun:
     @classmethod
     def from_config(cls, config: HarnessConfig, log: Callable[[str], None] = print) -> HarnessRun:
         """Expand the matrix (nothing is built until something is measured)."""
+        config.studies.check_names([s.name for s in registered()])
         bench = Bench.from_config(config, log=log)
         return cls(bench, RunResults.new(config.profile, bench.fingerprint), log)
 

@@ -35,6 +35,7 @@ from harness.config.models import ModelSpec, _models, _resolve_model
 from harness.config.profiles import DEFAULT_PROFILE, PROFILES, profile_defaults
 from harness.config.pruning import PruningSpec
 from harness.config.reader import Where, check_keys
+from harness.config.studies import StudyTables
 from harness.config.verdicts import VerdictSpec
 from harness.errors import ConfigError
 
@@ -52,7 +53,7 @@ FALLBACK_BACKENDS = ("torch", "onnxruntime", "onnxruntime-trt")
 TOP_KEYS = (
     "profile", "data", "imgsz", "device", "threads", "seed", "cache_dir", "reports_dir",
     "baselines_dir", "models", "train", "matrix", "budgets", "latency", "dataset", "mixed_precision",
-    "pruning", "distill", "verdicts", "ablation",
+    "pruning", "distill", "verdicts", "ablation", "studies",
 )  # fmt: skip
 _TOP_PATHS = ("data", "cache_dir", "reports_dir", "baselines_dir")
 _DEVICE = re.compile(r"cpu|cuda(:\d+)?|mps")
@@ -88,6 +89,7 @@ class HarnessConfig:
     distill: DistillConfig = DistillConfig()  # no students: no distillation
     verdicts: VerdictSpec = VerdictSpec()
     ablation: AblationSpec = AblationSpec()
+    studies: StudyTables = StudyTables()  # [studies.<name>]: settings of each registered study
 
     def __post_init__(self) -> None:
         names = [m.name for m in self.models]
@@ -312,6 +314,7 @@ def build_config(
             "distill",
             "verdicts",
             "ablation",
+            "studies",
         ):
             raise ConfigError(f"missing key '{where.key(key)}' in {where.source}")
     imgsz = _imgsz(where, mapping["imgsz"], "imgsz")
@@ -346,6 +349,7 @@ def build_config(
             where.child("ablation"),
             tuple(dict.fromkeys([*known_backends, *default_known_backends()])),
         ),
+        studies=StudyTables.from_mapping(mapping.get("studies", {}), where),
     )
 
 

@@ -11,7 +11,7 @@ rows render: a report module of its own for the harness's studies, else a generi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
 
@@ -88,6 +88,11 @@ class Study(ABC, Generic[CaseT, RowT]):
     @abstractmethod
     def bars(self, bench: Bench, case: CaseT, row: RowT) -> list[Bar]:
         """The case's bars, each with its verdicts or the reason it was not judged."""
+
+    def settings(self, bench: Bench) -> Mapping[str, object]:
+        """This study's ``[studies.<name>]`` table of the config (empty when absent); read typed
+        values through ``bench.config.studies.where(self.name)`` for errors that name the key."""
+        return bench.config.studies.table(self.name)
 
     def summary(self, case: CaseT, row: RowT) -> str | None:
         """One terminal-summary line for the case (``None``: none)."""

@@ -1,0 +1,55 @@
+"""The ``[studies]`` table: one sub-table of settings per registered study (a user's included)::
+
+    [studies.val_images]        # read by the study named "val_images"
+    limits = [1, 100000]
+
+The harness's own studies keep their top-level tables (``[pruning]``, ``[distill]``, ...). What a
+sub-table may hold is its study's business: it reads values through :meth:`StudyTables.where`,
+so that a bad value names the file and dotted key like every other config error. A sub-table
+whose name no registered study has is an error with a suggestion, once the studies are known.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from harness.config.reader import Where
+from harness.errors import ConfigError
+
+__all__ = ["StudyTables"]
+
+
+@dataclass(frozen=True)
+class StudyTables:
+    """Each study's settings by study name, and where in the config file they were read."""
+
+    tables: tuple[tuple[str, Mapping[str, object]], ...] = ()
+    origin: Where = Where("the profile defaults")
+
+    @classmethod
+    def from_mapping(cls, value: object, where: Where) -> StudyTables:
+        """Parse ``[studies]``: every entry must be a table."""
+        table = where.table(value, "studies")
+        inner = where.child("studies")
+        return cls(tuple((str(k), dict(inner.table(v, str(k)))) for k, v in table.items()), inner)
+
+    def table(self, name: str) -> Mapping[str, object]:
+        """The settings of study ``name`` (empty when the config has none)."""
+        return next((t for n, t in self.tables if n == name), {})
+
+    def where(self, name: str) -> Where:
+        """The position of study ``name``'s sub-table, for typed reads with clear errors."""
+        return self.origin.child(name)
+
+    def check_names(self, registered: Collection[str]) -> None:
+        """Fail on a sub-table that no registered study reads, naming the closest study name."""
+        for name, _ in self.tables:
+            if name not in registered:
+                close = difflib.get_close_matches(name, list(registered), n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise ConfigError(
+                    f"unknown study '{self.origin.key(name)}' in {self.origin.source}{hint} "
+                    f"(registered studies: {', '.join(registered)})"
+                )
