@@ -16,11 +16,11 @@ from harness.metrics import ACCURACY_METRICS, METRICS, regression
 
 __all__ = [
     "CheckResult",
-    "check_map_drop",
     "check_baseline_drop",
-    "check_speedup",
-    "check_latency_regression",
     "check_bound",
+    "check_latency_regression",
+    "check_map_drop",
+    "check_speedup",
 ]
 
 _SUFFIX = {"speedup_vs_reference": "x"}

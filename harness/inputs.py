@@ -20,17 +20,17 @@ if TYPE_CHECKING:
 __all__ = ["calibration_rows", "input_rows"]
 
 
-def input_rows(session: Bench) -> list[dict[str, object]]:
+def input_rows(bench: Bench) -> list[dict[str, object]]:
     """One row per input file: the config, data.yaml (and its dataset's content hash), every
     model's weights file and every teacher file (role, name, path, sha256)."""
-    config = session.config
+    config = bench.config
     rows: list[dict[str, object]] = []
     if config.source is not None:
         rows.append(_file_row("config", config.source.name, config.source))
     if config.data is not None:
         rows.append(_file_row("data.yaml", config.data.name, config.data))
-    rows += _dataset_rows(session.variants)
-    rows += _weights_rows(session.variants)
+    rows += _dataset_rows(bench.variants)
+    rows += _weights_rows(bench.variants)
     return rows
 
 
@@ -66,7 +66,7 @@ def _weights_of(variant: Variant) -> list[tuple[str, WeightsRecipe]]:
     return [(role, recipe) for role, recipe in found if recipe is not None]
 
 
-def calibration_rows(session: Bench, slugs: Iterable[str]) -> list[dict[str, object]]:
+def calibration_rows(bench: Bench, slugs: Iterable[str]) -> list[dict[str, object]]:
     """Where the calibration images of each measured static INT8 variant (``slugs``) came from:
     one row per model and calibration size (source split, image count, sampling seed)."""
     from harness.builders import materialize
@@ -74,7 +74,7 @@ def calibration_rows(session: Bench, slugs: Iterable[str]) -> list[dict[str, obj
 
     wanted = set(slugs)
     rows: dict[tuple[str, int], dict[str, object]] = {}
-    for variant in session.variants:
+    for variant in bench.variants:
         quant = variant.quant
         if variant.slug not in wanted or quant is None or quant.method != "static":
             continue
@@ -83,7 +83,7 @@ def calibration_rows(session: Bench, slugs: Iterable[str]) -> list[dict[str, obj
         if data is None or key in rows:
             continue
         try:
-            plan = calibration_plan(materialize(data, session.ctx), quant.calib_size).to_dict()
+            plan = calibration_plan(materialize(data, bench.ctx), quant.calib_size).to_dict()
         except DatasetError as exc:  # the variant itself failed on the same error
             plan = {"error": str(exc)}
         rows[key] = {"model": variant.model, "calib_size": quant.calib_size, **plan}

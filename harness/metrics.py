@@ -10,7 +10,7 @@ import types
 from collections.abc import Mapping
 from typing import NamedTuple
 
-__all__ = ["METRICS", "ACCURACY_METRICS", "MetricInfo", "regression"]
+__all__ = ["ACCURACY_METRICS", "METRICS", "MetricInfo", "regression"]
 
 
 class MetricInfo(NamedTuple):

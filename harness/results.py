@@ -24,20 +24,20 @@ from harness.fsutil import atomic_write_text
 from harness.metrics import METRICS
 
 __all__ = [
-    "SCHEMA_VERSION",
-    "STATUSES",
-    "STUDY_NAMES",
     "ABLATION",
     "DISTILLATION",
     "INPUTS",
     "INT8_CALIBRATION",
     "MIXED_PRECISION",
     "PRUNING",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "STUDY_NAMES",
     "VERDICT_CALIBRATION",
+    "RunResults",
     "StudyColumn",
     "StudyLayout",
     "VariantResult",
-    "RunResults",
     "check_metrics",
 ]
 

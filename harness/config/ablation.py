@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from harness.config.reader import Where, check_keys
 
-__all__ = ["AblationSpec", "ABLATION_KEYS", "ROWS"]
+__all__ = ["ABLATION_KEYS", "ROWS", "AblationSpec"]
 
 ABLATION_KEYS = ("backend", "multi_scale", "max_map_drop")
 ROWS = ("Baseline", "+KD", "+INT8", "+Multi-scale training", "+TTA", "+Pruning", "All combined")

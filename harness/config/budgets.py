@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from harness.config.reader import Where, check_keys
 from harness.errors import ConfigError
 
-__all__ = ["Budget", "BudgetOverride", "Budgets", "BUDGET_KEYS", "RELATIVE_KEYS"]
+__all__ = ["BUDGET_KEYS", "RELATIVE_KEYS", "Budget", "BudgetOverride", "Budgets"]
 
 
 DEFAULT_MAX_MAP_DROP = 0.01

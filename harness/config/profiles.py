@@ -16,7 +16,7 @@ from types import MappingProxyType
 from harness.config.reader import did_you_mean
 from harness.errors import ConfigError
 
-__all__ = ["PROFILES", "DEFAULT_PROFILE", "profile_defaults"]
+__all__ = ["DEFAULT_PROFILE", "PROFILES", "profile_defaults"]
 
 DEFAULT_PROFILE = "default"
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from harness.errors import ConfigError
 
-__all__ = ["Where", "did_you_mean", "check_keys"]
+__all__ = ["Where", "check_keys", "did_you_mean"]
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from harness.config.reader import Where, check_keys
 
-__all__ = ["VerdictSpec", "VERDICT_KEYS", "INCONCLUSIVE_POLICIES"]
+__all__ = ["INCONCLUSIVE_POLICIES", "VERDICT_KEYS", "VerdictSpec"]
 
 VERDICT_KEYS = (
     "latency_confidence", "accuracy_confidence", "accuracy_resamples", "inconclusive",

@@ -49,7 +49,7 @@ from harness.recipes import TrainRecipe, Variant, WeightsRecipe
 from harness.results import ABLATION
 from harness.studies.base import Bar, Study
 
-__all__ = ["ROWS", "AblationRow", "AblationStudy", "plan", "measure_row", "safe_measure", "tta_unsupported"]
+__all__ = ["ROWS", "AblationRow", "AblationStudy", "measure_row", "plan", "safe_measure", "tta_unsupported"]
 
 _OWN_BUDGET = ("+INT8", "+Pruning", "All combined")
 """Rows judged by their variant's own ``[budgets]``; the others by ``ablation.max_map_drop``."""
@@ -78,21 +78,21 @@ class AblationRow:
         return f"{self.model}-{self.name.strip('+').split()[0].lower().replace('-', '')}"
 
 
-def _first(session: Bench, keep: Callable[[Variant], bool]) -> Variant | None:
-    return next((v for v in session.variants if keep(v)), None)
+def _first(bench: Bench, keep: Callable[[Variant], bool]) -> Variant | None:
+    return next((v for v in bench.variants if keep(v)), None)
 
 
-def plan(session: Bench, model: str) -> list[AblationRow]:
+def plan(bench: Bench, model: str) -> list[AblationRow]:
     """The seven rows of ``model``'s ablation table, each with its variant or its reason."""
-    spec = session.config.ablation
-    reference = next(v for v in session.variants if v.model == model).reference()
+    spec = bench.config.ablation
+    reference = next(v for v in bench.variants if v.model == model).reference()
     base = reference.unpruned(backend=spec.backend)
-    int8 = _first(session, lambda v: v.model == model and v.precision == "int8" and v.backend == spec.backend
+    int8 = _first(bench, lambda v: v.model == model and v.precision == "int8" and v.backend == spec.backend
                   and v.prune is None and v.distill is None)  # fmt: skip
-    pruned = _first(session, lambda v: v.model == model and v.prune is not None and v.distill is None
+    pruned = _first(bench, lambda v: v.model == model and v.prune is not None and v.distill is None
                     and v.prune.method == "structured")  # fmt: skip
-    kd = _first(session, lambda v: v.model == model and v.distill is not None and v.prune is None)
-    kd_pruned = _first(session, lambda v: v.model == model and v.distill is not None and v.prune is not None)
+    kd = _first(bench, lambda v: v.model == model and v.distill is not None and v.prune is None)
+    kd_pruned = _first(bench, lambda v: v.model == model and v.distill is not None and v.prune is not None)
     row = _Rows(model, base, spec.backend)
     return [
         row.make("Baseline", base, "FP32 reference"),
@@ -103,7 +103,7 @@ def plan(session: Bench, model: str) -> list[AblationRow]:
             int8.quant.slug if int8 and int8.quant else "",
             _why(int8, "INT8 configuration on the ablation backend"),
         ),
-        _multi_scale(row, reference, session),
+        _multi_scale(row, reference, bench),
         row.make("+TTA", reference, "augment=True (scales 1, 0.83, 0.67; flip)", tta=True),
         row.make(
             "+Pruning",
@@ -157,15 +157,15 @@ def tta_unsupported(net: object) -> str:
     return ""
 
 
-def _multi_scale(row: _Rows, reference: Variant, session: Bench) -> AblationRow:
+def _multi_scale(row: _Rows, reference: Variant, bench: Bench) -> AblationRow:
     """The reference's last training stage again with ``multi_scale`` (same epochs, seed, data);
     for a user's ``.pt``, see :func:`_multi_scale_finetune`."""
     name = "+Multi-scale training"
-    source, multi_scale = reference.source, session.config.ablation.multi_scale
+    source, multi_scale = reference.source, bench.config.ablation.multi_scale
     if multi_scale <= 0:
         return row.make(name, None, "", "ablation.multi_scale is 0")
     if isinstance(source, WeightsRecipe):
-        return _multi_scale_finetune(row, reference, source, session)
+        return _multi_scale_finetune(row, reference, source, bench)
     if not isinstance(source, TrainRecipe):
         return row.make(name, None, "", f"the reference is not a training run ({source.describe()})")
     variant = dataclasses.replace(
@@ -178,7 +178,7 @@ def _multi_scale(row: _Rows, reference: Variant, session: Bench) -> AblationRow:
 
 
 def _multi_scale_finetune(
-    row: _Rows, reference: Variant, weights: WeightsRecipe, session: Bench
+    row: _Rows, reference: Variant, weights: WeightsRecipe, bench: Bench
 ) -> AblationRow:
     """A user's ``.pt`` fine-tuned with ``multi_scale``, against the same fine-tune without it.
 
@@ -188,7 +188,7 @@ def _multi_scale_finetune(
     credit multi-scale training with whatever the extra epochs (on this dataset, with these
     arguments) did.
     """
-    config = session.config
+    config = bench.config
     model = config.model(reference.model)
     data = weights.data or data_recipe(config)  # the paired data.yaml, not hashed again
     plain = finetune_recipe(weights, model.epochs, data, model, config)
@@ -222,11 +222,11 @@ def _combined(row: _Rows, student: Variant | None, int8: Variant | None) -> Abla
     return dataclasses.replace(row.make(name, variant, " + ".join(parts)), reason=note)
 
 
-def _runner(session: Bench, row: AblationRow) -> Runner:
+def _runner(bench: Bench, row: AblationRow) -> Runner:
     """The row's runner; TTA wraps the reference's PyTorch model with ``augment=True``."""
     if row.variant is None:
         raise ValueError(f"{row.name} has no variant: {row.reason}")
-    runner = session.runner(row.variant)
+    runner = bench.runner(row.variant)
     if not row.tta:
         return runner
     if not isinstance(runner, TorchRunner):
@@ -237,22 +237,22 @@ def _runner(session: Bench, row: AblationRow) -> Runner:
     return TorchRunner(runner.net, str(runner.device), dtype, runner.artifact, augment=True)
 
 
-def measure_row(session: Bench, row: AblationRow) -> dict[str, object]:
+def measure_row(bench: Bench, row: AblationRow) -> dict[str, object]:
     """Measure one row (raises BackendUnavailable when its runtime is absent)."""
     out = _unmeasured(row, row.reason)
     if row.variant is None:
         return out
-    runner, base = _runner(session, row), session.runner(row.baseline)
+    runner, base = _runner(bench, row), bench.runner(row.baseline)
     if row.tta:
-        result, matches = session.score_runner(runner, row.variant, mode="tta")
+        result, matches = bench.score_runner(runner, row.variant, mode="tta")
     else:  # shared with test_accuracy when the variant is in the matrix
-        result, matches = session.accuracy(row.variant), session.matches(row.variant)
-    verdicts, lat = session.config.verdicts, session.config.latency
+        result, matches = bench.accuracy(row.variant), bench.matches(row.variant)
+    verdicts, lat = bench.config.verdicts, bench.config.latency
     drop = paired_map_drop(
-        matches, session.matches(row.baseline), verdicts.accuracy_confidence, verdicts.accuracy_resamples
+        matches, bench.matches(row.baseline), verdicts.accuracy_confidence, verdicts.accuracy_resamples
     )
-    baseline = session.accuracy(row.baseline)
-    x = session.input_batch(row.variant, 1)
+    baseline = bench.accuracy(row.baseline)
+    x = bench.input_batch(row.variant, 1)
     timed = interleave(lambda: runner(x), lambda: base(x), lat.interleaved_rounds, lat.warmup)
     speed = timed.interval(verdicts.latency_confidence)
     out |= {
@@ -263,7 +263,7 @@ def measure_row(session: Bench, row: AblationRow) -> dict[str, object]:
         "map_drop_ci": [drop.low, drop.high],
         "baseline_map50": baseline.map50,
         "baseline_map50_95": baseline.map50_95,
-        "params": session.network_size(row.variant)["params"],
+        "params": bench.network_size(row.variant)["params"],
         "file_bytes": float(file_bytes(runner.artifact)),
         "baseline_file_bytes": float(file_bytes(base.artifact)),
         "latency_ms": timed.candidate_median_s * 1e3,
@@ -274,10 +274,10 @@ def measure_row(session: Bench, row: AblationRow) -> dict[str, object]:
     return out
 
 
-def safe_measure(session: Bench, row: AblationRow) -> dict[str, object]:
+def safe_measure(bench: Bench, row: AblationRow) -> dict[str, object]:
     """:func:`measure_row`, with an absent runtime recorded as the row's reason."""
     try:
-        return measure_row(session, row)
+        return measure_row(bench, row)
     except BackendUnavailable as exc:
         return _unmeasured(row, str(exc))
 

@@ -36,7 +36,7 @@ class Case(Protocol):
         ...
 
 
-class NotMeasurable(Exception):  # noqa: N818 (an expected outcome, not an error: a skip)
+class NotMeasurable(Exception):
     """This case cannot be measured on this config or machine; the message says why (a skip)."""
 
 

@@ -129,27 +129,27 @@ class DistillRow:
         }
 
 
-def cases(session: Bench) -> list[DistillCase]:
+def cases(bench: Bench) -> list[DistillCase]:
     """One case per distilled student of the matrix (whatever backends it runs on)."""
     found: dict[str, DistillCase] = {}
-    backend = _backend(session)
-    for variant in session.variants:
+    backend = _backend(bench)
+    for variant in bench.variants:
         if variant.distill is not None and backend is not None:
-            case = _case(session, dataclasses.replace(variant, backend=backend), backend)
+            case = _case(bench, dataclasses.replace(variant, backend=backend), backend)
             found.setdefault(case.slug, case)
     return list(found.values())
 
 
-def _backend(session: Bench) -> str | None:
+def _backend(bench: Bench) -> str | None:
     """The backend the study times on: the first of ``distill.backends`` in the matrix."""
-    return next((b for b in session.config.distill.backends if b in session.config.matrix.backend), None)
+    return next((b for b in bench.config.distill.backends if b in bench.config.matrix.backend), None)
 
 
-def _case(session: Bench, variant: Variant, backend: str) -> DistillCase:
+def _case(bench: Bench, variant: Variant, backend: str) -> DistillCase:
     recipe = variant.source
     assert isinstance(recipe, DistillRecipe)
-    model = session.config.model(variant.model)
-    control = control_recipe(recipe.student, recipe.data, model, session.config)
+    model = bench.config.model(variant.model)
+    control = control_recipe(recipe.student, recipe.data, model, bench.config)
     control_prune = control.spec if isinstance(control, PruneRecipe) else None
     teacher_model = variant.model if recipe.spec.teacher == REFERENCE_TEACHER else recipe.spec.teacher
     return DistillCase(
@@ -160,20 +160,20 @@ def _case(session: Bench, variant: Variant, backend: str) -> DistillCase:
     )
 
 
-def measure_case(session: Bench, case: DistillCase) -> DistillRow:
+def measure_case(bench: Bench, case: DistillCase) -> DistillRow:
     """Build and measure one case (see the module docstring)."""
-    kd = session.config.distill
+    kd = bench.config.distill
     student = case.variant.prune.slug if case.variant.prune else "p00"
     bar = kd.bar_for(case.variant.model, case.spec.teacher, case.spec.method, case.pruned)
     row = DistillRow(case.slug, case.variant.model, student, case.spec, bar, case.variant.backend)
-    _accuracy(session, case, row)
-    _sizes(session, case, row)
-    _speed(session, case, row)
-    _epochs(session, case, row)
+    _accuracy(bench, case, row)
+    _sizes(bench, case, row)
+    _speed(bench, case, row)
+    _epochs(bench, case, row)
     return row
 
 
-def _accuracy(session: Bench, case: DistillCase, row: DistillRow) -> None:
+def _accuracy(bench: Bench, case: DistillCase, row: DistillRow) -> None:
     """mAP50-95 of the teacher, the reference, the start, the control and the KD student (on torch)."""
     on_torch = {
         "teacher": case.teacher,
@@ -183,23 +183,23 @@ def _accuracy(session: Bench, case: DistillCase, row: DistillRow) -> None:
         "kd": case.variant,
     }
     for role, variant in on_torch.items():
-        row.maps[role] = session.accuracy(dataclasses.replace(variant, backend="torch")).map50_95
+        row.maps[role] = bench.accuracy(dataclasses.replace(variant, backend="torch")).map50_95
 
 
-def _sizes(session: Bench, case: DistillCase, row: DistillRow) -> None:
-    row.params["teacher"] = session.network_size(case.teacher).get("params")
-    row.params["student"] = session.network_size(case.variant).get("params")
+def _sizes(bench: Bench, case: DistillCase, row: DistillRow) -> None:
+    row.params["teacher"] = bench.network_size(case.teacher).get("params")
+    row.params["student"] = bench.network_size(case.variant).get("params")
 
 
-def _speed(session: Bench, case: DistillCase, row: DistillRow) -> None:
+def _speed(bench: Bench, case: DistillCase, row: DistillRow) -> None:
     """Control and KD student each timed interleaved against the teacher (FP32, batch 1)."""
-    lat = session.config.latency
-    teacher = _runner_or_none(session, case.teacher, row)
+    lat = bench.config.latency
+    teacher = _runner_or_none(bench, case.teacher, row)
     if teacher is None:
         return
-    x = session.input_batch(case.variant, 1)
+    x = bench.input_batch(case.variant, 1)
     for role, variant in (("control", case.control), ("kd", case.variant)):
-        runner = _runner_or_none(session, variant, row)
+        runner = _runner_or_none(bench, variant, row)
         if runner is None:
             continue
         timed = interleave(lambda r=runner: r(x), lambda: teacher(x), lat.interleaved_rounds, lat.warmup)
@@ -207,12 +207,12 @@ def _speed(session: Bench, case: DistillCase, row: DistillRow) -> None:
         row.latency_ms.setdefault("teacher", timed.reference_median_s * 1e3)
 
 
-def _epochs(session: Bench, case: DistillCase, row: DistillRow) -> None:
+def _epochs(bench: Bench, case: DistillCase, row: DistillRow) -> None:
     """Mean seconds per epoch with the teacher and without (the control's own training)."""
     row.epoch_s["kd"] = statistics.fmean(
-        read_report(build(case.recipe, session.ctx).directory)["epoch_seconds"]
+        read_report(build(case.recipe, bench.ctx).directory)["epoch_seconds"]
     )
-    control = build(case.control.source, session.ctx).directory / RESULTS_FILE
+    control = build(case.control.source, bench.ctx).directory / RESULTS_FILE
     try:
         row.epoch_s["control"] = statistics.fmean(epoch_seconds(control))
     except HarnessError as exc:
@@ -220,9 +220,9 @@ def _epochs(session: Bench, case: DistillCase, row: DistillRow) -> None:
         row.notes.append(f"control epoch time not measured: {exc}")
 
 
-def _runner_or_none(session: Bench, variant: Variant, row: DistillRow) -> Runner | None:
+def _runner_or_none(bench: Bench, variant: Variant, row: DistillRow) -> Runner | None:
     try:
-        return session.runner(variant)
+        return bench.runner(variant)
     except BackendUnavailable as exc:
         row.notes.append(f"{variant.slug}: {exc}")
         return None

@@ -43,9 +43,9 @@ __all__ = [
     "MixedPrecisionSearch",
     "MixedPrecisionStudy",
     "candidates",
-    "worst_int8",
     "run_study",
     "target_check",
+    "worst_int8",
 ]
 
 
@@ -104,29 +104,29 @@ class MixedPrecisionSearch:
         return out
 
 
-def candidates(session: Bench, model: str) -> list[Variant]:
+def candidates(bench: Bench, model: str) -> list[Variant]:
     """The model's ONNX Runtime INT8 variants that SQNR can rank: static, QDQ, all operator types."""
     return [
         v
-        for v in session.variants
+        for v in bench.variants
         if v.model == model and v.backend == "onnxruntime" and v.quant is not None
         and v.quant.method == "static" and v.quant.format == "qdq"
     ]  # fmt: skip
 
 
-def worst_int8(session: Bench, model: str) -> Variant | None:
+def worst_int8(bench: Bench, model: str) -> Variant | None:
     """The candidate with the lowest mAP50-95 (ties: the first in matrix order), or None."""
     measured = []
-    for variant in candidates(session, model):
+    for variant in candidates(bench, model):
         try:
-            measured.append((session.accuracy(variant).map50_95, variant))
+            measured.append((bench.accuracy(variant).map50_95, variant))
         except BackendUnavailable:
             continue
     return min(measured, key=lambda pair: pair[0])[1] if measured else None
 
 
 def run_study(
-    session: Bench,
+    bench: Bench,
     base: Variant,
     spec: MixedPrecisionSpec,
     max_drop: float,
@@ -146,19 +146,19 @@ def run_study(
     if not isinstance(recipe, OrtQuantRecipe) or recipe.data is None:
         raise ValueError(f"{base.slug} is not a static ONNX Runtime INT8 variant")
     fp32 = dataclasses.replace(base, precision="fp32", quant=None)
-    float_map = session.accuracy(fp32).map50_95
-    int8_map = session.accuracy(base).map50_95
+    float_map = bench.accuracy(fp32).map50_95
+    int8_map = bench.accuracy(base).map50_95
     loss = float_map - int8_map
     if target_map is None and loss <= 0:  # nothing to take back: no ranking, no steps
         return MixedPrecisionSearch(base.model, base.slug, float_map, int8_map, int8_map, (), ())
     target = target_map if target_map is not None else float_map - min(max_drop, (1.0 - spec.recover) * loss)
-    layers = _rank(session, recipe, spec.sensitivity_images)
+    layers = _rank(bench, recipe, spec.sensitivity_images)
     tables: dict[tuple[str, ...], MatchTable] = {}
-    measure = _step_measure(session, base, recipe, tables)
+    measure = _step_measure(bench, base, recipe, tables)
     steps = search(measure, recipe, layers, target, steps=range(min(spec.max_layers, len(layers)) + 1))
     drop = None
     if steps:
-        drop = paired_map_drop(tables[steps[-1].kept], session.matches(fp32), confidence, resamples)
+        drop = paired_map_drop(tables[steps[-1].kept], bench.matches(fp32), confidence, resamples)
     return MixedPrecisionSearch(
         base.model, base.slug, float_map, int8_map, target, tuple(layers), tuple(steps), drop
     )
@@ -183,33 +183,33 @@ def target_check(study: MixedPrecisionSearch, inconclusive_fails: bool = False) 
     return check_map_drop(budget, name, value, reference, None, study.last_drop, inconclusive_fails)
 
 
-def _rank(session: Bench, recipe: OrtQuantRecipe, n_images: int) -> list[LayerSensitivity]:
+def _rank(bench: Bench, recipe: OrtQuantRecipe, n_images: int) -> list[LayerSensitivity]:
     """Layers of ``recipe``'s graph, most sensitive first, on its first calibration images."""
     assert recipe.data is not None  # checked by the caller
     n = min(n_images, recipe.quant.calib_size)
-    images = calibration_images(materialize(recipe.data, session.ctx), recipe.source.imgsz, n)
-    return layer_sensitivity(build(recipe, session.ctx).path, images)
+    images = calibration_images(materialize(recipe.data, bench.ctx), recipe.source.imgsz, n)
+    return layer_sensitivity(build(recipe, bench.ctx).path, images)
 
 
 def _step_measure(
-    session: Bench, base: Variant, full: OrtQuantRecipe, tables: dict[tuple[str, ...], MatchTable]
+    bench: Bench, base: Variant, full: OrtQuantRecipe, tables: dict[tuple[str, ...], MatchTable]
 ) -> Callable[[OrtQuantRecipe], MixedStep]:
     """A ``search`` callback: build one step, evaluate it, time it interleaved against full INT8.
 
     Each step's val detections, matched per image, go to ``tables`` under its kept layers.
     """
-    ctx, lat = session.ctx, session.config.latency
-    base_runner = session.runner(base)
-    x = session.input_batch(base, 1)
+    ctx, lat = bench.ctx, bench.config.latency
+    base_runner = bench.runner(base)
+    x = bench.input_batch(base, 1)
 
     def measure(recipe: OrtQuantRecipe) -> MixedStep:
-        if recipe == full:  # step 0 is the base variant: its scores are the session's already
+        if recipe == full:  # step 0 is the base variant: its scores are the bench's already
             runner = base_runner
-            result, tables[recipe.keep_float] = session.accuracy(base), session.matches(base)
+            result, tables[recipe.keep_float] = bench.accuracy(base), bench.matches(base)
         else:
             artifact = build(recipe, ctx)
             runner = OrtRunner(artifact.path, artifact.sha256, ["CPUExecutionProvider"], ctx.threads)
-            result, tables[recipe.keep_float] = session.score_runner(runner, base)
+            result, tables[recipe.keep_float] = bench.score_runner(runner, base)
         timed = interleave(lambda: runner(x), lambda: base_runner(x), lat.interleaved_rounds, lat.warmup)
         return MixedStep(recipe.keep_float, result.map50_95, timed.speedup, 1e3 * timed.candidate_median_s)
 

@@ -133,31 +133,31 @@ class PruneRow:
         }
 
 
-def cases(session: Bench) -> list[PruneCase]:
+def cases(bench: Bench) -> list[PruneCase]:
     """One case per model and pruning configuration in the matrix."""
     found: dict[tuple[str, PruneSpec], Variant] = {}
-    for variant in session.variants:
+    for variant in bench.variants:
         if variant.prune is not None and variant.distill is None:
             fp32 = dataclasses.replace(variant, precision="fp32", backend="torch", quant=None)
             found.setdefault((variant.model, variant.prune), fp32)
     return [PruneCase(v) for v in found.values()]
 
 
-def measure_case(session: Bench, case: PruneCase) -> PruneRow:
+def measure_case(bench: Bench, case: PruneCase) -> PruneRow:
     """Build and measure one case (see the module docstring)."""
-    pruning = session.config.pruning
+    pruning = bench.config.pruning
     row = PruneRow(case.variant.model, case.spec, pruning.bar_for(case.spec.ratio))
-    _cost(session, case, row)
-    _sizes(session, case, row)
-    _speed(session, case, row)
-    _accuracy(session, case, row)
+    _cost(bench, case, row)
+    _sizes(bench, case, row)
+    _speed(bench, case, row)
+    _accuracy(bench, case, row)
     return row
 
 
-def _cost(session: Bench, case: PruneCase, row: PruneRow) -> None:
+def _cost(bench: Bench, case: PruneCase, row: PruneRow) -> None:
     """Seconds and peak memory of every pruning step (summed and maxed), sparsity if unstructured."""
     assert isinstance(case.variant.source, PruneRecipe)
-    steps = read_report(build(case.variant.source, session.ctx).directory)["steps"]
+    steps = read_report(build(case.variant.source, bench.ctx).directory)["steps"]
     row.seconds = sum(float(s["seconds"]) for s in steps)
     peaks = [float(s["process_peak_rss_mib"]) for s in steps if s.get("process_peak_rss_mib") is not None]
     row.peak_memory_mib = max(peaks, default=None)  # None off Linux (no /proc/self/status)
@@ -165,40 +165,40 @@ def _cost(session: Bench, case: PruneCase, row: PruneRow) -> None:
         row.sparsity = float(steps[-1]["sparsity"])
 
 
-def _sizes(session: Bench, case: PruneCase, row: PruneRow) -> None:
+def _sizes(bench: Bench, case: PruneCase, row: PruneRow) -> None:
     """params, GFLOPs, .pt and ONNX bytes of the unpruned and the pruned network."""
     for when, variant in (("before", case.variant.unpruned()), ("after", case.variant)):
-        size = session.network_size(variant)
+        size = bench.network_size(variant)
         row.sizes[f"params_{when}"] = size.get("params")
         row.sizes[f"gflops_{when}"] = size.get("gflops")
-        row.sizes[f"pt_bytes_{when}"] = float(file_bytes(session.runner(variant).artifact))
-        onnx = _runner_or_none(session, dataclasses.replace(variant, backend="onnxruntime"), row)
+        row.sizes[f"pt_bytes_{when}"] = float(file_bytes(bench.runner(variant).artifact))
+        onnx = _runner_or_none(bench, dataclasses.replace(variant, backend="onnxruntime"), row)
         row.sizes[f"onnx_bytes_{when}"] = float(file_bytes(onnx.artifact)) if onnx else None
 
 
-def _speed(session: Bench, case: PruneCase, row: PruneRow) -> None:
+def _speed(bench: Bench, case: PruneCase, row: PruneRow) -> None:
     """Pruned vs unpruned latency on each FP32 speed backend, interleaved on one real input."""
-    lat = session.config.latency
+    lat = bench.config.latency
     for backend in SPEED_BACKENDS:
         pruned = dataclasses.replace(case.variant, backend=backend)
-        after = _runner_or_none(session, pruned, row)
-        before = _runner_or_none(session, pruned.unpruned(), row)
+        after = _runner_or_none(bench, pruned, row)
+        before = _runner_or_none(bench, pruned.unpruned(), row)
         if after is None or before is None:
             continue
-        x = session.input_batch(pruned, 1)
+        x = bench.input_batch(pruned, 1)
         timed = interleave(lambda: after(x), lambda: before(x), lat.interleaved_rounds, lat.warmup)
         row.latency_ms[backend] = (timed.reference_median_s * 1e3, timed.candidate_median_s * 1e3)
-        interval = timed.interval(session.config.verdicts.latency_confidence)
+        interval = timed.interval(bench.config.verdicts.latency_confidence)
         if interval is not None:
             row.speedup_ci[backend] = interval
 
 
-def _accuracy(session: Bench, case: PruneCase, row: PruneRow) -> None:
+def _accuracy(bench: Bench, case: PruneCase, row: PruneRow) -> None:
     """mAP50-95 of the reference, the pruned model before fine-tuning, and after."""
-    row.map_reference = session.accuracy(case.variant.reference()).map50_95
-    row.map_finetuned = session.accuracy(case.variant).map50_95
+    row.map_reference = bench.accuracy(case.variant.reference()).map50_95
+    row.map_finetuned = bench.accuracy(case.variant).map50_95
     raw = without_finetune(case.variant)
-    row.map_pruned = row.map_finetuned if raw == case.variant else session.accuracy(raw).map50_95
+    row.map_pruned = row.map_finetuned if raw == case.variant else bench.accuracy(raw).map50_95
 
 
 def without_finetune(variant: Variant) -> Variant:
@@ -210,10 +210,10 @@ def without_finetune(variant: Variant) -> Variant:
     return dataclasses.replace(variant, source=dataclasses.replace(source, spec=spec), prune=spec)
 
 
-def _runner_or_none(session: Bench, variant: Variant, row: PruneRow) -> Runner | None:
+def _runner_or_none(bench: Bench, variant: Variant, row: PruneRow) -> Runner | None:
     """The variant's runner, or None with a note when its backend cannot run here."""
     try:
-        return session.runner(variant)
+        return bench.runner(variant)
     except BackendUnavailable as exc:
         row.notes.append(f"{variant.slug}: {exc}")
         return None

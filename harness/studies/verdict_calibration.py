@@ -36,12 +36,12 @@ __all__ = [
     "CalibrationRow",
     "LatencyTrials",
     "VerdictCalibrationStudy",
-    "latency_trials",
+    "accuracy_flags",
     "busy_wait",
-    "slowed",
     "degrade",
     "degrade_to",
-    "accuracy_flags",
+    "latency_trials",
+    "slowed",
 ]
 
 Call = Callable[[], object]
