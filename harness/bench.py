@@ -93,6 +93,15 @@ class Bench:
             raise found
         return found
 
+    def runner_or_note(self, variant: Variant, notes: list[str]) -> Runner | None:
+        """The variant's batch-1 runner, or None with a note in ``notes`` when its backend cannot
+        run here (a study records what it could not measure instead of failing)."""
+        try:
+            return self.runner(variant)
+        except BackendUnavailable as exc:
+            notes.append(f"{variant.slug}: {exc}")
+            return None
+
     def detections(self, variant: Variant) -> tuple[list[Detections], list[GroundTruth]]:
         """Per-image detections of ``variant`` on the val split and the ground truth, once per run."""
         key = (variant.slug, variant.source.key())
@@ -148,6 +157,15 @@ class Bench:
         samples = self.val_samples()
         images = [read_image(samples[i % len(samples)].image) for i in range(batch)]
         return np.stack([letterbox(img, variant.imgsz)[0] for img in images])
+
+    @property
+    def models(self) -> list[str]:
+        """The matrix's model names, in matrix order."""
+        return list(dict.fromkeys(v.model for v in self.variants))
+
+    def reference(self, model: str) -> Variant:
+        """The FP32 PyTorch reference of ``model`` (StopIteration for a model not in the matrix)."""
+        return next(v for v in self.variants if v.model == model).reference()
 
     def baseline(self, model: str) -> tuple[Baseline | None, bool]:
         """The stored baseline for ``model`` and whether its fingerprint is this machine's."""

@@ -93,7 +93,7 @@ def _parametrize(metafunc: pytest.Metafunc) -> None:
     if "variant" in names:
         metafunc.parametrize("variant", bench.variants, ids=[v.slug for v in bench.variants])
     if "model_name" in names:
-        metafunc.parametrize("model_name", list(dict.fromkeys(v.model for v in bench.variants)))
+        metafunc.parametrize("model_name", bench.models)
     for study in registered():
         if study.fixture in names and study.fixture != GENERIC_FIXTURE:
             _parametrize_cases(metafunc, study.fixture, study.cases(bench), study.empty)

@@ -54,7 +54,7 @@ def test_repeatability(model_name: str, harness_state: RunState) -> None:
 
     This is the noise floor every same-run speedup stands on.
     """
-    reference = next(v for v in harness_state.run.bench.variants if v.model == model_name).reference()
+    reference = harness_state.run.bench.reference(model_name)
     ratio = harness_state.call(repeatability, reference)
     harness_state.enforce([
         check_bound("repeatability_high", reference.slug, "reference vs itself latency ratio, CI high",

@@ -11,14 +11,15 @@ whose name no registered study has is an error with a suggestion, once the studi
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from harness.config.reader import Where
+from harness.config.reader import Where, did_you_mean
 from harness.errors import ConfigError
 
 __all__ = ["StudyTables"]
+
+_PROFILE_DEFAULTS = Where("the profile defaults")
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class StudyTables:
     """Each study's settings by study name, and where in the config file they were read."""
 
     tables: tuple[tuple[str, Mapping[str, object]], ...] = ()
-    origin: Where = Where("the profile defaults")
+    origin: Where = _PROFILE_DEFAULTS
 
     @classmethod
     def from_mapping(cls, value: object, where: Where) -> StudyTables:
@@ -47,9 +48,8 @@ class StudyTables:
         """Fail on a sub-table that no registered study reads, naming the closest study name."""
         for name, _ in self.tables:
             if name not in registered:
-                close = difflib.get_close_matches(name, list(registered), n=1, cutoff=0.6)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
                 raise ConfigError(
-                    f"unknown study '{self.origin.key(name)}' in {self.origin.source}{hint} "
+                    f"unknown study '{self.origin.key(name)}' in {self.origin.source}"
+                    f"{did_you_mean(name, registered)} "
                     f"(registered studies: {', '.join(registered)})"
                 )

@@ -17,12 +17,12 @@ __all__ = ["layout_tables"]
 _LEGEND = "Rows as the study recorded them in results.json `studies`; `-` = not measured."
 
 
-def layout_tables(run: RunResults, skip: frozenset[str] = frozenset()) -> list[ReportTable]:
+def layout_tables(run: RunResults) -> list[ReportTable]:
     """One table per study with a layout and rows, in the order the run recorded them."""
     return [
         _table(name, layout, run.studies[name])
         for name, layout in run.study_layouts.items()
-        if name not in skip and run.studies.get(name)
+        if run.studies.get(name)
     ]
 
 

@@ -85,7 +85,7 @@ def _first(bench: Bench, keep: Callable[[Variant], bool]) -> Variant | None:
 def plan(bench: Bench, model: str) -> list[AblationRow]:
     """The seven rows of ``model``'s ablation table, each with its variant or its reason."""
     spec = bench.config.ablation
-    reference = next(v for v in bench.variants if v.model == model).reference()
+    reference = bench.reference(model)
     base = reference.unpruned(backend=spec.backend)
     int8 = _first(bench, lambda v: v.model == model and v.precision == "int8" and v.backend == spec.backend
                   and v.prune is None and v.distill is None)  # fmt: skip
@@ -302,8 +302,7 @@ class AblationStudy(Study[AblationRow, dict[str, object]]):
 
     def cases(self, bench: Bench) -> list[AblationRow]:
         """Every model's planned rows."""
-        models = dict.fromkeys(v.model for v in bench.variants)
-        return [row for model in models for row in plan(bench, model)]
+        return [row for model in bench.models for row in plan(bench, model)]
 
     def measure(self, bench: Bench, case: AblationRow) -> dict[str, object]:
         """The row's figures (a row that cannot be built keeps its reason: :func:`safe_measure`)."""

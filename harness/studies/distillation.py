@@ -23,14 +23,13 @@ import dataclasses
 import statistics
 from dataclasses import dataclass, field
 
-from harness.backends.base import Runner
 from harness.bench import Bench
 from harness.builders import build
 from harness.builders.distill import read_report
 from harness.builders.train import RESULTS_FILE, epoch_seconds
 from harness.checks import check_bound
 from harness.config.distillation import REFERENCE_TEACHER, DistillBar
-from harness.errors import BackendUnavailable, HarnessError
+from harness.errors import HarnessError
 from harness.matrix import control_recipe
 from harness.measure.latency import interleave
 from harness.recipes import DistillRecipe, DistillSpec, PruneRecipe, Variant
@@ -194,12 +193,12 @@ def _sizes(bench: Bench, case: DistillCase, row: DistillRow) -> None:
 def _speed(bench: Bench, case: DistillCase, row: DistillRow) -> None:
     """Control and KD student each timed interleaved against the teacher (FP32, batch 1)."""
     lat = bench.config.latency
-    teacher = _runner_or_none(bench, case.teacher, row)
+    teacher = bench.runner_or_note(case.teacher, row.notes)
     if teacher is None:
         return
     x = bench.input_batch(case.variant, 1)
     for role, variant in (("control", case.control), ("kd", case.variant)):
-        runner = _runner_or_none(bench, variant, row)
+        runner = bench.runner_or_note(variant, row.notes)
         if runner is None:
             continue
         timed = interleave(lambda r=runner: r(x), lambda: teacher(x), lat.interleaved_rounds, lat.warmup)
@@ -218,14 +217,6 @@ def _epochs(bench: Bench, case: DistillCase, row: DistillRow) -> None:
     except HarnessError as exc:
         row.epoch_s["control"] = None
         row.notes.append(f"control epoch time not measured: {exc}")
-
-
-def _runner_or_none(bench: Bench, variant: Variant, row: DistillRow) -> Runner | None:
-    try:
-        return bench.runner(variant)
-    except BackendUnavailable as exc:
-        row.notes.append(f"{variant.slug}: {exc}")
-        return None
 
 
 class DistillationStudy(Study[DistillCase, DistillRow]):

@@ -237,7 +237,7 @@ class MixedPrecisionStudy(Study[MixedPrecisionCase, MixedPrecisionSearch]):
 
     def cases(self, bench: Bench) -> list[MixedPrecisionCase]:
         """One case per model (a model without a subject skips with the reason when measured)."""
-        return [MixedPrecisionCase(m) for m in dict.fromkeys(v.model for v in bench.variants)]
+        return [MixedPrecisionCase(m) for m in bench.models]
 
     def measure(self, bench: Bench, case: MixedPrecisionCase) -> MixedPrecisionSearch:
         """The search on the model's worst static QDQ ONNX Runtime INT8 variant."""

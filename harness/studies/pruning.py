@@ -20,14 +20,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from harness.backends.base import Runner
 from harness.bench import Bench
 from harness.builders import build
 from harness.builders.prune import read_report
 from harness.checks import CheckResult, check_bound, check_speedup
 from harness.config.budgets import Budget
 from harness.config.pruning import SPEED_BACKENDS, PruneBar, PruningSpec
-from harness.errors import BackendUnavailable
 from harness.measure.latency import interleave
 from harness.measure.size import file_bytes
 from harness.measure.stats import Interval
@@ -172,7 +170,7 @@ def _sizes(bench: Bench, case: PruneCase, row: PruneRow) -> None:
         row.sizes[f"params_{when}"] = size.get("params")
         row.sizes[f"gflops_{when}"] = size.get("gflops")
         row.sizes[f"pt_bytes_{when}"] = float(file_bytes(bench.runner(variant).artifact))
-        onnx = _runner_or_none(bench, dataclasses.replace(variant, backend="onnxruntime"), row)
+        onnx = bench.runner_or_note(dataclasses.replace(variant, backend="onnxruntime"), row.notes)
         row.sizes[f"onnx_bytes_{when}"] = float(file_bytes(onnx.artifact)) if onnx else None
 
 
@@ -181,8 +179,8 @@ def _speed(bench: Bench, case: PruneCase, row: PruneRow) -> None:
     lat = bench.config.latency
     for backend in SPEED_BACKENDS:
         pruned = dataclasses.replace(case.variant, backend=backend)
-        after = _runner_or_none(bench, pruned, row)
-        before = _runner_or_none(bench, pruned.unpruned(), row)
+        after = bench.runner_or_note(pruned, row.notes)
+        before = bench.runner_or_note(pruned.unpruned(), row.notes)
         if after is None or before is None:
             continue
         x = bench.input_batch(pruned, 1)
@@ -208,15 +206,6 @@ def without_finetune(variant: Variant) -> Variant:
         return variant
     spec = source.spec.without_finetune()
     return dataclasses.replace(variant, source=dataclasses.replace(source, spec=spec), prune=spec)
-
-
-def _runner_or_none(bench: Bench, variant: Variant, row: PruneRow) -> Runner | None:
-    """The variant's runner, or None with a note when its backend cannot run here."""
-    try:
-        return bench.runner(variant)
-    except BackendUnavailable as exc:
-        row.notes.append(f"{variant.slug}: {exc}")
-        return None
 
 
 class PruningStudy(Study[PruneCase, PruneRow]):

@@ -12,6 +12,7 @@ import importlib
 from importlib.metadata import entry_points
 from typing import TypeVar
 
+from harness.config.reader import did_you_mean
 from harness.errors import ConfigError
 from harness.studies.base import Study
 
@@ -49,7 +50,8 @@ def study(name: str) -> Study:  # type: ignore[type-arg]
     """The registered study called ``name``."""
     _load()
     if name not in _REGISTERED:
-        raise ConfigError(f"no study named {name!r} (registered: {', '.join(_REGISTERED)})")
+        hint = did_you_mean(name, _REGISTERED)
+        raise ConfigError(f"no study named {name!r}{hint} (registered: {', '.join(_REGISTERED)})")
     return _REGISTERED[name]
 
 

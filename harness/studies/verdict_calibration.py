@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -180,10 +180,19 @@ class CalibrationRow:
     latency: dict[str, LatencyTrials] = field(default_factory=dict)  # "A/A" / SLOWDOWN_CASE
     latency_skip: str = ""
     reference: str = ""
-    accuracy: tuple[Verdict, Interval, Verdict, Interval, float] | None = (
-        None  # flagged, drop, itself, same, lost
-    )
+    accuracy: AccuracyFlags | None = None
     accuracy_skip: str = ""
+
+
+class AccuracyFlags(NamedTuple):
+    """The accuracy check: the verdict and drop interval of the degraded detections (``lost``
+    mAP50-95 below the reference) and of the reference against itself."""
+
+    flagged: Verdict
+    drop: Interval
+    itself: Verdict
+    same: Interval
+    lost: float
 
 
 class VerdictCalibrationStudy(Study[CalibrationCase, CalibrationRow]):
@@ -195,7 +204,7 @@ class VerdictCalibrationStudy(Study[CalibrationCase, CalibrationRow]):
 
     def cases(self, bench: Bench) -> list[CalibrationCase]:
         """One case per model."""
-        return [CalibrationCase(m) for m in dict.fromkeys(v.model for v in bench.variants)]
+        return [CalibrationCase(m) for m in bench.models]
 
     def measure(self, bench: Bench, case: CalibrationCase) -> CalibrationRow:
         """Latency trials (when ``verdicts.calibration_trials`` > 0), then the accuracy check."""
@@ -230,19 +239,24 @@ class VerdictCalibrationStudy(Study[CalibrationCase, CalibrationRow]):
 
     def summary(self, case: CalibrationCase, row: CalibrationRow) -> str | None:
         """One line per latency trial set and one for the accuracy check."""
-        lines = [
-            f"harness: verdict calibration {row.timed} {name}: {t.failures}/{len(t.verdicts)} FAIL "
-            f"(median speedup {s['median_speedup']:.3f}, median CI width {s['median_ci_width']:.3f})"
-            for name, t in row.latency.items()
-            if (s := t.summary())
-        ]
-        if row.accuracy is not None:
-            flagged, interval, itself, same, lost = row.accuracy
+        lines = [_trials_line(row.timed, name, trials) for name, trials in row.latency.items()]
+        flags = row.accuracy
+        if flags is not None:
             lines.append(
-                f"harness: accuracy verdict {row.reference}: degraded by {lost:.4f}, drop {interval.describe(4)}: "
-                f"{flagged.value}; against itself {same.describe(4)}: {itself.value}"
+                f"harness: accuracy verdict {row.reference}: degraded by {flags.lost:.4f}, drop "
+                f"{flags.drop.describe(4)}: {flags.flagged.value}; against itself {flags.same.describe(4)}: "
+                f"{flags.itself.value}"
             )
         return "\n".join(lines) or None
+
+
+def _trials_line(timed: str, name: str, trials: LatencyTrials) -> str:
+    """One summary line of a latency trial set."""
+    figures = trials.summary()
+    return (
+        f"harness: verdict calibration {timed} {name}: {trials.failures}/{len(trials.verdicts)} FAIL "
+        f"(median speedup {figures['median_speedup']:.3f}, median CI width {figures['median_ci_width']:.3f})"
+    )
 
 
 def _measure_latency(bench: Bench, row: CalibrationRow) -> None:
@@ -263,7 +277,7 @@ def _measure_latency(bench: Bench, row: CalibrationRow) -> None:
 
 def _fastest_call(bench: Bench, model: str) -> tuple[Call, str] | None:
     """A batch-1 call of the model's fastest FP32 variant here (ONNX Runtime, else PyTorch)."""
-    reference = next(v for v in bench.variants if v.model == model).reference()
+    reference = bench.reference(model)
     for variant in (reference.unpruned(backend="onnxruntime"), reference):
         try:
             runner = bench.runner(variant)
@@ -276,7 +290,7 @@ def _fastest_call(bench: Bench, model: str) -> tuple[Call, str] | None:
 
 def _measure_accuracy(bench: Bench, row: CalibrationRow) -> None:
     """The reference's detections degraded to cost one point of mAP50-95, and the reference itself."""
-    reference = next(v for v in bench.variants if v.model == row.model).reference()
+    reference = bench.reference(row.model)
     row.reference = reference.slug
     base = bench.accuracy(reference).map50_95
     if base < 0.05:
@@ -291,17 +305,18 @@ def _measure_accuracy(bench: Bench, row: CalibrationRow) -> None:
     level, draws = verdicts.accuracy_confidence, verdicts.accuracy_resamples
     flagged, interval = accuracy_flags(MatchTable.build(worse, gts), ref, level, draws)
     itself, same = accuracy_flags(ref, ref, level, draws)
-    row.accuracy = (flagged, interval, itself, same, lost)
+    row.accuracy = AccuracyFlags(flagged, interval, itself, same, lost)
 
 
 def _accuracy_bar(row: CalibrationRow) -> Bar:
     """The degraded detections are flagged (FAIL); the reference against itself is not (PASS)."""
     if row.accuracy is None:
         return Bar.skipped("map_loss", row.accuracy_skip)
-    flagged, interval, itself, same, lost = row.accuracy
+    flags = row.accuracy
     return Bar("map_loss", (
-        _verdict_check("aa_accuracy", row.reference, "against itself", itself, Verdict.PASS, same),
-        _verdict_check("loss_flagged", row.reference, f"degraded by {lost:.4f}", flagged, Verdict.FAIL, interval),
+        _verdict_check("aa_accuracy", row.reference, "against itself", flags.itself, Verdict.PASS, flags.same),
+        _verdict_check("loss_flagged", row.reference, f"degraded by {flags.lost:.4f}", flags.flagged, Verdict.FAIL,
+                       flags.drop),
     ))  # fmt: skip
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.bench import Bench
 from harness.config import HarnessConfig, load_config
 from harness.config.ablation import ROWS
-from harness.matrix import build_variants
 from harness.recipes import DistillRecipe, TrainRecipe, WeightsRecipe
 from harness.studies.ablation import AblationRow, plan, tta_unsupported
 
@@ -27,9 +27,8 @@ def _config(root: Path, body: str = "", profile: str = "default") -> HarnessConf
 
 
 def _plan(config: HarnessConfig, model: str = "yolo11n") -> dict[str, AblationRow]:
-    """The plan of ``model`` by row name (plan only reads ``variants`` and ``config``)."""
-    session = types.SimpleNamespace(variants=build_variants(config), config=config)
-    rows = plan(session, model)  # type: ignore[arg-type]
+    """The plan of ``model`` by row name (a bench builds nothing until something is measured)."""
+    rows = plan(Bench.from_config(config), model)
     assert [r.name for r in rows] == list(ROWS)
     return {r.name: r for r in rows}
 

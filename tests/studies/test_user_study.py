@@ -48,8 +48,7 @@ USER_CONFTEST = textwrap.dedent(
         def cases(self, bench):
             where = bench.config.studies.where(self.name)
             limits = where.sequence(self.settings(bench).get("limits", [1]), "limits")
-            models = dict.fromkeys(v.model for v in bench.variants)
-            return [SizeCase(m, where.number(x, "limits", 0.0)) for m in models for x in limits]
+            return [SizeCase(m, where.number(x, "limits", 0.0)) for m in bench.models for x in limits]
 
         def measure(self, bench, case):
             return {"case": case.slug, "images": len(bench.val_samples()), "min": case.limit}
