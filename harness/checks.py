@@ -18,12 +18,13 @@ __all__ = [
     "CheckResult",
     "check_baseline_drop",
     "check_bound",
+    "check_fp32_speed",
     "check_latency_regression",
     "check_map_drop",
     "check_speedup",
 ]
 
-_SUFFIX = {"speedup_vs_reference": "x"}
+_SUFFIX = {"speedup_vs_reference": "x", "speedup_vs_fp32": "x"}
 _TOLERANCE = 1e-9  # a value exactly at the limit passes despite float rounding
 
 
@@ -42,11 +43,21 @@ class CheckResult:
     message: str
     interval: Interval | None = None
     inconclusive: bool = False
+    waived: str | None = None  # the configured reason, when a waiver turned this check off
 
     @property
     def failed(self) -> bool:
         """True only for a check that ran and exceeded its limit."""
         return self.ok is False
+
+    @property
+    def verdict(self) -> str:
+        """``waived``, ``inconclusive``, ``pass``, ``fail`` or ``not checked``."""
+        if self.waived is not None:
+            return "waived"
+        if self.inconclusive:
+            return "inconclusive"
+        return {True: "pass", False: "fail", None: "not checked"}[self.ok]
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -144,6 +155,35 @@ def check_speedup(
     ok = speedup >= limit - _TOLERANCE
     sign = ">=" if ok else "<"
     return result.done(ok, f"{what} {speedup:.2f}x {sign} limit {limit:.2f}x {context}")
+
+
+def check_fp32_speed(
+    budget: Budget,
+    variant: str,
+    ratio: float | None,
+    fp32_latency: float | None,
+    interval: Interval | None = None,
+    not_gated: str = "",
+    inconclusive_fails: bool = False,
+) -> CheckResult:
+    """Speed of a low-precision variant against the FP32 variant of its own backend, timed
+    interleaved in the same run: at least ``min_speedup_vs_fp32`` (1.0: not slower).
+
+    ``not_gated`` says why this precision is reported but not gated here (for example FP16 on a
+    CPU without FP16 arithmetic); the check then does not run. With ``interval`` (of the ratio)
+    it fails only when the whole interval is below the limit.
+    """
+    limit = budget.min_speedup_vs_fp32
+    what = f"{variant}: speed vs FP32 on its own backend"
+    context = f"(value {_fmt(ratio, 3)}x, FP32 latency {_fmt(fp32_latency, 3)} ms)"
+    result = _Partial("fp32_speed", variant, "speedup_vs_fp32", ratio, limit, fp32_latency, None)
+    if ratio is None or limit is None or not_gated:
+        skip = not_gated or _missing(ratio=ratio, limit=limit)
+        return result.done(None, f"{what} not gated: {skip} {context}")
+    if interval is not None:
+        return result.judged(interval, True, inconclusive_fails, what, context)
+    ok = ratio >= limit - _TOLERANCE
+    return result.done(ok, f"{what} {ratio:.3f}x {'>=' if ok else '<'} limit {limit:.2f}x {context}")
 
 
 def check_latency_regression(

@@ -1,7 +1,9 @@
 """The environment fingerprint that keys stored baselines.
 
 Two runs are compared on absolute latency only when their fingerprints are equal: same CPU
-model, core count, thread setting, GPU and versions of Python and the numeric libraries.
+model, the instruction sets that decide INT8 and FP16 speed (AVX2, AVX-512, VNNI, AMX,
+AVX512-FP16), core count, thread setting, GPU and versions of Python, the numeric libraries and
+every backend (OpenVINO, NNCF, NCNN, pnnx, TensorRT).
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-__all__ = ["Fingerprint", "current", "cpu_model", "gpu_name", "package_version"]
+__all__ = ["ISA_FLAGS", "Fingerprint", "current", "cpu_isa", "cpu_model", "gpu_name", "package_version"]
 
 _CPUINFO = Path("/proc/cpuinfo")
 _NOISE = re.compile(r"\((r|tm)\)|@.*$|\b(w/|with) radeon.*$|\b\d+-core\b|\b(cpu|processor)\b", re.I)
-_OPTIONAL = ("gpu", "torch", "ultralytics", "onnxruntime", "numpy")
+_BACKENDS = ("openvino", "nncf", "ncnn", "pnnx", "tensorrt", "onnx")
+_OPTIONAL = ("gpu", "torch", "ultralytics", "onnxruntime", "numpy", "isa", *_BACKENDS)
+ISA_FLAGS = (
+    "avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16",
+    "amx_tile", "amx_int8", "amx_bf16", "amx_fp16", "asimddp", "i8mm", "bf16", "sve",
+)  # fmt: skip
+"""The /proc/cpuinfo flags that decide INT8/FP16/BF16 speed, in report order (x86, then Arm)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,13 @@ class Fingerprint:
     ultralytics: str | None
     onnxruntime: str | None
     numpy: str | None
+    isa: str | None = None
+    openvino: str | None = None
+    nncf: str | None = None
+    ncnn: str | None = None
+    pnnx: str | None = None
+    tensorrt: str | None = None
+    onnx: str | None = None
 
     @property
     def id(self) -> str:
@@ -97,6 +112,21 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def cpu_isa() -> str | None:
+    """The :data:`ISA_FLAGS` this CPU has, space-separated (``"none"`` when it has none of them);
+    None where /proc/cpuinfo has no flags line (not Linux), so the fingerprint says "unknown"."""
+    try:
+        text = _CPUINFO.read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            have = set(value.split())
+            return " ".join(flag for flag in ISA_FLAGS if flag in have) or "none"
+    return None
+
+
 def gpu_name() -> str | None:
     """Name of CUDA device 0 when torch is installed and CUDA is available."""
     try:
@@ -132,4 +162,11 @@ def current(threads: int) -> Fingerprint:
         ultralytics=package_version("ultralytics"),
         onnxruntime=package_version("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino"),
         numpy=package_version("numpy"),
+        isa=cpu_isa(),
+        openvino=package_version("openvino"),
+        nncf=package_version("nncf"),
+        ncnn=package_version("ncnn"),
+        pnnx=package_version("pnnx"),
+        tensorrt=package_version("tensorrt", "tensorrt-cu12", "tensorrt-cu13"),
+        onnx=package_version("onnx"),
     )

@@ -33,6 +33,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "STATUSES",
     "STUDY_NAMES",
+    "VERDICTS",
     "VERDICT_CALIBRATION",
     "RunResults",
     "StudyColumn",
@@ -53,6 +54,7 @@ INT8_CALIBRATION = "int8_calibration"
 MIXED_PRECISION = "mixed_precision"
 PRUNING = "pruning"
 VERDICT_CALIBRATION = "verdict_calibration"
+VERDICTS = "verdicts"  # every budget check of the run, one row each (harness.verdicts)
 STUDY_NAMES = (
     PRUNING,
     DISTILLATION,
@@ -61,6 +63,7 @@ STUDY_NAMES = (
     VERDICT_CALIBRATION,
     INPUTS,
     INT8_CALIBRATION,
+    VERDICTS,
 )
 _VARIANT_TYPES: dict[str, type | tuple[type, ...]] = {
     "variant": str, "model": str, "backend": str, "precision": str, "prune": (int, float),

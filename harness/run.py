@@ -23,10 +23,12 @@ from harness.checks import CheckResult
 from harness.config import HarnessConfig
 from harness.inputs import calibration_rows, input_rows
 from harness.recipes import Variant
+from harness.report.summary import summary_lines
 from harness.report.writer import write_run
-from harness.results import INPUTS, INT8_CALIBRATION, RunResults
+from harness.results import INPUTS, INT8_CALIBRATION, VERDICTS, RunResults
 from harness.studies.base import Bar, Study
 from harness.studies.registry import registered
+from harness.verdicts import LAYOUT, row, settle
 
 __all__ = ["HarnessRun", "Metrics"]
 
@@ -104,6 +106,14 @@ class HarnessRun:
         """Add a line to the terminal summary."""
         self.lines.append(line)
 
+    def verdicts(self, checks: Sequence[CheckResult], test: str) -> list[CheckResult]:
+        """The checks with the config's waivers applied, each recorded as a row of the
+        ``verdicts`` table under ``test`` (the pytest node id, or any name a script gives)."""
+        settled = settle(checks, self.config.budgets)
+        self.results.add_study(VERDICTS, [row(c, test) for c in settled])
+        self.results.describe_study(VERDICTS, LAYOUT)
+        return settled
+
     def note_inconclusive(self, checks: Sequence[CheckResult]) -> None:
         """Say every inconclusive verdict in the summary (it passes or fails by policy)."""
         self.lines.extend(f"harness: {c.message}" for c in checks if c.inconclusive)
@@ -141,7 +151,8 @@ class HarnessRun:
         self._record_inputs()
         reports_dir = reports_dir or self.config.reports_dir
         out = write_run(self.results, reports_dir)
-        self.note(f"harness: report written to {out} (latest: {reports_dir / 'latest'})")
+        self.lines.extend(summary_lines(self.results))
+        self.note(f"harness: report written to {out / 'report.html'} (latest: {reports_dir / 'latest'})")
         if update_baselines:
             self._update_baselines()
 

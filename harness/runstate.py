@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,10 +92,11 @@ class RunState:
         self.enforce([c for b in chosen for c in b.checks])
         _skip_unjudged(chosen)
 
-    @staticmethod
-    def enforce(checks: Sequence[CheckResult]) -> None:
-        """Fail the test when any check failed; its message names variant, metric, value, limit."""
-        failed = [c for c in checks if c.failed]
+    def enforce(self, checks: Sequence[CheckResult]) -> None:
+        """Apply waivers and record the verdicts, then fail the test when any check failed; its
+        message names variant, metric, value, limit (and the interval where there is one)."""
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+        failed = [c for c in self.run.verdicts(checks, test) if c.failed]
         if failed:
             pytest.fail("\n".join(c.message for c in failed), pytrace=False)
 

@@ -7,14 +7,17 @@ backend that cannot run here raises :class:`~harness.errors.BackendUnavailable`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
 from harness.backends.base import Runner
+from harness.backends.native import speed_not_gated
 from harness.checks import (
     CheckResult,
     check_baseline_drop,
+    check_fp32_speed,
     check_latency_regression,
     check_map_drop,
     check_speedup,
@@ -29,7 +32,7 @@ from harness.probes import ProbeRequest, memory_metrics
 from harness.recipes import Variant
 from harness.run import HarnessRun, Metrics
 
-__all__ = ["accuracy_checks", "repeatability", "speed_checks", "timing_input"]
+__all__ = ["accuracy_checks", "own_fp32", "repeatability", "speed_checks", "timing_input"]
 
 THROUGHPUT_ROUNDS = 8  # timed batched calls; each is batch x slower than a batch-1 call
 # Untimed batched calls first: every backend here was steady from its third batched call on
@@ -90,8 +93,37 @@ def speed_checks(
         ),
         check_latency_regression(budget, variant.slug, metrics["latency_median_ms"], stored, same),
     ]
+    if variant.precision != "fp32":
+        checks.append(_fp32_speed(run, variant, runner, x, budget))
     run.note_inconclusive(checks)
     return checks
+
+
+def own_fp32(variant: Variant) -> Variant:
+    """The FP32 variant of ``variant``'s own backend (same model, pruning and distillation)."""
+    return dataclasses.replace(variant, precision="fp32", quant=None)
+
+
+def _fp32_speed(
+    run: HarnessRun, variant: Variant, runner: Runner, x: np.ndarray, budget: Budget
+) -> CheckResult:
+    """Time ``variant`` against its backend's FP32 variant, interleaved; record and check the ratio."""
+    bench, lat, verdicts = run.bench, run.config.latency, run.config.verdicts
+    fp32 = bench.runner(own_fp32(variant))
+    timed, interval = speedup_metrics(
+        runner, fp32, x, lat.interleaved_rounds, lat.warmup, verdicts.latency_confidence
+    )
+    fp32_ms = timed["reference_latency_median_ms"]
+    run.record(variant, {
+        "speedup_vs_fp32": timed["speedup_vs_reference"],
+        "speedup_vs_fp32_ci_low": timed["speedup_ci_low"],
+        "speedup_vs_fp32_ci_high": timed["speedup_ci_high"],
+    })  # fmt: skip
+    not_gated = speed_not_gated(variant, bench.ctx.device)
+    ratio = timed["speedup_vs_reference"]
+    return check_fp32_speed(
+        budget, variant.slug, ratio, fp32_ms, interval, not_gated, verdicts.inconclusive_fails
+    )
 
 
 def _speed_metrics(

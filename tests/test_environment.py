@@ -123,3 +123,40 @@ def test_cpu_model_falls_back_without_cpuinfo(tmp_path: Path, monkeypatch: pytes
 def test_package_version_of_absent_package_is_none() -> None:
     assert environment.package_version("surely-not-installed-pkg-xyz") is None
     assert environment.package_version("surely-not-installed-pkg-xyz", "numpy") is not None
+
+
+@pytest.mark.parametrize(
+    "flags, isa",
+    [
+        (
+            "fpu avx avx2 avx512f avx512_vnni avx512_bf16 amx_tile amx_int8",
+            "avx2 avx512f avx512_vnni avx512_bf16 amx_tile amx_int8",
+        ),
+        ("fpu sse4_2 avx avx2 fma", "avx2"),
+        ("fpu sse4_2", "none"),
+    ],
+)  # fmt: skip
+def test_cpu_isa_lists_the_flags_that_decide_int8_speed(
+    flags: str, isa: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nmodel name\t: X\nflags\t\t: {flags}\n")
+    monkeypatch.setattr(environment, "_CPUINFO", info)
+    assert environment.cpu_isa() == isa
+
+
+def test_cpu_isa_is_unknown_without_a_flags_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(environment, "_CPUINFO", tmp_path / "missing")
+    assert environment.cpu_isa() is None
+
+
+def test_current_records_isa_and_backend_versions() -> None:
+    fp = current(threads=2).to_dict()
+    for key in ("isa", "openvino", "nncf", "ncnn", "pnnx", "tensorrt", "onnx"):
+        assert key in fp
+    assert fp["openvino"] is not None and fp["nncf"] is not None  # installed with the harness
+
+
+@pytest.mark.parametrize("field, value", [("isa", "avx2"), ("openvino", "2025.1"), ("nncf", "2.16")])
+def test_id_changes_with_isa_and_backend_versions(field: str, value: str) -> None:
+    assert _fp(**{field: value}).id != _fp().id

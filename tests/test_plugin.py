@@ -261,3 +261,34 @@ def test_pyargs_finds_the_config_in_the_invocation_folder(
     )
     assert (bench / "reports" / "latest" / "results.json").is_file()
     assert not (pytester.path / "reports").exists() and not (_suites_folder() / "reports").exists()
+
+
+INT8_ORT = "yolo11n-p00-int8-qdq-pc-u8s8-minmax-c8-onnxruntime"
+INT8_MATRIX = '[matrix]\nprecision = ["fp32", "int8"]\nbackend = ["onnxruntime"]\nquant = [{calib_size = 8}]\n'
+
+
+def test_an_int8_slower_than_its_fp32_fails_test_speed(
+    project: pytest.Pytester, shared_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default budget: INT8 not slower than FP32 on its own backend, judged by an interval."""
+    _write_config(project, shared_cache, INT8_MATRIX)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "tests"))
+    monkeypatch.setenv("HARNESS_INJECT_SLOWDOWN", f"{INT8_ORT}=2.0")  # three times its own time
+    result = _run(project, "-p", "inject_regressions", "-k", "test_speed and int8")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [f"*{INT8_ORT}: speed vs FP32 on its own backend *x (99% CI *x-*x) beyond limit 1 *"]
+    )
+    (row,) = [r for r in _results(project)["studies"]["verdicts"] if r["check"] == "fp32_speed"]
+    assert row["verdict"] == "fail" and row["ci_high"] < 1.0 and row["subject"] == INT8_ORT
+    html = (project.path / "reports" / "latest" / "report.html").read_text()
+    assert 'id="section-verdict-summary"' in html and "1 fail" in html
+    waiver = f'[budgets.waivers."{INT8_ORT}"]\nfp32_speed = "kept for its accuracy"\n'
+    _write_config(project, shared_cache, INT8_MATRIX + waiver)
+    result = _run(project, "-p", "inject_regressions", "-k", "test_speed and int8")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*harness: WAIVED *speed vs FP32 on its own backend*WAIVED (kept for its accuracy)*"]
+    )
+    (row,) = [r for r in _results(project)["studies"]["verdicts"] if r["check"] == "fp32_speed"]
+    assert row["verdict"] == "waived" and row["waiver"] == "kept for its accuracy"

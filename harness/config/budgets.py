@@ -5,6 +5,14 @@ A budget table (``[tool.harness.budgets]``) holds defaults; ``[budgets.precision
 some of its keys (variant beats pruned beats precision beats default). ``min_speedup`` may also be a
 table ``{int8 = 1.5, fp16 = 1.2}``, shorthand for ``precision.<p>.min_speedup``.
 
+``min_speedup_vs_fp32`` (default 1.0: not slower) applies to every INT8, FP16 and BF16 variant
+against the FP32 variant of its own backend, timed interleaved in the same run; FP16 and BF16 are
+gated only where the backend runs them in hardware (:mod:`harness.backends.native`).
+
+``[budgets.waivers."<variant>"]`` maps a check name (:data:`WAIVABLE`) to the reason a user
+knowingly accepts that variant failing it, e.g. ``fp32_speed = "S8 kept for its accuracy"``: the
+check still runs and is reported, but as WAIVED, and the report lists every waiver.
+
 ``max_map_drop`` and ``max_baseline_drop`` are absolute mAP (``0.01``) or relative to the value
 they are compared with, as a percentage string (``"1%"``: at most 1 % of the FP32 reference's,
 or of the baseline's, mAP50-95; MLPerf's "99 % of FP32" is ``"1%"``). The checks that apply a
@@ -22,13 +30,18 @@ from dataclasses import dataclass
 from harness.config.reader import Where, check_keys
 from harness.errors import ConfigError
 
-__all__ = ["BUDGET_KEYS", "RELATIVE_KEYS", "Budget", "BudgetOverride", "Budgets"]
+__all__ = ["BUDGET_KEYS", "RELATIVE_KEYS", "WAIVABLE", "Budget", "BudgetOverride", "Budgets"]
 
 
 DEFAULT_MAX_MAP_DROP = 0.01
 DEFAULT_MAX_BASELINE_DROP = 0.005
 DEFAULT_MAX_LATENCY_REGRESSION = 0.25
-BUDGET_KEYS = ("max_map_drop", "max_baseline_drop", "min_speedup", "max_latency_regression")
+DEFAULT_MIN_SPEEDUP_VS_FP32 = 1.0
+BUDGET_KEYS = (
+    "max_map_drop", "max_baseline_drop", "min_speedup", "max_latency_regression", "min_speedup_vs_fp32",
+)  # fmt: skip
+WAIVABLE = ("map_drop", "baseline_drop", "min_speedup", "latency_regression", "fp32_speed")
+"""Check names a ``[budgets.waivers."<variant>"]`` table may waive."""
 RELATIVE_KEYS = ("max_map_drop", "max_baseline_drop")
 """Budget keys that may be written relative to the value they compare with (``"1%"``)."""
 
@@ -41,6 +54,7 @@ class Budget:
     max_baseline_drop: float | None = DEFAULT_MAX_BASELINE_DROP
     min_speedup: float | None = None
     max_latency_regression: float | None = DEFAULT_MAX_LATENCY_REGRESSION
+    min_speedup_vs_fp32: float | None = DEFAULT_MIN_SPEEDUP_VS_FP32
     relative: frozenset[str] = frozenset()  # keys whose value is a fraction of the compared value
 
     def __post_init__(self) -> None:
@@ -75,6 +89,7 @@ class BudgetOverride:
     max_baseline_drop: float | None = None
     min_speedup: float | None = None
     max_latency_regression: float | None = None
+    min_speedup_vs_fp32: float | None = None
     relative: frozenset[str] = frozenset()  # keys set here as a percentage
 
     def apply(self, base: Budget) -> Budget:
@@ -107,7 +122,7 @@ def _read_limit(value: object, key: str, where: Where, name: str | None = None) 
     if isinstance(value, str) and key in RELATIVE_KEYS:
         return _read_percent(value, where, name)
     number = where.number(value, name, 0.0)
-    if key == "min_speedup" and number == 0.0:
+    if key in ("min_speedup", "min_speedup_vs_fp32") and number == 0.0:
         raise where.error(name, "a number > 0", value)
     return number
 
@@ -132,6 +147,8 @@ def _read_percent(text: str, where: Where, name: str) -> float:
 
 
 Overrides = tuple[tuple[str, BudgetOverride], ...]
+Waivers = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+"""``((variant, ((check, reason), ...)), ...)``, sorted."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,11 @@ class Budgets:
     precision: Overrides = ()
     variants: Overrides = ()
     pruned: BudgetOverride = BudgetOverride()
+    waivers: Waivers = ()
+
+    def waiver(self, slug: str, check: str) -> str | None:
+        """The reason variant ``slug`` is waived from ``check``, else None."""
+        return dict(dict(self.waivers).get(slug, ())).get(check)
 
     def for_variant(self, slug: str, precision: str, pruned: bool = False) -> Budget:
         """The budget for one variant: default < precision < pruned (if pruned) < variant override."""
@@ -153,7 +175,8 @@ class Budgets:
     def unknown_variants(self, slugs: Iterable[str]) -> tuple[str, ...]:
         """Variant slugs that have an override table but are not in ``slugs`` (typos)."""
         known = set(slugs)
-        return tuple(slug for slug, _ in self.variants if slug not in known)
+        named = dict.fromkeys([slug for slug, _ in self.variants] + [slug for slug, _ in self.waivers])
+        return tuple(slug for slug in named if slug not in known)
 
     def check_variants(self, slugs: Collection[str], source: str) -> None:
         """Raise ConfigError when a ``[budgets.variants."<id>"]`` table names no variant of the
@@ -164,8 +187,9 @@ class Budgets:
         slug = unknown[0]
         near = difflib.get_close_matches(slug, list(slugs), n=3, cutoff=0.5)
         hint = f"; nearest: {', '.join(near)}" if near else f"; the matrix has {len(slugs)} variants"
+        table = "variants" if slug in dict(self.variants) else "waivers"
         raise ConfigError(
-            f'budgets.variants."{slug}" in {source} names no variant of the matrix{hint}'
+            f'budgets.{table}."{slug}" in {source} names no variant of the matrix{hint}'
             + (f" ({len(unknown) - 1} more unknown)" if len(unknown) > 1 else "")
         )
 
@@ -180,6 +204,7 @@ class Budgets:
         out["precision"] = {k: o.to_mapping() for k, o in self.precision}
         out["variants"] = {k: o.to_mapping() for k, o in self.variants}
         out["pruned"] = self.pruned.to_mapping()
+        out["waivers"] = {slug: dict(checks) for slug, checks in self.waivers}
         return out
 
     @classmethod
@@ -196,7 +221,7 @@ class Budgets:
         ``min_speedup`` table; unset default keys keep the module defaults.
         """
         where = Where(source, prefix)
-        check_keys(mapping, (*BUDGET_KEYS, "precision", "variants", "pruned"), where)
+        check_keys(mapping, (*BUDGET_KEYS, "precision", "variants", "pruned", "waivers"), where)
         scalars = {k: v for k, v in mapping.items() if k in BUDGET_KEYS}
         speedups = scalars.get("min_speedup")
         if isinstance(speedups, Mapping):
@@ -209,7 +234,25 @@ class Budgets:
         pruned = BudgetOverride.from_mapping(
             where.table(mapping.get("pruned", {}), "pruned"), where.child("pruned")
         )
-        return cls(default, precision, variants, pruned)
+        return cls(default, precision, variants, pruned, _read_waivers(mapping, where))
+
+
+def _read_waivers(mapping: Mapping[str, object], where: Where) -> Waivers:
+    """Parse ``waivers = {"<variant>": {"<check>": "<reason>"}}``: known checks, non-empty reasons."""
+    table = where.table(mapping.get("waivers", {}), "waivers")
+    inner = where.child("waivers")
+    out: dict[str, tuple[tuple[str, str], ...]] = {}
+    for slug, sub in table.items():
+        checks = inner.table(sub, slug)
+        here = inner.child(slug)
+        check_keys(checks, WAIVABLE, here)
+        reasons = {}
+        for check, reason in checks.items():
+            if not isinstance(reason, str) or not reason.strip():
+                raise here.error(check, "the reason for the waiver, as a non-empty string", reason)
+            reasons[check] = reason.strip()
+        out[slug] = tuple(sorted(reasons.items()))
+    return tuple(sorted(out.items()))
 
 
 def _read_overrides(

@@ -18,6 +18,7 @@ from html import escape
 import pandas as pd
 
 from harness.report.plots import RenderedPlot
+from harness.report.summary import count_line, summary_frame
 from harness.report.tables import MISSING
 from harness.results import RunResults
 
@@ -93,6 +94,20 @@ def _environment(run: RunResults) -> str:
     return f'<section id="section-environment"><h2>Environment</h2>{table}</section>'
 
 
+def _verdict_summary(run: RunResults) -> str:
+    """Counts of every verdict, then each failing, inconclusive or waived check with its interval."""
+    frame = summary_frame(run)
+    table = (
+        html_table(frame, "table-verdict-summary")
+        if len(frame)
+        else "<p>No failing, inconclusive or waived check.</p>"
+    )
+    return (
+        '<section id="section-verdict-summary"><h2>Verdicts</h2>'
+        f'<p id="verdict-counts">Budget checks: {escape(count_line(run))}.</p>{table}</section>'
+    )
+
+
 def _section(table: ReportTable) -> str:
     """A table with its heading and legend."""
     legend = f'<p class="legend">{_legend(table.legend)}</p>' if table.legend else ""
@@ -125,14 +140,15 @@ def _plots(plots: Sequence[RenderedPlot]) -> str:
 
 
 def render_html(run: RunResults, tables: Sequence[ReportTable], plots: Sequence[RenderedPlot]) -> str:
-    """The run's report page: header, environment, the first table (deployment), plots, other tables."""
+    """The run's report page: header, verdict summary, environment, the first table (deployment),
+    plots, other tables."""
     title = f"Compression report: run {run.run_id}"
     header = (
         f"<header><h1>{escape(title)}</h1><p>Profile <code>{escape(run.profile)}</code>, "
         f"fingerprint <code>{escape(run.fingerprint_id)}</code>, created {escape(run.created)}.</p></header>"
     )
     first, rest = [_section(t) for t in tables[:1]], [_section(t) for t in tables[1:]]
-    body = "\n".join([header, _environment(run), *first, _plots(plots), *rest])
+    body = "\n".join([header, _verdict_summary(run), _environment(run), *first, _plots(plots), *rest])
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'

@@ -49,7 +49,9 @@ def render_markdown(run: RunResults) -> str:
     """The deployment report as Markdown: heading, environment line, table, legend."""
     fp = run.fingerprint
     env = ", ".join(
-        f"{key} {fp[key]}" for key in ("cpu", "threads", "gpu", "torch", "onnxruntime") if fp.get(key)
+        f"{key} {fp[key]}"
+        for key in ("cpu", "isa", "threads", "gpu", "torch", "onnxruntime", "openvino", "nncf", "ncnn")
+        if fp.get(key)
     )
     return (
         f"# Deployment: run {run.run_id}\n\n"

@@ -8,8 +8,14 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from harness.checks import check_baseline_drop, check_latency_regression, check_map_drop, check_speedup
-from harness.config.budgets import Budget, BudgetOverride, Budgets
+from harness.checks import (
+    check_baseline_drop,
+    check_fp32_speed,
+    check_latency_regression,
+    check_map_drop,
+    check_speedup,
+)
+from harness.config.budgets import WAIVABLE, Budget, BudgetOverride, Budgets
 from harness.errors import ConfigError
 from harness.measure.stats import Interval
 from harness.metrics import METRICS, regression
@@ -19,6 +25,7 @@ SPEC_METRICS = {
     "latency_p90_ms", "latency_p95_ms", "latency_p99_ms", "speedup_vs_reference",
     "throughput_ips", "throughput_batch", "params", "gflops", "file_bytes", "peak_memory_mb",
     "speedup_ci_low", "speedup_ci_high", "map50_95_drop_ci_low", "map50_95_drop_ci_high",
+    "speedup_vs_fp32", "speedup_vs_fp32_ci_low", "speedup_vs_fp32_ci_high",
 }  # fmt: skip
 PRECISIONS = ("fp32", "fp16", "bf16")
 
@@ -72,7 +79,13 @@ overrides = st.builds(
     max_baseline_drop=st.none() | limits,
     min_speedup=st.none() | st.floats(0.01, 10.0),
     max_latency_regression=st.none() | limits,
+    min_speedup_vs_fp32=st.none() | st.floats(0.01, 10.0),
 )
+waivers = st.dictionaries(
+    st.from_regex(r"[a-z0-9]{1,8}-p[0-9]{2}-int8-torch", fullmatch=True),
+    st.dictionaries(st.sampled_from(WAIVABLE), st.from_regex(r"[a-z]{1,6}( [a-z]{1,6})?", fullmatch=True),
+                    min_size=1).map(lambda d: tuple(sorted(d.items()))),
+).map(lambda d: tuple(sorted(d.items())))  # fmt: skip
 budgets_strategy = st.builds(
     Budgets,
     default=st.builds(
@@ -85,6 +98,7 @@ budgets_strategy = st.builds(
     variants=st.dictionaries(st.from_regex(r"[a-z0-9]{1,8}-p[0-9]{2}-fp(16|32)-torch", fullmatch=True),
                              overrides).map(lambda d: tuple(sorted(d.items()))),
     pruned=overrides,
+    waivers=waivers,
 )  # fmt: skip
 
 
@@ -430,3 +444,64 @@ def test_relative_limits_round_trip(percent: str) -> None:
     table = {"max_map_drop": percent, "pruned": {"max_baseline_drop": percent}}
     budgets = Budgets.from_mapping(table, "x.toml")
     assert Budgets.from_mapping(budgets.to_mapping(), "x.toml") == budgets
+
+
+# --- speed against the FP32 variant of the same backend, and waivers ---------------------
+
+
+def test_low_precision_must_not_be_slower_than_fp32_by_default() -> None:
+    budget = Budgets.from_mapping({}, "x.toml").for_variant("m-p00-int8-x-onnxruntime", "int8")
+    assert budget.min_speedup_vs_fp32 == 1.0
+    slower = check_fp32_speed(budget, "v", 0.8, 12.0, _interval(0.8, 0.75, 0.85))
+    assert (
+        slower.failed and "99% CI" in slower.message and "speed vs FP32 on its own backend" in slower.message
+    )
+    faster = check_fp32_speed(budget, "v", 1.9, 12.0, _interval(1.9, 1.8, 2.0))
+    assert faster.ok is True
+    noisy = check_fp32_speed(budget, "v", 0.98, 12.0, _interval(0.98, 0.9, 1.05))
+    assert noisy.inconclusive and noisy.verdict == "inconclusive"
+
+
+def test_fp32_speed_without_hardware_half_is_reported_not_gated() -> None:
+    check = check_fp32_speed(Budget(), "v", 0.5, 12.0, _interval(0.5, 0.45, 0.55), not_gated="a size option")
+    assert check.ok is None and not check.failed and "not gated: a size option" in check.message
+    assert check.value == 0.5  # still reported
+
+
+def test_fp32_speed_limit_is_a_budget_key() -> None:
+    table = {"min_speedup_vs_fp32": 1.2, "variants": {"m-p00-int8-torch": {"min_speedup_vs_fp32": 0.5}}}
+    budgets = Budgets.from_mapping(table, "x.toml")
+    assert budgets.for_variant("m-p00-int8-torch", "int8").min_speedup_vs_fp32 == 0.5
+    assert budgets.for_variant("m-p30-int8-torch", "int8").min_speedup_vs_fp32 == 1.2
+    with pytest.raises(ConfigError, match="min_speedup_vs_fp32 in x.toml: expected a number > 0"):
+        Budgets.from_mapping({"min_speedup_vs_fp32": 0}, "x.toml")
+
+
+def test_waivers_are_read_with_their_reasons() -> None:
+    table = {"waivers": {"m-p00-int8-torch": {"fp32_speed": "  kept for accuracy  "}}}
+    budgets = Budgets.from_mapping(table, "x.toml")
+    assert budgets.waiver("m-p00-int8-torch", "fp32_speed") == "kept for accuracy"
+    assert budgets.waiver("m-p00-int8-torch", "map_drop") is None
+    assert budgets.waiver("m-p30-int8-torch", "fp32_speed") is None
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"waivers": {"v": {"fp32_sped": "x"}}}, r"budgets\.waivers\.v.*fp32_sped"),
+        ({"waivers": {"v": {"fp32_speed": ""}}}, r"budgets\.waivers\.v\.fp32_speed in x\.toml: expected the reason"),
+        ({"waivers": {"v": {"fp32_speed": 1}}}, r"expected the reason for the waiver"),
+        ({"waivers": {"v": "x"}}, r"budgets\.waivers\.v in x\.toml: expected a table"),
+    ],
+)  # fmt: skip
+def test_bad_waivers_are_config_errors(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Budgets.from_mapping(table, "x.toml")
+
+
+def test_a_waiver_naming_no_variant_is_an_error() -> None:
+    budgets = Budgets.from_mapping({"waivers": {"m-p00-int8-torhc": {"fp32_speed": "x"}}}, "x.toml")
+    with pytest.raises(
+        ConfigError, match=r'budgets\.waivers\."m-p00-int8-torhc" in h\.toml names no variant'
+    ):
+        budgets.check_variants(["m-p00-int8-torch"], "h.toml")
