@@ -73,7 +73,7 @@ def test_every_commented_study_loads_once_uncommented(
     assert config.matrix.prune == (0.0, 0.3) and config.pruning.finetune_epochs == 4
     assert config.budgets.pruned.max_map_drop == 0.02
     assert [s.prune for s in config.distill.students] == [0.3] and config.distill.epochs == 4
-    assert config.mixed_precision is not None and config.mixed_precision.max_layers == 4
+    assert config.mixed_precision is not None and config.mixed_precision.max_steps == 4
     assert config.ablation.backend == "onnxruntime" and config.ablation.multi_scale == 0.5
 
 

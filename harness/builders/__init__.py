@@ -79,3 +79,4 @@ def _load_builders() -> None:
     from harness.builders import ncnn as _ncnn  # noqa: F401
     from harness.builders.quantize import onnxruntime as _ort_quantize  # noqa: F401
     from harness.builders.quantize import openvino as _ov_quantize  # noqa: F401
+    from harness.builders.quantize import revert as _revert  # noqa: F401

@@ -1,4 +1,5 @@
-"""The ``[mixed_precision]`` table: the search that keeps the most sensitive layers in float."""
+"""The ``[mixed_precision]`` table: the search that puts the layer groups whose quantization costs
+the most measured mAP back in float."""
 
 from __future__ import annotations
 
@@ -13,30 +14,31 @@ __all__ = ["MixedPrecisionSpec"]
 @dataclass(frozen=True)
 class MixedPrecisionSpec:
     """The mixed-precision search: recover at least ``recover`` of the worst ONNX Runtime INT8
-    configuration's mAP loss, keeping at most ``max_layers`` layers in float, one at a time,
-    ranked by SQNR measured on ``sensitivity_images`` calibration images."""
+    configuration's mAP loss, putting at most ``max_steps`` layer groups (modules) back in float,
+    one per step, ranked by the mAP50-95 each one alone takes back on ``search_images`` held-out
+    labelled images (neither calibration nor val)."""
 
     recover: float = 0.5
-    max_layers: int = 12
-    sensitivity_images: int = 16
+    max_steps: int = 8
+    search_images: int = 100
 
     def __post_init__(self) -> None:
         if not 0.0 < self.recover <= 1.0:
             raise ValueError(f"mixed_precision.recover must be in (0, 1], got {self.recover}")
-        if self.max_layers < 1 or self.sensitivity_images < 1:
-            raise ValueError("mixed_precision.max_layers and sensitivity_images must be >= 1")
+        if self.max_steps < 1 or self.search_images < 1:
+            raise ValueError("mixed_precision.max_steps and search_images must be >= 1")
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, object], where: Where) -> MixedPrecisionSpec:
         """Parse ``[mixed_precision]``; absent keys keep their defaults."""
-        check_keys(table, ("recover", "max_layers", "sensitivity_images"), where)
+        check_keys(table, ("recover", "max_steps", "search_images"), where)
         fields: dict[str, object] = {}
         if "recover" in table:
             recover = where.number(table["recover"], "recover", 0.0)
             if not 0.0 < recover <= 1.0:
                 raise where.error("recover", "a fraction in (0, 1]", table["recover"])
             fields["recover"] = recover
-        for key in ("max_layers", "sensitivity_images"):
+        for key in ("max_steps", "search_images"):
             if key in table:
                 fields[key] = where.integer(table[key], key, 1)
         return cls(**fields)  # type: ignore[arg-type]

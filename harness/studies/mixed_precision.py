@@ -1,11 +1,12 @@
 """The mixed-precision study: take back the mAP the worst ONNX Runtime INT8 configuration loses.
 
 For one model: among the matrix's ONNX Runtime static QDQ INT8 variants, the one with the lowest
-mAP50-95 is the base. Its quantized layers are ranked by ONNX Runtime's SQNR
-(:mod:`harness.builders.quantize.sensitivity`), then kept in float one at a time, most sensitive
-first, until the target mAP holds. Every step is built, evaluated on the val split, and timed
-interleaved against the full-INT8 base in the same run, so each kept layer's mAP gain and speed
-cost are measured, not estimated.
+mAP50-95 is the base. Each group of its quantized layers (one module) is put back in float on its
+own and scored on held-out labelled images (:mod:`harness.builders.quantize.revert`, cached):
+the measured mAP it takes back ranks it. The best groups are then kept in float one more per
+step (:mod:`harness.builders.quantize.sensitivity`) until the target mAP holds on the val split.
+Every step is built, evaluated on the val split, and timed interleaved against the full-INT8 base
+in the same run, so each kept group's mAP gain and speed cost are measured, not estimated.
 """
 
 from __future__ import annotations
@@ -16,15 +17,10 @@ from dataclasses import dataclass
 
 from harness.backends.onnxruntime_backend import OrtRunner
 from harness.bench import Bench
-from harness.builders import build, materialize
-from harness.builders.quantize.calibration import calibration_images
+from harness.builders import build
 from harness.builders.quantize.onnxruntime import OrtQuantRecipe
-from harness.builders.quantize.sensitivity import (
-    LayerSensitivity,
-    MixedStep,
-    layer_sensitivity,
-    search,
-)
+from harness.builders.quantize.revert import GroupGain, RevertGainsRecipe, read_gains
+from harness.builders.quantize.sensitivity import MixedStep, ranked, search
 from harness.checks import CheckResult, check_map_drop
 from harness.config import MixedPrecisionSpec
 from harness.config.budgets import Budget
@@ -58,7 +54,7 @@ class MixedPrecisionSearch:
     float_map: float  # the same graph in FP32 on ONNX Runtime
     int8_map: float
     target_map: float
-    layers: tuple[LayerSensitivity, ...]
+    groups: tuple[GroupGain, ...]  # ranked: positive held-out gain, largest first
     steps: tuple[MixedStep, ...]
     last_drop: Interval | None = None  # mAP50-95 drop of the last step vs FP32, paired bootstrap
 
@@ -83,17 +79,18 @@ class MixedPrecisionSearch:
 
     def rows(self) -> list[dict[str, object]]:
         """One JSON-ready row per step, for results.json and the report."""
-        sqnr = {layer.node: layer.sqnr_db for layer in self.layers}
+        by_name = {group.name: group for group in self.groups}
         out = []
         last = self.steps[-1] if self.steps else None
         for step in self.steps:
             judged = self.last_drop if step is last else None
             # latency_ratio = full-INT8 median / this step's median, measured together
             int8_ms = step.latency_ms * step.latency_ratio if step.latency_ms and step.latency_ratio else None
-            added = step.kept[-1] if step.kept else None
+            added = by_name[step.kept[-1]] if step.kept else None
             out.append({
-                "model": self.model, "base": self.base, "kept": list(step.kept), "added": added,
-                "added_sqnr_db": sqnr.get(added) if added else None, "map50_95": step.map50_95,
+                "model": self.model, "base": self.base, "kept": list(step.kept),
+                "added": added.name if added else None, "added_nodes": list(added.nodes) if added else [],
+                "added_gain_held_out": added.gain if added else None, "map50_95": step.map50_95,
                 "recovered": self.recovered(step), "float_map50_95": self.float_map,
                 "int8_map50_95": self.int8_map, "target_map50_95": self.target_map,
                 "latency_median_ms": step.latency_ms, "int8_latency_median_ms": int8_ms,
@@ -105,7 +102,7 @@ class MixedPrecisionSearch:
 
 
 def candidates(bench: Bench, model: str) -> list[Variant]:
-    """The model's ONNX Runtime INT8 variants that SQNR can rank: static, QDQ, all operator types."""
+    """The model's ONNX Runtime INT8 variants the search can take apart: static, QDQ."""
     return [
         v
         for v in bench.variants
@@ -134,7 +131,8 @@ def run_study(
     confidence: float = VerdictSpec.accuracy_confidence,
     resamples: int = VerdictSpec.accuracy_resamples,
 ) -> MixedPrecisionSearch:
-    """Rank ``base``'s layers, then keep them in float one at a time until the target holds.
+    """Measure each of ``base``'s layer groups in float, then keep the best ones in float, one more
+    per step, until the target holds.
 
     Target (unless ``target_map`` is given): the INT8 loss shrinks to at most
     ``(1 - spec.recover)`` of itself and to at most ``max_drop`` (the variant's mAP budget),
@@ -152,15 +150,21 @@ def run_study(
     if target_map is None and loss <= 0:  # nothing to take back: no ranking, no steps
         return MixedPrecisionSearch(base.model, base.slug, float_map, int8_map, int8_map, (), ())
     target = target_map if target_map is not None else float_map - min(max_drop, (1.0 - spec.recover) * loss)
-    layers = _rank(bench, recipe, spec.sensitivity_images)
+    groups = tuple(
+        ranked(
+            read_gains(build(RevertGainsRecipe(recipe, spec.search_images, recipe.versions), bench.ctx).path)[
+                1
+            ]
+        )
+    )
     tables: dict[tuple[str, ...], MatchTable] = {}
     measure = _step_measure(bench, base, recipe, tables)
-    steps = search(measure, recipe, layers, target, steps=range(min(spec.max_layers, len(layers)) + 1))
+    steps = search(measure, recipe, groups, target, spec.max_steps)
     drop = None
     if steps:
         drop = paired_map_drop(tables[steps[-1].kept], bench.matches(fp32), confidence, resamples)
     return MixedPrecisionSearch(
-        base.model, base.slug, float_map, int8_map, target, tuple(layers), tuple(steps), drop
+        base.model, base.slug, float_map, int8_map, target, groups, tuple(steps), drop
     )
 
 
@@ -174,7 +178,7 @@ def target_check(study: MixedPrecisionSearch, inconclusive_fails: bool = False) 
     if not study.steps:
         raise ValueError(f"{study.base}: the study has no steps to judge (full INT8 lost nothing)")
     last = study.steps[-1]
-    name = f"{study.base} with {len(last.kept)} layers in float"
+    name = f"{study.base} with {len(last.kept)} layer groups in float"
     if study.allowed_drop < 0:
         target, fp32 = study.target_map, study.float_map
         raise ValueError(f"{study.base}: target mAP50-95 {target:.4f} is above FP32's {fp32:.4f}")
@@ -183,35 +187,27 @@ def target_check(study: MixedPrecisionSearch, inconclusive_fails: bool = False) 
     return check_map_drop(budget, name, value, reference, None, study.last_drop, inconclusive_fails)
 
 
-def _rank(bench: Bench, recipe: OrtQuantRecipe, n_images: int) -> list[LayerSensitivity]:
-    """Layers of ``recipe``'s graph, most sensitive first, on its first calibration images."""
-    assert recipe.data is not None  # checked by the caller
-    n = min(n_images, recipe.quant.calib_size)
-    images = calibration_images(materialize(recipe.data, bench.ctx), recipe.source.imgsz, n)
-    return layer_sensitivity(build(recipe, bench.ctx).path, images)
-
-
 def _step_measure(
     bench: Bench, base: Variant, full: OrtQuantRecipe, tables: dict[tuple[str, ...], MatchTable]
 ) -> Callable[[OrtQuantRecipe], MixedStep]:
     """A ``search`` callback: build one step, evaluate it, time it interleaved against full INT8.
 
-    Each step's val detections, matched per image, go to ``tables`` under its kept layers.
+    Each step's val detections, matched per image, go to ``tables`` under its kept group names.
     """
     ctx, lat = bench.ctx, bench.config.latency
     base_runner = bench.runner(base)
     x = bench.input_batch(base, 1)
 
-    def measure(recipe: OrtQuantRecipe) -> MixedStep:
+    def measure(recipe: OrtQuantRecipe, kept: tuple[str, ...]) -> MixedStep:
         if recipe == full:  # step 0 is the base variant: its scores are the bench's already
             runner = base_runner
-            result, tables[recipe.keep_float] = bench.accuracy(base), bench.matches(base)
+            result, tables[kept] = bench.accuracy(base), bench.matches(base)
         else:
             artifact = build(recipe, ctx)
             runner = OrtRunner(artifact.path, artifact.sha256, ["CPUExecutionProvider"], ctx.threads)
-            result, tables[recipe.keep_float] = bench.score_runner(runner, base)
+            result, tables[kept] = bench.score_runner(runner, base)
         timed = interleave(lambda: runner(x), lambda: base_runner(x), lat.interleaved_rounds, lat.warmup)
-        return MixedStep(recipe.keep_float, result.map50_95, timed.speedup, 1e3 * timed.candidate_median_s)
+        return MixedStep(kept, result.map50_95, timed.speedup, 1e3 * timed.candidate_median_s)
 
     return measure
 
@@ -276,12 +272,13 @@ class MixedPrecisionStudy(Study[MixedPrecisionCase, MixedPrecisionSearch]):
         return [Bar("target", (target_check(row, bench.config.verdicts.inconclusive_fails),))]
 
     def summary(self, case: MixedPrecisionCase, row: MixedPrecisionSearch) -> str | None:
-        """Layers kept in float and the mAP50-95 they took back."""
+        """Layer groups kept in float and the mAP50-95 they took back."""
         if not row.steps:
             return None
         last = row.steps[-1]
         cost = f", {last.latency_ratio:.2f}x the speed of full INT8" if last.latency_ratio else ""
+        kept = ", ".join(last.kept) or "none"
         return (
-            f"harness: mixed precision {row.base}: {len(last.kept)} layers kept in float, mAP50-95 "
+            f"harness: mixed precision {row.base}: {len(last.kept)} layer groups kept in float ({kept}), mAP50-95 "
             f"{row.int8_map:.4f} -> {last.map50_95:.4f} (FP32 {row.float_map:.4f}){cost}"
         )

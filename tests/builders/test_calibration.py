@@ -14,6 +14,7 @@ from harness.builders.quantize.calibration import (
     CalibrationPlan,
     calibration_images,
     calibration_plan,
+    held_out_samples,
 )
 from harness.errors import DatasetError
 from harness.imaging import letterbox, read_image
@@ -159,3 +160,30 @@ def test_plan_does_not_decode_images(tmp_path: Path) -> None:
 def test_n_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="n=0"):
         calibration_plan(_dataset(tmp_path, n_calib=3), n=0)
+
+
+def test_held_out_images_follow_the_calibration_images_in_the_calib_split(tmp_path: Path) -> None:
+    data = _dataset(tmp_path, n_calib=6)
+    calib = sorted((tmp_path / "images" / "calib").iterdir())
+    assert [s.image for s in held_out_samples(data, skip=4, n=5)] == calib[4:]
+    assert held_out_samples(data, skip=4, n=5)[0].label == tmp_path / "labels" / "calib" / "004.txt"
+
+
+def test_held_out_train_images_never_calibrate(tmp_path: Path) -> None:
+    data = _dataset(tmp_path, n_calib=0, calib=False, n_train=20)
+    calibrating = set(calibration_plan(data, n=5).files)
+    held = [s.image for s in held_out_samples(data, skip=5, n=8)]
+    assert len(held) == len(set(held)) == 8 and not set(held) & calibrating
+    assert held == [s.image for s in held_out_samples(data, skip=5, n=8)]  # the same every time
+
+
+def test_a_calib_split_used_up_by_calibration_hands_over_to_train(tmp_path: Path) -> None:
+    data = _dataset(tmp_path, n_calib=4, n_train=6)
+    held = held_out_samples(data, skip=4, n=3)
+    assert len(held) == 3 and all(s.image.parent == tmp_path / "images" / "train" for s in held)
+
+
+def test_no_held_out_image_left_is_a_dataset_error(tmp_path: Path) -> None:
+    data = _dataset(tmp_path, n_calib=0, calib=False, n_train=4)
+    with pytest.raises(DatasetError, match="train split .* has 4 images, all of them calibration images"):
+        held_out_samples(data, skip=4, n=10)

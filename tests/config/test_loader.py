@@ -439,10 +439,10 @@ def test_same_quant_settings_twice_is_an_error(tmp_path: Path) -> None:
 
 def test_mixed_precision_table(tmp_path: Path) -> None:
     assert _load(tmp_path, profile="quick").mixed_precision is None
-    assert _load(tmp_path).mixed_precision == config_module.MixedPrecisionSpec(0.5, 4, 16)
-    assert _load(tmp_path, profile="full").mixed_precision == config_module.MixedPrecisionSpec(0.5, 12, 16)
-    _write(tmp_path / "harness.toml", 'profile = "quick"\n[mixed_precision]\nrecover = 0.8\nmax_layers = 3\n')
-    assert load_config(tmp_path).mixed_precision == config_module.MixedPrecisionSpec(0.8, 3, 16)
+    assert _load(tmp_path).mixed_precision == config_module.MixedPrecisionSpec(0.5, 4, 100)
+    assert _load(tmp_path, profile="full").mixed_precision == config_module.MixedPrecisionSpec(0.5, 8, 200)
+    _write(tmp_path / "harness.toml", 'profile = "quick"\n[mixed_precision]\nrecover = 0.8\nmax_steps = 3\n')
+    assert load_config(tmp_path).mixed_precision == config_module.MixedPrecisionSpec(0.8, 3, 100)
 
 
 @pytest.mark.parametrize(
@@ -450,8 +450,8 @@ def test_mixed_precision_table(tmp_path: Path) -> None:
     [
         ("recover = 0", r"mixed_precision\.recover .*expected a fraction in \(0, 1\]"),
         ("recover = 1.5", r"mixed_precision\.recover .*expected a fraction in \(0, 1\]"),
-        ("max_layers = 0", r"mixed_precision\.max_layers"),
-        ("max_layer = 3", r"unknown key 'mixed_precision\.max_layer'.*did you mean 'max_layers'"),
+        ("max_steps = 0", r"mixed_precision\.max_steps"),
+        ("max_step = 3", r"unknown key 'mixed_precision\.max_step'.*did you mean 'max_steps'"),
     ],
 )
 def test_bad_mixed_precision_table(tmp_path: Path, body: str, message: str) -> None:

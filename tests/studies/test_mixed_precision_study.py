@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from harness.bench import Bench
-from harness.builders.quantize.sensitivity import LayerSensitivity, MixedStep
+from harness.builders.quantize.revert import GroupGain
+from harness.builders.quantize.sensitivity import MixedStep
 from harness.config import HarnessConfig, MatrixSpec, MixedPrecisionSpec, QuantChoice
 from harness.measure.stats import Interval
 from harness.recipes import QuantSpec
@@ -47,20 +48,22 @@ def test_worst_and_a_real_search(quick_config: HarnessConfig) -> None:
     maps = {v.slug: session.accuracy(v).map50_95 for v in candidates(session, "yolo11n")}
     assert maps[worst.slug] == min(maps.values())
     # An unreachable target makes the search run every allowed step: each one is built and measured.
-    spec = MixedPrecisionSpec(max_layers=2, sensitivity_images=4)
+    spec = MixedPrecisionSpec(max_steps=2, search_images=8)
     study = run_study(session, worst, spec, max_drop=0.01, target_map=2.0)
-    assert [len(step.kept) for step in study.steps] == [0, 1, 2]
-    assert study.steps[1].kept == (study.layers[0].node,) and not study.reached
+    n = min(2, len(study.groups))  # only groups that took back mAP on the held-out images are tried
+    assert [len(step.kept) for step in study.steps] == list(range(n + 1)) and not study.reached
+    assert all(g.gain > 0 for g in study.groups)
+    assert [g.gain for g in study.groups] == sorted((g.gain for g in study.groups), reverse=True)
     assert all(step.latency_ratio and step.latency_ratio > 0 for step in study.steps)
     rows = study.rows()
-    assert [row["added"] for row in rows] == [None, study.layers[0].node, study.layers[1].node]
+    assert [row["added"] for row in rows] == [None, *(g.name for g in study.groups[:n])]
     assert all(isinstance(row["latency_median_ms"], float) for row in rows)
     # The last step's drop against FP32, resampled over the val images, centred on the point drop.
     drop = study.last_drop
     assert drop is not None and drop.low <= drop.estimate <= drop.high
     assert drop.estimate == pytest.approx(study.float_map - study.steps[-1].map50_95, abs=1e-9)
     assert (rows[-1]["drop_ci_low"], rows[-1]["drop_ci_high"]) == (drop.low, drop.high)
-    assert rows[0]["drop_ci_low"] is None  # only the last step is judged
+    assert len(rows) == 1 or rows[0]["drop_ci_low"] is None  # only the last step is judged
     with pytest.raises(ValueError, match="above FP32"):  # the forced target is no budget to judge
         target_check(study)
 
@@ -71,21 +74,23 @@ def test_nothing_lost_means_no_steps() -> None:
 
 
 def test_rows_and_recovery() -> None:
-    layers = (LayerSensitivity("conv_a", "t_a", 12.5), LayerSensitivity("conv_b", "t_b", 20.0))
-    steps = (MixedStep((), 0.50, 1.0, 4.0), MixedStep(("conv_a",), 0.54, 0.5, 8.0))
-    study = MixedPrecisionSearch("m", "m-int8", 0.58, 0.50, 0.54, layers, steps)
+    groups = (GroupGain("model.1", ("/model.1/conv/Conv", "/model.1/act/Mul"), 0.52, 0.003),)
+    steps = (MixedStep((), 0.50, 1.0, 4.0), MixedStep(("model.1",), 0.54, 0.5, 8.0))
+    study = MixedPrecisionSearch("m", "m-int8", 0.58, 0.50, 0.54, groups, steps)
     assert study.reached
     assert study.recovered(steps[1]) == pytest.approx(0.5)
     row = study.rows()[1]
-    assert (row["added"], row["added_sqnr_db"], row["kept"]) == ("conv_a", 12.5, ["conv_a"])
+    assert (row["added"], row["added_gain_held_out"], row["kept"]) == ("model.1", 0.003, ["model.1"])
+    assert row["added_nodes"] == ["/model.1/conv/Conv", "/model.1/act/Mul"]
     assert row["int8_latency_median_ms"] == 4.0 and row["latency_vs_int8"] == 0.5
 
 
 def _judged(low: float, high: float) -> MixedPrecisionSearch:
     """Target drop 0.04 (FP32 0.58, target 0.54); the last step's drop interval is [low, high]."""
-    steps = (MixedStep((), 0.50, 1.0), MixedStep(("conv_a",), 0.58 - (low + high) / 2, 1.0))
+    steps = (MixedStep((), 0.50, 1.0), MixedStep(("g",), 0.58 - (low + high) / 2, 1.0))
     drop = Interval((low + high) / 2, low, high, 0.95)
-    return MixedPrecisionSearch("m", "m-int8", 0.58, 0.50, 0.54, (), steps, drop)
+    groups = (GroupGain("g", ("n",), 0.52, 0.02),)
+    return MixedPrecisionSearch("m", "m-int8", 0.58, 0.50, 0.54, groups, steps, drop)
 
 
 @pytest.mark.parametrize(
@@ -98,7 +103,7 @@ def test_target_judged_by_the_drop_interval(
     """Fail only when the whole interval exceeds the allowed drop; straddling is inconclusive."""
     check = target_check(_judged(low, high))
     assert (check.failed, check.inconclusive) == (failed, inconclusive)
-    assert "m-int8 with 1 layers in float" in check.message
+    assert "m-int8 with 1 layer groups in float" in check.message
 
 
 def test_inconclusive_target_fails_by_policy() -> None:

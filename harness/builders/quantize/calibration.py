@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.datasets.yolo import list_split, load_data_yaml
+from harness.datasets.yolo import Sample, list_split, load_data_yaml
 from harness.errors import DatasetError
 from harness.imaging import letterbox, read_image
 
@@ -91,3 +91,31 @@ def calibration_images(data_yaml: Path, imgsz: int, n: int) -> np.ndarray:
     """
     plan = calibration_plan(data_yaml, n)
     return np.stack([letterbox(read_image(path), imgsz)[0] for path in plan.files])
+
+
+def held_out_samples(data_yaml: Path, skip: int, n: int) -> list[Sample]:
+    """``n`` labelled images that neither calibrate nor validate: for choosing what to keep in float.
+
+    The ``calib`` split's images after its first ``skip`` (the calibration set) when the YAML has
+    one with images left; otherwise a seeded sample (``CALIB_SEED + 1``) of train images outside
+    the calibration set. Never the val split, which judges the result. Fewer than ``n`` when the
+    split runs out.
+
+    Raises:
+        DatasetError: no image is left once the calibration set is taken out.
+    """
+    spec = load_data_yaml(data_yaml)
+    if spec.has_calib:
+        left = list_split(spec, "calib")[skip : skip + n]
+        if left:
+            return left
+    samples = list_split(spec, "train")
+    calibrating = set() if spec.has_calib else set(calibration_plan(data_yaml, min(skip, len(samples))).files)
+    rest = [s for s in samples if s.image not in calibrating]
+    if not rest:
+        raise DatasetError(
+            f"train split of {spec.yaml_path} has {len(samples)} images, all of them calibration images "
+            f"(calib_size {skip}): none is left to choose the layers kept in float"
+        )
+    picks = np.random.default_rng(CALIB_SEED + 1).choice(len(rest), size=min(n, len(rest)), replace=False)
+    return [rest[int(i)] for i in np.sort(picks)]

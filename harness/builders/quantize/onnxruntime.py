@@ -44,7 +44,7 @@ class OrtQuantRecipe(Recipe):
     data: DataRecipe | None
     quant: QuantSpec
     versions: tuple[tuple[str, str], ...]
-    keep_float: tuple[str, ...] = ()  # mixed precision: more nodes kept in float (by sensitivity)
+    keep_float: tuple[str, ...] = ()  # mixed precision: more nodes kept in float (measured groups)
 
     def __post_init__(self) -> None:
         if self.quant.method == "static" and self.data is None:
