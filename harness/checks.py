@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.config.budgets import Budget
+from harness.measure.power import deciding_size, detectable_drop
 from harness.measure.stats import Interval, Verdict, verdict
 from harness.metrics import ACCURACY_METRICS, METRICS, regression
 
@@ -44,6 +45,8 @@ class CheckResult:
     interval: Interval | None = None
     inconclusive: bool = False
     waived: str | None = None  # the configured reason, when a waiver turned this check off
+    detectable: float | None = None  # accuracy drop checks: the smallest drop that would FAIL
+    deciding_n: int | None = None  # inconclusive accuracy checks: about this many val images decide
 
     @property
     def failed(self) -> bool:
@@ -226,22 +229,18 @@ class _Partial:
     baseline: float | None
 
     def done(
-        self, ok: bool | None, message: str, interval: Interval | None = None, inconclusive: bool = False
+        self,
+        ok: bool | None,
+        message: str,
+        interval: Interval | None = None,
+        inconclusive: bool = False,
+        power: tuple[float | None, int | None] = (None, None),
     ) -> CheckResult:
-        """The finished CheckResult."""
+        """The finished CheckResult (``power``: minimum detectable drop and deciding val size)."""
         return CheckResult(
-            self.name,
-            ok,
-            self.variant,
-            self.metric,
-            self.value,
-            self.limit,
-            self.reference,
-            self.baseline,
-            message,
-            interval,
-            inconclusive,
-        )
+            self.name, ok, self.variant, self.metric, self.value, self.limit, self.reference,
+            self.baseline, message, interval, inconclusive, None, *power,
+        )  # fmt: skip
 
     def judged(
         self, interval: Interval, higher_is_better: bool, inconclusive_fails: bool, what: str, context: str
@@ -253,11 +252,22 @@ class _Partial:
         shown = interval.describe(4 if self.metric in ACCURACY_METRICS else 3, _SUFFIX.get(self.metric, ""))
         side = {Verdict.PASS: "within", Verdict.FAIL: "beyond", Verdict.INCONCLUSIVE: "straddles"}[outcome]
         message = f"{what} {shown} {side} limit {self.limit:.4g} {context}"
+        power = self._power(interval, outcome)
+        if power[0] is not None:
+            message = f"{message}; minimum detectable drop {power[0]:.4f} at {interval.n} val images"
         if outcome is Verdict.INCONCLUSIVE:
             policy = "fail" if inconclusive_fails else "pass"
-            message = f"{message}: INCONCLUSIVE (policy: {policy})"
-            return self.done(not inconclusive_fails, message, interval, True)
-        return self.done(outcome is Verdict.PASS, message, interval)
+            size = f"; about {power[1]} val images would decide it" if power[1] else ""
+            message = f"{message}: INCONCLUSIVE (policy: {policy}){size}"
+            return self.done(not inconclusive_fails, message, interval, True, power)
+        return self.done(outcome is Verdict.PASS, message, interval, power=power)
+
+    def _power(self, interval: Interval, outcome: Verdict) -> tuple[float | None, int | None]:
+        """An accuracy drop check's minimum detectable drop and, when inconclusive, deciding size."""
+        if self.metric not in ACCURACY_METRICS or self.limit is None or interval.n is None:
+            return None, None
+        deciding = deciding_size(interval, self.limit) if outcome is Verdict.INCONCLUSIVE else None
+        return detectable_drop(interval, self.limit), deciding
 
 
 def check_bound(

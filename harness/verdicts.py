@@ -29,6 +29,8 @@ LAYOUT = StudyLayout(
         StudyColumn("ci_low", "CI low", 4),
         StudyColumn("ci_high", "CI high", 4),
         StudyColumn("limit", "Limit", 4),
+        StudyColumn("detectable", "Detectable drop", 4),
+        StudyColumn("deciding_n", "Val images to decide", 0),
         StudyColumn("message", "Detail", None),
     ),
 )
@@ -61,6 +63,8 @@ def row(check: CheckResult, test: str) -> dict[str, object]:
         "ci_low": interval.low if interval else None,
         "ci_high": interval.high if interval else None,
         "limit": check.limit,
+        "detectable": check.detectable,
+        "deciding_n": check.deciding_n,
         "waiver": check.waived,
         "message": check.message,
     }

@@ -62,7 +62,7 @@ _DEFAULT: dict[str, object] = {
     # images, until half its loss is back. SQNR ranking took back 0.0000-0.0022 of 0.0058-0.0105
     # losses (7 of 10 kept layers bought nothing); measured ranking took back 61 % of a 0.0030 loss
     # with 2 groups and all of it with 3 (model.0, model.1, the P3 class branch of the head).
-    "mixed_precision": {"recover": 0.5, "max_steps": 4, "search_images": 100},
+    "mixed_precision": {"recover": 0.5, "max_steps": 8, "search_images": 100},
     # 1000 calibration images so the calib-size study (100/500/1000) shares this dataset, and so
     # the trained reference, with the full profile (generating them takes about 5 s).
     "dataset": {"n_train": 640, "n_val": 200, "n_calib": 1000, "seed": 0},

@@ -12,6 +12,8 @@ which dominates mAP's variance, cancels in their difference.
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -150,4 +152,4 @@ def paired_map_drop(
     estimate = float(reference.map50_95(ones)[0] - variant.map50_95(ones)[0])
     weights = bootstrap_weights(variant.n_images, resamples, seed)
     draws = reference.map50_95(weights) - variant.map50_95(weights)
-    return percentile_interval(estimate, draws, confidence)
+    return dataclasses.replace(percentile_interval(estimate, draws, confidence), n=variant.n_images)

@@ -49,6 +49,7 @@ class Interval:
     low: float
     high: float
     confidence: float
+    n: int | None = None  # independent units it was computed from (val images, timed pairs)
 
     def __post_init__(self) -> None:
         if not self.low <= self.high:

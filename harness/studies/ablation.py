@@ -324,7 +324,8 @@ class AblationStudy(Study[AblationRow, dict[str, object]]):
             budget = Budget(max_map_drop=config.ablation.max_map_drop)
         low, high = cast(list[float], row["map_drop_ci"])
         value, reference = cast(float, row["map50_95"]), cast(float, row["baseline_map50_95"])
-        drop = Interval(reference - value, low, high, config.verdicts.accuracy_confidence)
+        level, images = config.verdicts.accuracy_confidence, len(bench.val_samples())
+        drop = Interval(reference - value, low, high, level, images)
         check = check_map_drop(
             budget, f"{variant.slug} ({case.name})", value, reference, None, drop,
             config.verdicts.inconclusive_fails,

@@ -136,9 +136,10 @@ def run_study(
 
     Target (unless ``target_map`` is given): the INT8 loss shrinks to at most
     ``(1 - spec.recover)`` of itself and to at most ``max_drop`` (the variant's mAP budget),
-    whichever is stricter. When full INT8 loses nothing the study has no steps. The last step's
-    drop against FP32 comes with a paired bootstrap interval over the val images
-    (``confidence``, ``resamples``), for a verdict like every other accuracy budget's.
+    whichever is stricter. When full INT8 loses nothing the study has no steps. Each step's drop
+    against FP32 gets a paired bootstrap interval over the val images (``confidence``,
+    ``resamples``); the search stops at the first step whose whole interval is within the allowed
+    drop, so that the target is met by a PASS like every other accuracy budget's.
     """
     recipe = onnxruntime_recipe(base, 1)
     if not isinstance(recipe, OrtQuantRecipe) or recipe.data is None:
@@ -150,19 +151,20 @@ def run_study(
     if target_map is None and loss <= 0:  # nothing to take back: no ranking, no steps
         return MixedPrecisionSearch(base.model, base.slug, float_map, int8_map, int8_map, (), ())
     target = target_map if target_map is not None else float_map - min(max_drop, (1.0 - spec.recover) * loss)
-    groups = tuple(
-        ranked(
-            read_gains(build(RevertGainsRecipe(recipe, spec.search_images, recipe.versions), bench.ctx).path)[
-                1
-            ]
-        )
-    )
+    gains = build(RevertGainsRecipe(recipe, spec.search_images, recipe.versions), bench.ctx)
+    groups = tuple(ranked(read_gains(gains.path)[1]))
     tables: dict[tuple[str, ...], MatchTable] = {}
-    measure = _step_measure(bench, base, recipe, tables)
-    steps = search(measure, recipe, groups, target, spec.max_steps)
-    drop = None
-    if steps:
-        drop = paired_map_drop(tables[steps[-1].kept], bench.matches(fp32), confidence, resamples)
+    drops: dict[tuple[str, ...], Interval] = {}
+    reference = bench.matches(fp32)
+
+    def holds(step: MixedStep) -> bool:
+        """The step's whole drop interval against FP32 within the allowed drop: a PASS, not a
+        point estimate that an inconclusive policy would let through."""
+        drops[step.kept] = paired_map_drop(tables[step.kept], reference, confidence, resamples)
+        return drops[step.kept].high <= float_map - target + 1e-9
+
+    steps = search(_step_measure(bench, base, recipe, tables), recipe, groups, holds, spec.max_steps)
+    drop = drops[steps[-1].kept] if steps else None
     return MixedPrecisionSearch(
         base.model, base.slug, float_map, int8_map, target, groups, tuple(steps), drop
     )

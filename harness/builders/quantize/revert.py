@@ -35,6 +35,8 @@ __all__ = ["GroupGain", "RevertGainsRecipe", "conv_groups", "read_gains", "rever
 
 _DQ_SUFFIX = "_DequantizeLinear_Output"
 _MODULE = re.compile(r"^/?(model\.\d+)(?:/([^/]+))?")
+METHOD = 2
+"""Version of the grouping and scoring below (1: convolutions only; 2: whole modules)."""
 MAX_GROUP = 8
 """A module with more quantized convolutions than this (the head) is split by its sub-module."""
 
@@ -57,6 +59,7 @@ class RevertGainsRecipe(Recipe):
     int8: OrtQuantRecipe
     images: int  # held-out images scored per group
     versions: tuple[tuple[str, str], ...]
+    method: int = METHOD  # bumped whenever grouping or scoring changes, so old gains are not reused
 
     def describe(self) -> str:
         """E.g. ``mAP gain of each layer group in float, on 100 held-out images, of ONNX ...``."""

@@ -42,16 +42,16 @@ def search(
     measure: Callable[[OrtQuantRecipe, tuple[str, ...]], MixedStep],
     recipe: OrtQuantRecipe,
     groups: Sequence[GroupGain],
-    target_map: float,
+    holds: Callable[[MixedStep], bool],
     max_steps: int,
 ) -> list[MixedStep]:
-    """Measure k = 0, 1, 2, ... best groups in float until mAP50-95 reaches ``target_map`` (or
+    """Measure k = 0, 1, 2, ... best groups in float until a step ``holds`` the target (or
     ``max_steps`` groups, or the groups, run out). ``measure`` gets the recipe and group names."""
     out: list[MixedStep] = []
     for k in range(min(max_steps, len(groups)) + 1):
         chosen = groups[:k]
         step = measure(keep_float(recipe, chosen), tuple(g.name for g in chosen))
         out.append(step)
-        if step.map50_95 >= target_map:
+        if holds(step):
             break
     return out
