@@ -178,12 +178,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 def _terminal_writer(config: pytest.Config) -> Callable[[str], None]:
-    """Write progress lines past output capturing (long builds must not look like a hang)."""
+    """Write progress lines past output capturing (long builds must not look like a hang); ``-q``
+    quiets them."""
 
     def write(message: str) -> None:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         capture = config.pluginmanager.get_plugin("capturemanager")
-        if reporter is None:
+        if reporter is None or config.get_verbosity() < 0:
             return
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             reporter.ensure_newline()

@@ -60,7 +60,7 @@ def _distill(recipe: DistillRecipe, ctx: BuildContext, tmp: Path) -> str:
         student.add_callback("on_train_start", install)
     ctx.log(f"harness: distilling {spec.slug} for {spec.epochs} epochs")
     args = FitArgs(data_yaml, spec.epochs, recipe.batch, recipe.imgsz, recipe.seed, hyp)
-    fit(student, args, ctx, tmp, trainer=keep_model_trainer())
+    fit(student, args, ctx, tmp, trainer=keep_model_trainer(), label=f"distill {spec.slug}")
     _check_student(tmp / MODEL_FILE)
     atomic_write_text(tmp / REPORT_FILE, json.dumps(_report(recipe, tmp / RESULTS_FILE), indent=2))
     return MODEL_FILE

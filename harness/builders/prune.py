@@ -75,6 +75,7 @@ def keep_model_trainer() -> type:
     Built on first use: importing Ultralytics' trainer imports torch, which a process that only
     serves an ONNX graph (the memory probe) must not pay for.
     """
+
     class KeepModelTrainer(no_val_trainer()):  # type: ignore[misc]
         def get_model(self, cfg: Any = None, weights: Any = None, verbose: bool = True) -> Any:
             """The given (pruned) model itself; Ultralytics' version would rebuild it from ``cfg``."""
@@ -134,7 +135,8 @@ def _finetune(
     args = FitArgs(
         data_yaml, recipe.spec.finetune_epochs, recipe.batch, recipe.imgsz, recipe.seed + step, recipe.hyp
     )
-    return fit(load_yolo(pruned), args, ctx, where, trainer=keep_model_trainer())
+    label = f"fine-tune {recipe.spec.slug} (step {step + 1}/{recipe.spec.steps})"
+    return fit(load_yolo(pruned), args, ctx, where, trainer=keep_model_trainer(), label=label)
 
 
 def run_job(job: PruneJob) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.builders import BuildContext, builder, external, materialize
+from harness.builders.progress import EpochProgress
 from harness.builders.weights import load_yolo
 from harness.cache import file_sha256
 from harness.errors import WeightsError
@@ -74,6 +75,7 @@ def _train(recipe: TrainRecipe, ctx: BuildContext, tmp: Path) -> str:
         ctx,
         tmp,
         trainer=no_val_trainer(),
+        label=f"train {Path(recipe.cfg).stem if recipe.cfg else 'from weights'} at {recipe.imgsz} px",
     )
     return MODEL_FILE
 
@@ -138,11 +140,22 @@ def use_threads(threads: int) -> Callable[[object], None]:
     return callback
 
 
-def fit(model: YOLO, args: FitArgs, ctx: BuildContext, tmp: Path, trainer: type | None = None) -> Path:
+def fit(
+    model: YOLO,
+    args: FitArgs,
+    ctx: BuildContext,
+    tmp: Path,
+    trainer: type | None = None,
+    label: str = "training",
+) -> Path:
     """Train ``model`` through Ultralytics' public ``train`` on ``ctx.threads`` threads and copy its
-    last checkpoint to ``tmp / MODEL_FILE`` (and its ``results.csv`` to ``tmp / RESULTS_FILE``)."""
+    last checkpoint to ``tmp / MODEL_FILE`` (and its ``results.csv`` to ``tmp / RESULTS_FILE``);
+    each epoch logs ``label`` with its progress (:class:`~harness.builders.progress.EpochProgress`)."""
     restore = use_threads(ctx.threads)
     model.add_callback("on_pretrain_routine_start", restore)
+    progress = EpochProgress(label, ctx.log)
+    model.add_callback("on_train_start", progress.started)
+    model.add_callback("on_train_epoch_end", progress.epoch_end)
     try:
         _run_train(model, args, ctx, tmp, trainer)
     finally:  # Ultralytics leaves its own count behind; later work in this process gets ours

@@ -15,10 +15,13 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from matplotlib import rc_context
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from harness.fsutil import atomic_write_bytes
 from harness.results import RunResults
@@ -116,9 +119,11 @@ def plot_points(run: RunResults, plot: ParetoPlot) -> list[PlotPoint]:
     return points
 
 
-def _label(point: PlotPoint) -> str:
-    """The compact annotation: the slug without its backend suffix (the legend names the backend)."""
-    return point.variant.removesuffix(f"-{point.backend}") or point.variant
+def _labels(points: Sequence[PlotPoint]) -> list[str]:
+    """The compact annotations: each slug without its backend suffix (the legend names the
+    backend), unless another point would get the same text (one network on several backends)."""
+    short = [p.variant.removesuffix(f"-{p.backend}") or p.variant for p in points]
+    return [text if short.count(text) == 1 else p.variant for text, p in zip(short, points, strict=True)]
 
 
 def _styles(points: Iterable[PlotPoint]) -> tuple[dict[str, str], dict[str, str]]:
@@ -131,7 +136,7 @@ def _styles(points: Iterable[PlotPoint]) -> tuple[dict[str, str], dict[str, str]
 
 
 def _draw_points(ax: Axes, points: Sequence[PlotPoint]) -> None:
-    """One scatter per (backend, precision) for the legend, each point annotated."""
+    """One scatter per (backend, precision) for the legend."""
     colors, markers = _styles(points)
 
     def kind(p: PlotPoint) -> tuple[str, str]:
@@ -142,10 +147,63 @@ def _draw_points(ax: Axes, points: Sequence[PlotPoint]) -> None:
         xs, ys = [p.x for p in members], [p.y for p in members]
         label = f"{backend} {precision}"
         ax.scatter(xs, ys, s=36, zorder=3, color=colors[backend], marker=markers[precision], label=label)
-    for p in points:
-        ax.annotate(
-            _label(p), (p.x, p.y), xytext=(4, 3), textcoords="offset points", fontsize=6, clip_on=True
-        )
+
+
+_OFFSET = (4.0, 3.0)  # points right of and above the marker
+_GAP_PX = 1.0
+
+
+def _free_shift(box: Bbox, placed: Sequence[Bbox], inside: Bbox, tries: int = 60) -> float:
+    """The smallest vertical shift (pixels; up first, then down, one label height at a time) that
+    keeps ``box`` clear of every ``placed`` box and inside the axes; 0 when nothing is free."""
+    step = box.height + _GAP_PX
+    for k in range(tries):
+        for shift in (k * step, -k * step) if k else (0.0,):
+            moved = box.translated(0, shift)
+            if moved.y0 >= inside.y0 and moved.y1 <= inside.y1 and not any(b.overlaps(moved) for b in placed):
+                return shift
+    return 0.0
+
+
+def _annotate(ax: Axes, points: Sequence[PlotPoint]) -> None:
+    """Label every point without two labels overlapping: labels are placed lowest point first,
+    each just right of its marker, and one that would overlap a placed label moves up (or, at the
+    top of the axes, down) to the nearest free row, with a leader line to its point (a cluster of
+    FP32 variants at one latency stacks its labels).
+    Deterministic, so the SVG stays byte-identical between runs."""
+    fig = ax.get_figure()
+    assert isinstance(fig, Figure)
+    fig.draw_without_rendering()  # final axis limits and layout before measuring
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    labels = _labels(points)
+    order = sorted(range(len(points)), key=lambda i: (points[i].y, points[i].x))
+    placed: list[Bbox] = []
+    where: dict[int, tuple[float, float, str]] = {}  # x offset (points), y shift (points), alignment
+    for i in order:
+        anchor = (points[i].x, points[i].y)
+        box = _extent(ax, labels[i], anchor, _OFFSET[0], "left", renderer)
+        dx, align = _OFFSET[0], "left"
+        if box.x1 > ax.bbox.x1:  # past the right edge: the label goes left of its marker
+            dx, align = -_OFFSET[0], "right"
+            box = _extent(ax, labels[i], anchor, dx, align, renderer)
+        shift = _free_shift(box, placed, ax.bbox)
+        placed.append(box.translated(0, shift))
+        where[i] = (dx, shift * 72.0 / fig.dpi, align)
+    for i, p in enumerate(points):
+        dx, dy, align = where[i]
+        leader = {"arrowstyle": "-", "linewidth": 0.4, "color": "0.45"} if dy else None
+        note = ax.annotate(labels[i], (p.x, p.y), xytext=(dx, _OFFSET[1] + dy), textcoords="offset points",
+                           fontsize=6, clip_on=True, arrowprops=leader, horizontalalignment=align)  # fmt: skip
+        note.set_in_layout(False)
+
+
+def _extent(ax: Axes, text: str, anchor: tuple[float, float], dx: float, align: str, renderer: Any) -> Bbox:
+    """Where a label would be drawn (pixels), measured with a probe that is removed again."""
+    probe = ax.annotate(text, anchor, xytext=(dx, _OFFSET[1]), textcoords="offset points", fontsize=6,
+                        horizontalalignment=align)  # fmt: skip
+    box = probe.get_window_extent(renderer)
+    probe.remove()
+    return box
 
 
 def _draw_front(ax: Axes, points: Sequence[PlotPoint]) -> None:
@@ -161,11 +219,12 @@ def _figure(plot: ParetoPlot, points: Sequence[PlotPoint]) -> Figure:
     fig = Figure(figsize=(8.0, 4.8), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     _draw_front(ax, points)
-    _draw_points(ax, points)
     ax.set(title=plot.title, xlabel=plot.xlabel, ylabel="mAP50-95 (higher is better)")
     ax.grid(True, linewidth=0.4, alpha=0.5)
     ax.margins(x=0.2, y=0.08)  # room for the annotations at the edges
+    _draw_points(ax, points)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    _annotate(ax, points)  # last: labels are placed against the final layout
     return fig
 
 

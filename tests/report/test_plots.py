@@ -121,3 +121,30 @@ def test_rendering_leaves_matplotlib_global_state_alone() -> None:
     render_plots(_run())
     assert matplotlib.get_backend() == backend
     assert dict(matplotlib.rcParams) == params
+
+
+def test_labels_of_a_cluster_do_not_overlap() -> None:
+    """Six FP32 variants at nearly one latency and mAP (the default's FP32 cluster), plus others."""
+    from matplotlib.text import Annotation, Text
+
+    from harness.report.plots import PlotPoint, _figure
+
+    cluster = [
+        PlotPoint(f"yolo11n-p00-fp32-b{i}", f"b{i}", "fp32", 8.0 + 0.05 * i, 0.643 - 0.0002 * i)
+        for i in range(6)
+    ]
+    others = [
+        PlotPoint("yolo11n-p00-int8-x", "x", "int8", 3.0, 0.640),
+        PlotPoint("yolo11n-p30-fp32-y", "y", "fp32", 5.0, 0.62),
+    ]
+    fig = _figure(PARETO_PLOTS[0], [*cluster, *others])
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    notes = [a for a in fig.axes[0].texts if isinstance(a, Annotation)]
+    assert len(notes) == 8
+    boxes = [Text.get_window_extent(a, renderer) for a in notes]  # the text, not its leader line
+    overlapping = [(a.get_text(), b.get_text()) for i, a in enumerate(notes) for j, b in enumerate(notes)
+                   if i < j and boxes[i].overlaps(boxes[j])]  # fmt: skip
+    assert overlapping == []
+    assert any(a.arrow_patch is not None for a in notes)  # moved labels point back to their marker
+    assert len({a.get_text() for a in notes}) == 8  # one network on six backends: the backend stays

@@ -221,6 +221,7 @@ def _quantize(recipe: OrtQuantRecipe, ctx: BuildContext, tmp: Path) -> str:
         )
     else:
         reader = _calibration_reader(recipe, ctx, model.graph.input[0].name)
+        ctx.log(f"harness: ONNX Runtime int8: calibrating {recipe.quant.slug} on {len(reader.images)} images")
         _quantize_static(prepared, out, reader, recipe, common)
     prepared.unlink()
     return out.name

@@ -86,7 +86,6 @@ class OpenVinoQuantRecipe(Recipe):
         if self.source.half:
             raise ValueError("NNCF quantizes the FP32 ONNX export (source.half must be False)")
 
-
     def describe(self) -> str:
         """E.g. ``openvino int8 qdq-pc-u8s8-minmax-c100 (batch 1, imgsz 320)``."""
         return f"openvino int8 {self.quant.slug} (batch {self.source.batch}, imgsz {self.source.imgsz})"
@@ -179,6 +178,7 @@ def _quantize(recipe: OpenVinoQuantRecipe, ctx: BuildContext, tmp: Path) -> str:
     model = ov.convert_model(materialize(recipe.source, ctx))
     images = calibration_images(data_yaml, recipe.source.imgsz, recipe.quant.calib_size)
     items = _batched(images, recipe.source.batch)
+    ctx.log(f"harness: NNCF int8: calibrating {recipe.quant.slug} on {len(images)} images")
     calibration = nncf.Dataset(items)
     kwargs = _quantize_kwargs(recipe.quant, decode_tail(model))
     if recipe.quant.max_drop is None:
