@@ -1,10 +1,17 @@
 """Stored baselines: ``<root>/<fingerprint_id>/<model>.json``, one file per model.
 
-A file holds the accepted metrics of every variant of one model on one fingerprint::
+A file holds the accepted metrics of every variant of one model on one fingerprint, and the
+artifact each was measured on (its cache key, its file relative to the cache root, and sha256)::
 
     {"schema_version": 1, "fingerprint": {...}, "model": "yolo11n",
      "updated": "2025-01-01T12:00:00+00:00",
-     "variants": {"yolo11n-p00-fp32-torch": {"map50_95": 0.51, "latency_median_ms": 26.6}}}
+     "variants": {"yolo11n-p00-fp32-torch": {"map50_95": 0.51, "latency_median_ms": 26.6,
+                                              "speedup_vs_reference": 1.0}},
+     "artifacts": {"yolo11n-p00-fp32-torch": {"cache_key": "1323e1ef...", "sha256": "...",
+                                               "file": "artifacts/13/1323e1ef.../model.pt"}}}
+
+The same-run ratios (``speedup_vs_reference``, ``speedup_vs_fp32``) are stored with the other
+metrics: they are what another machine can compare when the artifact is not there to time.
 
 Files change only through :meth:`BaselineStore.update` (written atomically). Reading never
 writes; a corrupt file raises BaselineError naming it rather than being replaced.
@@ -16,15 +23,24 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.cache import file_sha256
 from harness.environment import Fingerprint
 from harness.errors import BaselineError
 from harness.fsutil import atomic_write_json
 
-__all__ = ["SCHEMA_VERSION", "Baseline", "Change", "BaselineStore", "format_changes"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "ArtifactRef",
+    "Baseline",
+    "BaselineStore",
+    "Change",
+    "artifact_ref",
+    "format_changes",
+]
 
 SCHEMA_VERSION = 1
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -32,8 +48,56 @@ Metrics = dict[str, float | None]
 
 
 @dataclass(frozen=True)
+class ArtifactRef:
+    """The artifact a baseline was measured on: cache key (None: a user's own file), the file
+    (relative to the cache root when it is in the cache, else absolute) and its sha256."""
+
+    cache_key: str | None
+    file: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, str | None]:
+        """JSON-ready form."""
+        return {"cache_key": self.cache_key, "file": self.file, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, variant: str, data: object) -> ArtifactRef:
+        """Parse :meth:`to_dict` output (TypeError naming the variant when malformed)."""
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("file"), str)
+            or not isinstance(data.get("sha256"), str)
+        ):
+            raise TypeError(
+                f"variant {variant!r}: an artifact needs 'file' and 'sha256' strings, got {data!r}"
+            )
+        key = data.get("cache_key")
+        if key is not None and not isinstance(key, str):
+            raise TypeError(f"variant {variant!r}: artifact 'cache_key' must be a string or null")
+        return cls(key, data["file"], data["sha256"])
+
+    def locate(self, cache_root: Path) -> Path | None:
+        """The file when it is here with the recorded sha256 (the cache restored by CI), else None."""
+        path = Path(self.file) if Path(self.file).is_absolute() else Path(cache_root) / self.file
+        return path if path.is_file() and file_sha256(path) == self.sha256 else None
+
+
+def artifact_ref(path: Path, sha256: str, cache_root: Path) -> ArtifactRef:
+    """How a baseline names ``path``: relative to the cache root with its entry's key when it is
+    a cache artifact (``artifacts/<k2>/<key>/<file>``), else absolute with no key (a user's file)."""
+    path, root = Path(path).absolute(), Path(cache_root).absolute()
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        return ArtifactRef(None, str(path), sha256)
+    parts = relative.parts
+    key = parts[2] if len(parts) >= 4 and parts[0] == "artifacts" else None
+    return ArtifactRef(key, relative.as_posix(), sha256)
+
+
+@dataclass(frozen=True)
 class Baseline:
-    """The stored metrics of one model on one fingerprint."""
+    """The stored metrics of one model on one fingerprint, and the artifacts they came from."""
 
     path: Path
     fingerprint_id: str
@@ -41,10 +105,15 @@ class Baseline:
     model: str
     updated: datetime
     variants: Mapping[str, Mapping[str, float | None]]
+    artifacts: Mapping[str, ArtifactRef] = field(default_factory=dict)
 
     def metric(self, variant: str, metric: str) -> float | None:
         """A stored value, None when the variant or metric has none."""
         return self.variants.get(variant, {}).get(metric)
+
+    def artifact(self, variant: str) -> ArtifactRef | None:
+        """The artifact ``variant`` was measured on, None when not recorded (an older file)."""
+        return self.artifacts.get(variant)
 
 
 @dataclass(frozen=True)
@@ -94,19 +163,28 @@ class BaselineStore:
         return max(others, key=lambda b: (b.updated, b.fingerprint_id)), False
 
     def update(
-        self, fingerprint: Fingerprint, model: str, variants: Mapping[str, Mapping[str, float | None]]
+        self,
+        fingerprint: Fingerprint,
+        model: str,
+        variants: Mapping[str, Mapping[str, float | None]],
+        artifacts: Mapping[str, ArtifactRef] | None = None,
     ) -> list[Change]:
-        """Merge ``variants`` into the stored file and write it atomically.
+        """Merge ``variants`` (and the ``artifacts`` they were measured on) into the stored file
+        and write it atomically.
 
         Metrics given as None (not measured) leave the stored value alone; variants and
-        metrics not mentioned are kept. Returns the changes; nothing is written if none.
+        metrics not mentioned are kept. Returns the metric changes; nothing is written if neither
+        a metric nor an artifact changed.
         """
         path = self.path(fingerprint.id, model)
         existing = self.load(fingerprint.id, model)
         stored = {v: dict(m) for v, m in existing.variants.items()} if existing else {}
+        refs = dict(existing.artifacts) if existing else {}
         changes = _merge(stored, variants)
-        if changes or existing is None:
-            atomic_write_json(path, _document(fingerprint, model, stored))
+        moved = {v: a for v, a in (artifacts or {}).items() if refs.get(v) != a}
+        refs.update(moved)
+        if changes or moved or existing is None:
+            atomic_write_json(path, _document(fingerprint, model, stored, refs))
         return changes
 
 
@@ -126,14 +204,17 @@ def _merge(stored: dict[str, Metrics], new: Mapping[str, Mapping[str, float | No
     return changes
 
 
-def _document(fingerprint: Fingerprint, model: str, variants: dict[str, Metrics]) -> dict[str, object]:
+def _document(
+    fingerprint: Fingerprint, model: str, variants: dict[str, Metrics], artifacts: Mapping[str, ArtifactRef]
+) -> dict[str, object]:
     """The JSON document of a baseline file."""
     return {
         "schema_version": SCHEMA_VERSION,
         "fingerprint": fingerprint.to_dict(),
         "model": model,
-        "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "updated": datetime.now(UTC).isoformat(timespec="seconds"),
         "variants": variants,
+        "artifacts": {v: a.to_dict() for v, a in sorted(artifacts.items())},
     }
 
 
@@ -164,6 +245,7 @@ def _parse(data: object, path: Path, fingerprint_id: str) -> Baseline:
         model=data["model"],
         updated=_timestamp(data["updated"]),
         variants={v: _metrics(v, m) for v, m in data["variants"].items()},
+        artifacts={v: ArtifactRef.from_dict(v, a) for v, a in data.get("artifacts", {}).items()},
     )
 
 
@@ -172,7 +254,7 @@ def _timestamp(value: object) -> datetime:
     if not isinstance(value, str):
         raise TypeError(f"'updated' must be an ISO timestamp string, got {value!r}")
     stamp = datetime.fromisoformat(value)
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def _metrics(variant: str, metrics: object) -> dict[str, float | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -93,6 +94,18 @@ class Bench:
             raise found
         return found
 
+    def runner_at(self, variant: Variant, path: Path, sha256: str) -> Runner:
+        """A runner on an existing artifact (a baseline's), run as ``variant``'s backend and
+        precision would run it; opened once per run."""
+        key = (f"artifact:{sha256}:{path}", variant.backend, 1)
+        if key not in self._runners:
+            self._runners[key] = get_backend(variant.backend).open(
+                path, sha256, LoadRequest(variant, 1, self.ctx)
+            )
+        found = self._runners[key]
+        assert not isinstance(found, BackendUnavailable)
+        return found
+
     def runner_or_note(self, variant: Variant, notes: list[str]) -> Runner | None:
         """The variant's batch-1 runner, or None with a note in ``notes`` when its backend cannot
         run here (a study records what it could not measure instead of failing)."""
@@ -121,7 +134,7 @@ class Bench:
             variant.backend, variant.precision, self.ctx.device,
             data_recipe(self.config).key(), split_stamp(samples), variant.imgsz, runtime_versions(), mode,
         )  # fmt: skip
-        compute = lambda: detect(runner, samples, self.data.names, variant.imgsz)  # noqa: E731
+        compute = lambda: detect(runner, samples, self.data.names, variant.imgsz)
         return cached_detections(self.ctx.cache, recipe, compute)
 
     def accuracy(self, variant: Variant) -> MapResult:

@@ -20,12 +20,13 @@ __all__ = [
     "check_baseline_drop",
     "check_bound",
     "check_fp32_speed",
+    "check_baseline_speed",
     "check_latency_regression",
     "check_map_drop",
     "check_speedup",
 ]
 
-_SUFFIX = {"speedup_vs_reference": "x", "speedup_vs_fp32": "x"}
+_SUFFIX = {"speedup_vs_reference": "x", "speedup_vs_fp32": "x", "speedup_vs_baseline": "x"}
 _TOLERANCE = 1e-9  # a value exactly at the limit passes despite float rounding
 
 
@@ -187,6 +188,36 @@ def check_fp32_speed(
         return result.judged(interval, True, inconclusive_fails, what, context)
     ok = ratio >= limit - _TOLERANCE
     return result.done(ok, f"{what} {ratio:.3f}x {'>=' if ok else '<'} limit {limit:.2f}x {context}")
+
+
+def check_baseline_speed(
+    budget: Budget,
+    variant: str,
+    interval: Interval | None,
+    how: str,
+    baseline_latency: float | None = None,
+    inconclusive_fails: bool = False,
+) -> CheckResult:
+    """Speed of ``variant`` against its stored baseline as a same-run ratio (baseline latency /
+    this latency, with its interval): at least ``1 / (1 + max_latency_regression)``.
+
+    ``how`` says how the ratio was measured: the baseline's own artifact timed interleaved with
+    this one (on whatever machine the job runs), or, weaker, this run's speedup against the
+    reference over the one stored with the baseline. It fails only when the whole interval lies
+    below the limit.
+    """
+    regression = budget.max_latency_regression
+    limit = None if regression is None else 1.0 / (1.0 + regression)
+    what = f"{variant}: speed vs baseline ({how})"
+    value = interval.estimate if interval else None
+    context = f"(limit = at most {regression:.0%} slower)" if regression is not None else ""
+    result = _Partial(
+        "latency_regression", variant, "speedup_vs_baseline", value, limit, None, baseline_latency
+    )
+    if interval is None or limit is None:
+        skip = "no limit set" if limit is None else "not measured"
+        return result.done(None, f"{what} not checked: {skip} {context}")
+    return result.judged(interval, True, inconclusive_fails, what, context)
 
 
 def check_latency_regression(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.base import Runner
-from harness.baselines import Baseline, format_changes
+from harness.baselines import ArtifactRef, Baseline, artifact_ref, format_changes
 from harness.bench import Bench
 from harness.checks import CheckResult
 from harness.config import HarnessConfig
@@ -168,11 +168,17 @@ class HarnessRun:
 
     def _update_baselines(self) -> None:
         by_model: dict[str, dict[str, Metrics]] = {}
+        artifacts: dict[str, dict[str, ArtifactRef]] = {}
         for record in self.results.variants:
             if record.status == "passed" or record.metrics:
                 by_model.setdefault(record.model, {})[record.variant] = dict(record.metrics)
+                if record.artifact and record.artifact_sha256:
+                    ref = artifact_ref(
+                        Path(record.artifact), record.artifact_sha256, self.bench.ctx.cache.root
+                    )
+                    artifacts.setdefault(record.model, {})[record.variant] = ref
         store, fingerprint = self.bench.baselines, self.bench.fingerprint
         for model, variants in by_model.items():
-            changes = store.update(fingerprint, model, variants)
+            changes = store.update(fingerprint, model, variants, artifacts.get(model))
             path = store.path(fingerprint.id, model)
             self.note(f"harness: baseline {path} updated: " + (format_changes(changes) or "no change"))

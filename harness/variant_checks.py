@@ -14,11 +14,11 @@ import numpy as np
 
 from harness.backends.base import Runner
 from harness.backends.native import speed_not_gated
+from harness.baseline_speed import baseline_speed
 from harness.checks import (
     CheckResult,
     check_baseline_drop,
     check_fp32_speed,
-    check_latency_regression,
     check_map_drop,
     check_speedup,
 )
@@ -84,14 +84,13 @@ def speed_checks(
     ref_ms = metrics.pop("reference_latency_median_ms")
     run.record(variant, metrics, runner)
     baseline, same = run.baseline(variant)
-    stored = baseline.metric(variant.slug, "latency_median_ms") if baseline else None
     stored_speedup = baseline.metric(variant.slug, "speedup_vs_reference") if baseline else None
     fails, budget = run.config.verdicts.inconclusive_fails, _budget(run, variant)
     checks = [
         check_speedup(
             budget, variant.slug, metrics["speedup_vs_reference"], ref_ms, stored_speedup, interval, fails
         ),
-        check_latency_regression(budget, variant.slug, metrics["latency_median_ms"], stored, same),
+        baseline_speed(run, variant, runner, x, baseline, same, (metrics, interval), budget),
     ]
     if variant.precision != "fp32":
         checks.append(_fp32_speed(run, variant, runner, x, budget))

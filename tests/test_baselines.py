@@ -166,3 +166,60 @@ def test_format_changes() -> None:
         f"{V} params: - -> 2.6e+06",
     ]
     assert format_changes([]) == "baselines unchanged"
+
+
+# --- the artifact each baseline was measured on -------------------------------------------
+
+
+def test_artifacts_are_stored_with_their_cache_key_and_found_again(tmp_path: Path) -> None:
+    from harness.baselines import artifact_ref
+    from harness.cache import file_sha256
+
+    cache = tmp_path / "cache"
+    key = "ab" + "0" * 62
+    model = cache / "artifacts" / "ab" / key / "model.onnx"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"graph")
+    ref = artifact_ref(model, file_sha256(model), cache)
+    assert (ref.cache_key, ref.file) == (key, f"artifacts/ab/{key}/model.onnx")
+    store = _store(tmp_path)
+    assert store.update(FP, "yolo11n", {V: {"map50_95": 0.5}}, {V: ref}) != []
+    loaded = store.load(FP.id, "yolo11n")
+    assert loaded is not None and loaded.artifact(V) == ref and loaded.artifact("other") is None
+    assert ref.locate(cache) == model  # the cache restored elsewhere: same relative file, same bytes
+    assert ref.locate(tmp_path / "empty-cache") is None
+    model.write_bytes(b"another graph")
+    assert ref.locate(cache) is None  # a file that changed is not the baseline's
+
+
+def test_a_users_own_file_is_stored_absolute_without_a_key(tmp_path: Path) -> None:
+    from harness.baselines import artifact_ref
+
+    weights = tmp_path / "best.pt"
+    weights.write_bytes(b"w")
+    ref = artifact_ref(weights, "s" * 64, tmp_path / "cache")
+    assert ref.cache_key is None and ref.file == str(weights)
+
+
+def test_a_new_artifact_alone_rewrites_the_file(tmp_path: Path) -> None:
+    from harness.baselines import ArtifactRef
+
+    store = _store(tmp_path)
+    store.update(FP, "yolo11n", {V: {"map50_95": 0.5}}, {V: ArtifactRef("k", "a/b", "1" * 64)})
+    assert store.update(FP, "yolo11n", {V: {"map50_95": 0.5}}, {V: ArtifactRef("k2", "a/c", "2" * 64)}) == []
+    loaded = store.load(FP.id, "yolo11n")
+    assert loaded is not None and loaded.artifact(V) == ArtifactRef("k2", "a/c", "2" * 64)
+
+
+def test_an_older_file_without_artifacts_still_loads(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _write_doc(store, FP.id, "yolo11n", _doc())
+    loaded = store.load(FP.id, "yolo11n")
+    assert loaded is not None and loaded.artifacts == {}
+
+
+def test_a_malformed_artifact_names_the_file_and_variant(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    path = _write_doc(store, FP.id, "yolo11n", _doc(artifacts={V: {"file": 3}}))
+    with pytest.raises(BaselineError, match=rf"invalid baseline {path}.*{V}.*'file' and 'sha256'"):
+        store.load(FP.id, "yolo11n")

@@ -44,6 +44,11 @@ class Backend(Protocol):
         """Build what is missing and return a ready runner; raises BackendUnavailable."""
         ...
 
+    def open(self, path: Path, sha256: str, request: LoadRequest) -> Runner:
+        """A runner on an artifact this backend built before (``path``, e.g. a baseline's, kept in
+        the cache), run as ``request``'s variant would be; nothing is built."""
+        ...
+
 
 def ensure_supported(backend: Backend, request: LoadRequest) -> None:
     """Raise BackendUnavailable (a pytest skip) with the backend's reason when it cannot run here."""

@@ -103,4 +103,8 @@ class NcnnBackend:
             artifact = build(ncnn_int8_recipe(variant, data), request.ctx)
         else:
             artifact = build(ncnn_recipe(variant), request.ctx)
-        return NcnnRunner(artifact.path, artifact.sha256, variant.precision, request.ctx.threads)
+        return self.open(artifact.path, artifact.sha256, request)
+
+    def open(self, path: Path, sha256: str, request: LoadRequest) -> NcnnRunner:
+        """Load the net at ``path`` (its ``.bin`` beside it)."""
+        return NcnnRunner(path, sha256, request.variant.precision, request.ctx.threads)

@@ -109,8 +109,12 @@ class OnnxRuntimeBackend:
         """Export, convert or quantize (cached) and open an InferenceSession."""
         ensure_supported(self, request)
         artifact = build(onnxruntime_recipe(request.variant, request.batch), request.ctx)
+        return self.open(artifact.path, artifact.sha256, request)
+
+    def open(self, path: Path, sha256: str, request: LoadRequest) -> OrtRunner:
+        """An InferenceSession on ``path`` with this backend's providers."""
         providers = self.providers(request.ctx.device) + ["CPUExecutionProvider"]
-        return OrtRunner(artifact.path, artifact.sha256, list(dict.fromkeys(providers)), request.ctx.threads)
+        return OrtRunner(path, sha256, list(dict.fromkeys(providers)), request.ctx.threads)
 
 
 class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):

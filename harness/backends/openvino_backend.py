@@ -113,9 +113,11 @@ class OpenVinoBackend:
         """Build the IR (cached) and compile it for the CPU."""
         ensure_supported(self, request)
         artifact = build(openvino_recipe(request.variant, request.batch), request.ctx)
-        return OpenVinoRunner(
-            artifact.path, artifact.sha256, compile_config(request.variant, request.ctx.threads)
-        )
+        return self.open(artifact.path, artifact.sha256, request)
+
+    def open(self, path: Path, sha256: str, request: LoadRequest) -> OpenVinoRunner:
+        """Compile the IR at ``path`` for the CPU as ``request``'s precision asks."""
+        return OpenVinoRunner(path, sha256, compile_config(request.variant, request.ctx.threads))
 
 
 def compile_config(variant: Variant, threads: int) -> dict[str, Any]:

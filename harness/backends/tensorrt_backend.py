@@ -87,4 +87,8 @@ class TensorRTBackend:
         ensure_supported(self, request)
         recipe: TrtEngineRecipe = tensorrt_recipe(request.variant, request.batch)
         artifact = build(recipe, request.ctx)
-        return TrtRunner(artifact.path, request.ctx.device)
+        return self.open(artifact.path, artifact.sha256, request)
+
+    def open(self, path: Path, sha256: str, request: LoadRequest) -> TrtRunner:
+        """Deserialize the engine at ``path``."""
+        return TrtRunner(path, request.ctx.device)

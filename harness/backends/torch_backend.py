@@ -62,10 +62,13 @@ class TorchBackend:
     def load(self, request: LoadRequest) -> TorchRunner:
         """Materialize the checkpoint, fuse Conv+BN, move it to the device and dtype."""
         ensure_supported(self, request)
+        return self.open(materialize(request.variant.source, request.ctx), "", request)
+
+    def open(self, path: Path, sha256: str, request: LoadRequest) -> TorchRunner:
+        """Load the checkpoint at ``path``, fuse Conv+BN, move it to the device and dtype."""
         import torch
 
         torch.set_num_threads(request.ctx.threads)
-        path = materialize(request.variant.source, request.ctx)
         yolo = load_yolo(path)
         yolo.fuse()
         dtype = _DTYPES[request.variant.precision]

@@ -35,7 +35,7 @@ __all__ = ["BUDGET_KEYS", "RELATIVE_KEYS", "WAIVABLE", "Budget", "BudgetOverride
 
 DEFAULT_MAX_MAP_DROP = 0.01
 DEFAULT_MAX_BASELINE_DROP = 0.005
-DEFAULT_MAX_LATENCY_REGRESSION = 0.25
+DEFAULT_MAX_LATENCY_REGRESSION = 0.10  # judged by the interval of a same-run A/B ratio
 DEFAULT_MIN_SPEEDUP_VS_FP32 = 1.0
 BUDGET_KEYS = (
     "max_map_drop", "max_baseline_drop", "min_speedup", "max_latency_regression", "min_speedup_vs_fp32",

@@ -26,6 +26,7 @@ SPEC_METRICS = {
     "throughput_ips", "throughput_batch", "params", "gflops", "file_bytes", "peak_memory_mb",
     "speedup_ci_low", "speedup_ci_high", "map50_95_drop_ci_low", "map50_95_drop_ci_high",
     "speedup_vs_fp32", "speedup_vs_fp32_ci_low", "speedup_vs_fp32_ci_high",
+    "speedup_vs_baseline", "speedup_vs_baseline_ci_low", "speedup_vs_baseline_ci_high",
 }  # fmt: skip
 PRECISIONS = ("fp32", "fp16", "bf16")
 
@@ -109,7 +110,7 @@ def test_mapping_round_trip(budgets: Budgets) -> None:
 
 def test_empty_table_gives_documented_defaults() -> None:
     budget = Budgets.from_mapping({}, "x.toml").for_variant("m-p00-fp32-torch", "fp32")
-    assert budget == Budget(0.01, 0.005, None, 0.25)
+    assert budget == Budget(0.01, 0.005, None, 0.10)
 
 
 @given(budgets_strategy, st.sampled_from(PRECISIONS), st.text(max_size=12), st.booleans())
@@ -314,7 +315,7 @@ def test_latency_message() -> None:
     result = check_latency_regression(Budget(), "m-p00-fp32-torch", 13.0, 10.0, True)
     assert result.ok is False
     assert result.message == (
-        "m-p00-fp32-torch: latency p50 regression vs baseline +30.0% > limit 25.0% "
+        "m-p00-fp32-torch: latency p50 regression vs baseline +30.0% > limit 10.0% "
         "(value 13.000 ms, baseline 10.000 ms)"
     )
 
