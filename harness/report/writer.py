@@ -23,8 +23,9 @@ from harness.report.plots import render_plots, write_plots
 from harness.report.pruning import PRUNING_TABLES
 from harness.report.quant import QUANT_TABLES
 from harness.report.studies import layout_tables
+from harness.report.summary import count_line, summary_frame
 from harness.report.tables import DEPLOYMENT_COLUMNS, deployment_table, to_csv, to_markdown
-from harness.results import RunResults
+from harness.results import VERDICTS, RunResults
 
 __all__ = [
     "render_markdown", "render_summary_markdown", "report_tables", "write_tables", "write_run", "LATEST",
@@ -73,9 +74,20 @@ def report_tables(run: RunResults) -> list[ReportTable]:
     return tables + layout_tables(run)
 
 
+def _verdicts_markdown(run: RunResults) -> str:
+    """The verdict summary as Markdown (empty when the run recorded no verdict)."""
+    if not run.studies.get(VERDICTS):
+        return ""
+    frame = summary_frame(run)
+    table = to_markdown(frame, {}) if len(frame) else "No failing, inconclusive or waived check."
+    return f"## Verdicts\n\nBudget checks: {count_line(run)}.\n\n{table}\n"
+
+
 def render_summary_markdown(run: RunResults) -> str:
-    """Every table of the run as one Markdown document (for a CI job summary such as $GITHUB_STEP_SUMMARY)."""
-    sections = [render_markdown(run)]
+    """Every table of the run as one Markdown document (for a CI job summary such as
+    $GITHUB_STEP_SUMMARY), the verdict summary first: counts, then every failing, inconclusive
+    or waived check with its interval."""
+    sections = [part for part in (_verdicts_markdown(run), render_markdown(run)) if part]
     for table in report_tables(run)[1:]:
         markdown = to_markdown(table.frame, dict(table.formats))
         sections.append(f"## {table.title}\n\n{markdown}\n\n{table.legend}\n")
