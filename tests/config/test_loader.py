@@ -68,7 +68,7 @@ def test_quick_profile_values(tmp_path: Path) -> None:
 def test_default_and_full_profiles(tmp_path: Path) -> None:
     default = _load(tmp_path)
     assert default.profile == "default"
-    assert (default.dataset.n_train, default.dataset.n_val, default.dataset.n_calib) == (640, 200, 1000)
+    assert (default.dataset.n_train, default.dataset.n_val, default.dataset.n_calib) == (640, 500, 1000)
     model = default.models[0]
     assert (model.epochs, model.batch, model.pre_epochs, default.imgsz) == (3, 8, 16, 320)
     full = _load(tmp_path, profile="full")
