@@ -85,14 +85,16 @@ def check_map_drop(
     baseline: float | None = None,
     interval: Interval | None = None,
     inconclusive_fails: bool = False,
+    against: str = "FP32 reference",
 ) -> CheckResult:
-    """mAP50-95 drop of ``variant`` against the same run's FP32 reference (absolute).
+    """mAP50-95 drop of ``variant`` against the same run's FP32 reference (absolute; ``against``
+    names another subject, e.g. the OLD model of an A/B).
 
     With ``interval`` (of the drop, e.g. a paired bootstrap over val images) the check fails only
     when the whole interval exceeds the limit; see :meth:`_Partial.judged`.
     """
     limit = budget.limit("max_map_drop", reference)
-    what = f"{variant}: mAP50-95 drop vs FP32 reference"
+    what = f"{variant}: mAP50-95 drop vs {against}"
     if "max_map_drop" in budget.relative:
         what = f"{what} (limit {budget.shown('max_map_drop')} of the reference)"
     context = f"(value {_fmt(value)}, reference {_fmt(reference)}, baseline {_fmt(baseline)})"

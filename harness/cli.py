@@ -8,6 +8,10 @@
     print a diff table of the variants both runs share, as Markdown; exit 1 when NEW regresses
     against OLD beyond the budgets (mAP50-95 drop; latency only when the fingerprints are equal),
     2 on an error (unreadable file, no common variants), else 0.
+``harness compare --ab OLD NEW [--config FILE] [--backend B] [--summary FILE]``
+    A/B of two checkpoints (``.pt``, run on backend B) or two variant ids of the config's matrix,
+    measured now: latency interleaved, mAP50-95 drop by paired bootstrap on the same val images
+    (harness.ab); exit 1 when NEW regresses beyond ``max_map_drop`` or ``max_latency_regression``.
 ``harness merge A.json B.json ... --out DIR``
     merge shards of one environment (same fingerprint) into one run, show different machines
     side by side: merged.md, merged.csv and a report folder per environment (harness.report.merge).
@@ -85,8 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_summary(report)
     report.set_defaults(func=_report)
     compare = commands.add_parser("compare", help="diff two results.json; exit 1 on a regression")
-    compare.add_argument("old", type=Path, help="results.json taken as the baseline")
-    compare.add_argument("new", type=Path, help="results.json to check")
+    compare.add_argument(
+        "old", type=Path, help="results.json taken as the baseline (--ab: a .pt or variant id)"
+    )
+    compare.add_argument("new", type=Path, help="results.json to check (--ab: a .pt or variant id)")
+    compare.add_argument(
+        "--ab", action="store_true",
+        help="measure OLD and NEW now (two .pt files or two variant ids): interleaved latency, paired mAP",
+    )  # fmt: skip
+    compare.add_argument(
+        "--backend",
+        default="onnxruntime",
+        help="--ab with .pt files: the backend both run on (default onnxruntime)",
+    )
     compare.add_argument(
         "--config", type=Path,
         help="take budgets from this pyproject.toml/harness.toml (default: built-in budgets)",
@@ -97,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     compare.add_argument(
         "--max-latency-regression", type=_fraction,
-        help="relative latency increase allowed (default: 0.25 or the config's)",
+        help="relative latency increase allowed (default: 0.10 or the config's)",
     )  # fmt: skip
     _add_summary(compare)
     compare.set_defaults(func=_compare)
@@ -228,7 +243,9 @@ def compare_checks(old: RunResults, new: RunResults, budgets: Budgets) -> list[C
 
 
 def _compare(args: argparse.Namespace) -> int:
-    """``harness compare``: table first, then the verdict."""
+    """``harness compare``: table first, then the verdict (``--ab``: measured now, :mod:`harness.ab`)."""
+    if args.ab:
+        return _compare_ab(args)
     old, new = RunResults.load(args.old), RunResults.load(args.new)
     budgets = _budgets(args)
     shared = [v.variant for v in new.variants if old.variant(v.variant) is not None]
@@ -239,6 +256,21 @@ def _compare(args: argparse.Namespace) -> int:
     print(markdown, end="")
     _append_summary(args, markdown)
     return EXIT_REGRESSION if failed else EXIT_OK
+
+
+def _compare_ab(args: argparse.Namespace) -> int:
+    """``harness compare --ab``: measure both, print the A/B, exit 1 on a failed verdict."""
+    from harness.ab import ab_bench, measure_ab, render_ab  # runs models: only --ab imports them
+    from harness.config import load_config
+
+    path = args.config.absolute() if args.config else None
+    config = load_config(path.parent if path else Path.cwd(), path=path)
+    bench, old, new = ab_bench(config, str(args.old), str(args.new), args.backend)
+    result = measure_ab(bench, old, new)
+    markdown = render_ab(result)
+    print(markdown, end="")
+    _append_summary(args, markdown)
+    return EXIT_REGRESSION if result.failed else EXIT_OK
 
 
 def _compare_markdown(

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow
 
 # A model with something to lose: 24 epochs at 96 px on 96 images (mAP50-95 about 0.1, 30 s here).
 CONFIG = """profile = "quick"
+cache_dir = "{cache}"
 imgsz = 96
 train = {{epochs = {epochs}, batch = 8}}
 dataset = {{n_train = 96, n_val = 48, n_calib = 8, seed = 0}}
@@ -50,8 +51,8 @@ def _gate(project: Path, step_id: str, env: dict[str, str] | None = None) -> sub
                           env=full_env, capture_output=True, text=True, timeout=1200)  # fmt: skip
 
 
-def _project(tmp_path: Path, epochs: int = 24) -> Path:
-    (tmp_path / "harness.toml").write_text(CONFIG.format(epochs=epochs))
+def _project(tmp_path: Path, cache: Path, epochs: int = 24) -> Path:
+    (tmp_path / "harness.toml").write_text(CONFIG.format(epochs=epochs, cache=cache))
     return tmp_path
 
 
@@ -64,8 +65,9 @@ def test_the_workflow_has_the_gate_steps_in_order() -> None:
     assert workflow_command("gate-pr") == ["harness", "run"]
 
 
-def test_main_then_pull_requests(tmp_path: Path) -> None:
-    project = _project(tmp_path)
+def test_main_then_pull_requests(tmp_path: Path, shared_cache: Path) -> None:
+    """The artifact cache is the session's (as CI restores main's); the project is new."""
+    project = _project(tmp_path, shared_cache)
     main = _gate(project, "gate-main")
     assert main.returncode == 0, main.stdout[-3000:]
     assert list((project / "baselines").glob("*/yolo11n.json"))
@@ -78,7 +80,9 @@ def test_main_then_pull_requests(tmp_path: Path) -> None:
     assert f"{SLOWED}: speed vs baseline (its artifact timed interleaved" in slowed.stdout
     assert "FAILED" in slowed.stdout and "beyond limit" in slowed.stdout
 
-    _project(tmp_path, epochs=2)  # the PR cuts training: a worse model under the same variant ids
+    _project(
+        tmp_path, shared_cache, epochs=2
+    )  # the PR cuts training: a worse model under the same variant ids
     degraded = _gate(project, "gate-pr")
     assert degraded.returncode == 1, degraded.stdout[-3000:]
     assert "yolo11n-p00-fp32-torch: mAP50-95 drop vs baseline" in degraded.stdout
