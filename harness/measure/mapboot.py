@@ -13,7 +13,6 @@ which dominates mAP's variance, cancels in their difference.
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +28,7 @@ from harness.measure.map import (
 )
 from harness.measure.stats import DEFAULT_CONFIDENCE, Interval, percentile_interval
 
-__all__ = ["MatchTable", "paired_map_drop", "DEFAULT_MAP_RESAMPLES"]
+__all__ = ["DEFAULT_MAP_RESAMPLES", "MatchTable", "paired_map_drop"]
 
 DEFAULT_MAP_RESAMPLES = 1000
 

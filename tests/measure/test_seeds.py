@@ -1,0 +1,52 @@
+"""Training-seed replicates: the interval of a mean paired difference over seeds and images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.measure.map import Detections, GroundTruth
+from harness.measure.mapboot import MatchTable, paired_map_drop
+from harness.measure.seeds import replicate_difference
+
+
+def _images(n: int, jitter: float, seed: int) -> tuple[list[Detections], list[GroundTruth]]:
+    """``n`` images with one box each, detected with a box offset drawn with SD ``jitter``."""
+    rng = np.random.default_rng(seed)
+    dets, gts = [], []
+    for _ in range(n):
+        box = np.array([[10.0, 10.0, 50.0, 50.0]])
+        gts.append(GroundTruth(box, np.array([0])))
+        shift = rng.normal(0.0, jitter, size=(1, 4))
+        dets.append(Detections(box + shift, np.array([0.9]), np.array([0])))
+    return dets, gts
+
+
+def _table(jitter: float, seed: int, n: int = 60) -> MatchTable:
+    return MatchTable.build(*_images(n, jitter, seed))
+
+
+def test_one_seed_is_the_image_bootstrap_of_that_pair() -> None:
+    treated, control = _table(2.0, 1), _table(4.0, 2)
+    one = replicate_difference([(treated, control)], resamples=400)
+    drop = paired_map_drop(treated, control, resamples=400)  # control - treated
+    assert one.estimate == pytest.approx(-drop.estimate) and one.n == 1
+    assert one.low == pytest.approx(-drop.high, abs=1e-9) and one.high == pytest.approx(-drop.low, abs=1e-9)
+
+
+def test_seed_spread_widens_the_interval() -> None:
+    """Four seeds whose gains disagree give a wider interval than four that agree."""
+    agree = [(_table(2.0, 10 + s), _table(4.0, 20 + s)) for s in range(4)]
+    disagree = [(_table(j, 10 + s), _table(4.0, 20 + s)) for s, j in enumerate((1.0, 2.0, 5.0, 7.0))]
+    tight = replicate_difference(agree, resamples=400)
+    wide = replicate_difference(disagree, resamples=400)
+    assert tight.n == wide.n == 4
+    assert (wide.high - wide.low) > (tight.high - tight.low)
+    assert tight.low <= tight.estimate <= tight.high
+
+
+def test_replicates_must_share_the_val_images() -> None:
+    with pytest.raises(ValueError, match="same val images"):
+        replicate_difference([(_table(2.0, 1, 60), _table(2.0, 2, 50))])
+    with pytest.raises(ValueError, match="no seed replicate"):
+        replicate_difference([])
