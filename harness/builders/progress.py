@@ -7,7 +7,7 @@ context's ``log``, which the pytest plugin writes past output capturing (``-q`` 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 __all__ = ["EpochProgress", "clock"]
 
@@ -45,14 +45,18 @@ class EpochProgress:
 
 
 def _loss(trainer: object) -> str:
-    """``", loss 3.214 (box 1.1, cls 1.5, dfl 0.61)"`` from the trainer's running mean, or ``""``."""
+    """``", loss 3.214 (box 1.1, cls 1.5, dfl 0.61)"`` from the trainer's running mean of the
+    epoch's losses (a dict by name in Ultralytics 8.4, a tensor before), or ``""``."""
     tloss = getattr(trainer, "tloss", None)
     if tloss is None:
         return ""
     try:
-        values = [float(v) for v in (tloss.reshape(-1) if hasattr(tloss, "reshape") else [tloss])]
+        if isinstance(tloss, Mapping):
+            names, values = list(tloss), [float(v) for v in tloss.values()]
+        else:
+            values = [float(v) for v in (tloss.reshape(-1) if hasattr(tloss, "reshape") else [tloss])]
+            names = list(getattr(trainer, "loss_names", ()))
     except (TypeError, ValueError):
         return ""
-    names = [str(n).removesuffix("_loss") for n in getattr(trainer, "loss_names", ())]
-    parts = ", ".join(f"{n} {v:.3g}" for n, v in zip(names, values, strict=False))
+    parts = ", ".join(f"{str(n).removesuffix('_loss')} {v:.3g}" for n, v in zip(names, values, strict=False))
     return f", loss {sum(values):.4g}" + (f" ({parts})" if parts else "")

@@ -35,6 +35,14 @@ def test_each_epoch_logs_its_progress_eta_and_loss() -> None:
     ]
 
 
+def test_the_loss_dict_of_ultralytics_8_4() -> None:
+    lines: list[str] = []
+    trainer = _Trainer(0)
+    trainer.tloss = {"box_loss": torch.tensor(1.0), "cls_loss": torch.tensor(2.0), "dfl_loss": 0.5}  # type: ignore[assignment]
+    EpochProgress("x", lines.append, now=lambda: 0.0).epoch_end(trainer)
+    assert lines[0].endswith(", loss 3.5 (box 1, cls 2, dfl 0.5)")
+
+
 def test_a_trainer_without_a_loss_still_logs_its_epoch() -> None:
     lines: list[str] = []
     progress = EpochProgress("x", lines.append, now=lambda: 0.0)
