@@ -54,7 +54,7 @@ class MixedPrecisionSearch:
     float_map: float  # the same graph in FP32 on ONNX Runtime
     int8_map: float
     target_map: float
-    groups: tuple[GroupGain, ...]  # ranked: positive held-out gain, largest first
+    groups: tuple[GroupGain, ...]  # ranked: largest held-out gain first
     steps: tuple[MixedStep, ...]
     last_drop: Interval | None = None  # mAP50-95 drop of the last step vs FP32, paired bootstrap
 

@@ -21,8 +21,15 @@ def _gains(*gains: float) -> list[GroupGain]:
     return [GroupGain(f"g{i}", (f"g{i}/a", f"g{i}/b"), 0.5 + g, g) for i, g in enumerate(gains)]
 
 
-def test_ranked_keeps_groups_that_took_back_map_largest_first() -> None:
-    assert [g.name for g in ranked(_gains(0.001, 0.0, 0.004, -0.002, 0.002))] == ["g2", "g4", "g0"]
+def test_ranked_puts_the_largest_measured_gain_first() -> None:
+    assert [g.name for g in ranked(_gains(0.001, 0.0, 0.004, -0.002, 0.002, 0.0))] == [
+        "g2",
+        "g4",
+        "g0",
+        "g1",
+        "g5",
+        "g3",
+    ]
 
 
 def test_search_stops_when_the_target_is_reached() -> None:

@@ -50,9 +50,8 @@ def test_worst_and_a_real_search(quick_config: HarnessConfig) -> None:
     # An unreachable target makes the search run every allowed step: each one is built and measured.
     spec = MixedPrecisionSpec(max_steps=2, search_images=8)
     study = run_study(session, worst, spec, max_drop=0.01, target_map=2.0)
-    n = min(2, len(study.groups))  # only groups that took back mAP on the held-out images are tried
+    n = min(2, len(study.groups))
     assert [len(step.kept) for step in study.steps] == list(range(n + 1)) and not study.reached
-    assert all(g.gain > 0 for g in study.groups)
     assert [g.gain for g in study.groups] == sorted((g.gain for g in study.groups), reverse=True)
     assert all(step.latency_ratio and step.latency_ratio > 0 for step in study.steps)
     rows = study.rows()

@@ -29,8 +29,11 @@ class MixedStep:
 
 
 def ranked(groups: Sequence[GroupGain]) -> list[GroupGain]:
-    """The groups that took back mAP on their own, largest measured gain first."""
-    return sorted((g for g in groups if g.gain > 0), key=lambda g: -g.gain)
+    """Every group, largest measured gain first (ties in graph order): those that took back mAP
+    on their own lead; the rest follow, since each group in float also takes its quantization
+    noise out of the drop's interval, which the target must clear."""
+    order = {g.name: i for i, g in enumerate(groups)}
+    return sorted(groups, key=lambda g: (-g.gain, order[g.name]))
 
 
 def keep_float(recipe: OrtQuantRecipe, groups: Sequence[GroupGain]) -> OrtQuantRecipe:
