@@ -54,7 +54,7 @@ class MixedPrecisionSearch:
     float_map: float  # the same graph in FP32 on ONNX Runtime
     int8_map: float
     target_map: float
-    groups: tuple[GroupGain, ...]  # ranked: largest held-out gain first
+    groups: tuple[GroupGain, ...]  # ranked: largest share of the output error removed first
     steps: tuple[MixedStep, ...]
     last_drop: Interval | None = None  # mAP50-95 drop of the last step vs FP32, paired bootstrap
 
@@ -90,7 +90,7 @@ class MixedPrecisionSearch:
             out.append({
                 "model": self.model, "base": self.base, "kept": list(step.kept),
                 "added": added.name if added else None, "added_nodes": list(added.nodes) if added else [],
-                "added_gain_held_out": added.gain if added else None, "map50_95": step.map50_95,
+                "added_error_removed": added.gain if added else None, "map50_95": step.map50_95,
                 "recovered": self.recovered(step), "float_map50_95": self.float_map,
                 "int8_map50_95": self.int8_map, "target_map50_95": self.target_map,
                 "latency_median_ms": step.latency_ms, "int8_latency_median_ms": int8_ms,

@@ -439,10 +439,10 @@ def test_same_quant_settings_twice_is_an_error(tmp_path: Path) -> None:
 
 def test_mixed_precision_table(tmp_path: Path) -> None:
     assert _load(tmp_path, profile="quick").mixed_precision is None
-    assert _load(tmp_path).mixed_precision == config_module.MixedPrecisionSpec(0.5, 4, 100)
-    assert _load(tmp_path, profile="full").mixed_precision == config_module.MixedPrecisionSpec(0.5, 8, 200)
+    assert _load(tmp_path).mixed_precision == config_module.MixedPrecisionSpec(0.5, 8, 64)
+    assert _load(tmp_path, profile="full").mixed_precision == config_module.MixedPrecisionSpec(0.5, 12, 128)
     _write(tmp_path / "harness.toml", 'profile = "quick"\n[mixed_precision]\nrecover = 0.8\nmax_steps = 3\n')
-    assert load_config(tmp_path).mixed_precision == config_module.MixedPrecisionSpec(0.8, 3, 100)
+    assert load_config(tmp_path).mixed_precision == config_module.MixedPrecisionSpec(0.8, 3, 64)
 
 
 @pytest.mark.parametrize(

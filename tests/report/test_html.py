@@ -59,7 +59,7 @@ def _run() -> RunResults:
     run.record("m-p00-int8-openvino", model="m", backend="openvino", precision="int8", prune=0.0,
                metrics={"map50_95": 0.48, "latency_median_ms": 6.0, "file_bytes": 3.1e6})  # fmt: skip
     run.add_study("mixed_precision", [
-        {"model": "m", "base": "m-int8", "kept": [], "added": None, "added_gain_held_out": None, "map50_95": 0.50,
+        {"model": "m", "base": "m-int8", "kept": [], "added": None, "added_error_removed": None, "map50_95": 0.50,
          "recovered": 0.0, "latency_median_ms": 4.0, "int8_latency_median_ms": 4.0, "latency_vs_int8": 1.0},
     ])  # fmt: skip
     return run

@@ -106,9 +106,9 @@ def test_unsafe_run_ids_are_refused(tmp_path: Path, run_id: str) -> None:
 def test_mixed_precision_table_is_written_with_the_run(tmp_path: Path) -> None:
     run = _run("r")
     run.add_study("mixed_precision", [
-        {"model": "m", "base": "m-int8", "kept": [], "added": None, "added_gain_held_out": None, "map50_95": 0.50,
+        {"model": "m", "base": "m-int8", "kept": [], "added": None, "added_error_removed": None, "map50_95": 0.50,
          "recovered": 0.0, "latency_median_ms": 4.0, "int8_latency_median_ms": 4.0, "latency_vs_int8": 1.0},
-        {"model": "m", "base": "m-int8", "kept": ["model.1"], "added": "model.1", "added_gain_held_out": 0.004,
+        {"model": "m", "base": "m-int8", "kept": ["model.1"], "added": "model.1", "added_error_removed": 0.43,
          "added_nodes": ["/model.1/conv/Conv"],
          "map50_95": 0.53, "recovered": 0.6, "latency_median_ms": 4.4, "int8_latency_median_ms": 4.0,
          "latency_vs_int8": 0.91},
@@ -116,7 +116,7 @@ def test_mixed_precision_table_is_written_with_the_run(tmp_path: Path) -> None:
     paths = write_tables(run, tmp_path)
     assert tmp_path / "mixed-precision.md" in paths
     text = (tmp_path / "mixed-precision.md").read_text()
-    assert "| model.1" in text and "+0.0300" in text and "0.91" in text and "60" in text and "+0.0040" in text
+    assert "| model.1" in text and "+0.0300" in text and "0.91" in text and "60" in text and re.search(r"\|\s+43 \|", text)
     first = next(line for line in text.splitlines() if "| m-int8" in line)
     assert "(none: full INT8)" in first
     # its held-out gain, val gain and speed against the previous step: "-", never 0
@@ -126,7 +126,7 @@ def test_mixed_precision_table_is_written_with_the_run(tmp_path: Path) -> None:
 def test_summary_markdown_has_every_table_with_title_and_legend() -> None:
     run = _run("r")
     run.add_study("mixed_precision", [
-        {"model": "m", "base": "m-int8", "kept": [], "added": None, "added_gain_held_out": None, "map50_95": 0.50,
+        {"model": "m", "base": "m-int8", "kept": [], "added": None, "added_error_removed": None, "map50_95": 0.50,
          "recovered": 0.0, "latency_median_ms": 4.0, "int8_latency_median_ms": 4.0, "latency_vs_int8": 1.0},
     ])  # fmt: skip
     text = render_summary_markdown(run)

@@ -73,13 +73,13 @@ def test_nothing_lost_means_no_steps() -> None:
 
 
 def test_rows_and_recovery() -> None:
-    groups = (GroupGain("model.1", ("/model.1/conv/Conv", "/model.1/act/Mul"), 0.52, 0.003),)
+    groups = (GroupGain("model.1", ("/model.1/conv/Conv", "/model.1/act/Mul"), 5.7, 0.003),)
     steps = (MixedStep((), 0.50, 1.0, 4.0), MixedStep(("model.1",), 0.54, 0.5, 8.0))
     study = MixedPrecisionSearch("m", "m-int8", 0.58, 0.50, 0.54, groups, steps)
     assert study.reached
     assert study.recovered(steps[1]) == pytest.approx(0.5)
     row = study.rows()[1]
-    assert (row["added"], row["added_gain_held_out"], row["kept"]) == ("model.1", 0.003, ["model.1"])
+    assert (row["added"], row["added_error_removed"], row["kept"]) == ("model.1", 0.003, ["model.1"])
     assert row["added_nodes"] == ["/model.1/conv/Conv", "/model.1/act/Mul"]
     assert row["int8_latency_median_ms"] == 4.0 and row["latency_vs_int8"] == 0.5
 
