@@ -29,6 +29,9 @@ from harness.run import HarnessRun, Metrics
 __all__ = ["AB", "RATIOS", "baseline_speed"]
 
 AB = "its artifact timed interleaved with this one, this run"
+AB_ROUNDS = 3
+"""The A/B against a baseline's artifact takes this many times the profile's interleaved rounds:
+one check per variant, and the one that must tell a 15 % slowdown from noise on any runner."""
 RATIOS = (
     "weaker: the baseline's artifact is not here, so same-run speedups against the reference are compared"
 )
@@ -53,7 +56,8 @@ def baseline_speed(
     if ref is not None and path is not None:
         old = run.bench.runner_at(variant, path, ref.sha256)
         lat, level = run.config.latency, run.config.verdicts.latency_confidence
-        timed, interval = speedup_metrics(runner, old, x, lat.interleaved_rounds, lat.warmup, level)
+        rounds = AB_ROUNDS * lat.interleaved_rounds
+        timed, interval = speedup_metrics(runner, old, x, rounds, lat.warmup, level)
         run.record(variant, {
             "speedup_vs_baseline": timed["speedup_vs_reference"],
             "speedup_vs_baseline_ci_low": timed["speedup_ci_low"],

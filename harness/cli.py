@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     compare.add_argument(
         "--max-latency-regression", type=_fraction,
-        help="relative latency increase allowed (default: 0.10 or the config's)",
+        help="relative latency increase allowed (default: 0.05 or the config's)",
     )  # fmt: skip
     _add_summary(compare)
     compare.set_defaults(func=_compare)

@@ -88,7 +88,7 @@ def test_compare_latency_only_with_same_fingerprint(
 ) -> None:
     old = _save(tmp_path / "old.json", latency=10.0)
     assert main(["compare", str(old), str(_save(tmp_path / "new.json", latency=13.0))]) == EXIT_REGRESSION
-    assert "latency p50 regression vs baseline +30.0% > limit 10.0%" in capsys.readouterr().out
+    assert "latency p50 regression vs baseline +30.0% > limit 5.0%" in capsys.readouterr().out
     other = _save(tmp_path / "other.json", latency=13.0, fp=replace(FP, cpu="Intel Xeon"))
     assert main(["compare", str(old), str(other)]) == EXIT_OK
     assert "fingerprints differ" in capsys.readouterr().out

@@ -35,7 +35,10 @@ __all__ = ["BUDGET_KEYS", "RELATIVE_KEYS", "WAIVABLE", "Budget", "BudgetOverride
 
 DEFAULT_MAX_MAP_DROP = 0.01
 DEFAULT_MAX_BASELINE_DROP = 0.005
-DEFAULT_MAX_LATENCY_REGRESSION = 0.10  # judged by the interval of a same-run A/B ratio
+# Judged by the interval of a same-run A/B ratio: at 10 %, a 15 % slowdown of a 1.5 ms model
+# measured 0.841x (99 % CI 0.758-0.932) and passed as inconclusive; at 5 % with 3x the rounds
+# (harness.baseline_speed) the margin is 8 points and 20 unchanged runs stayed above it.
+DEFAULT_MAX_LATENCY_REGRESSION = 0.05
 DEFAULT_MIN_SPEEDUP_VS_FP32 = 1.0
 BUDGET_KEYS = (
     "max_map_drop", "max_baseline_drop", "min_speedup", "max_latency_regression", "min_speedup_vs_fp32",

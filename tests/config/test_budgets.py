@@ -110,7 +110,7 @@ def test_mapping_round_trip(budgets: Budgets) -> None:
 
 def test_empty_table_gives_documented_defaults() -> None:
     budget = Budgets.from_mapping({}, "x.toml").for_variant("m-p00-fp32-torch", "fp32")
-    assert budget == Budget(0.01, 0.005, None, 0.10)
+    assert budget == Budget(0.01, 0.005, None, 0.05)
 
 
 @given(budgets_strategy, st.sampled_from(PRECISIONS), st.text(max_size=12), st.booleans())
@@ -315,7 +315,7 @@ def test_latency_message() -> None:
     result = check_latency_regression(Budget(), "m-p00-fp32-torch", 13.0, 10.0, True)
     assert result.ok is False
     assert result.message == (
-        "m-p00-fp32-torch: latency p50 regression vs baseline +30.0% > limit 10.0% "
+        "m-p00-fp32-torch: latency p50 regression vs baseline +30.0% > limit 5.0% "
         "(value 13.000 ms, baseline 10.000 ms)"
     )
 
