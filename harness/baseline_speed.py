@@ -21,7 +21,7 @@ from harness.backends.base import Runner
 from harness.baselines import Baseline
 from harness.checks import CheckResult, check_baseline_speed, check_latency_regression
 from harness.config.budgets import Budget
-from harness.measure.speed import speedup_metrics
+from harness.measure.speed import renamed_speedup, speedup_metrics
 from harness.measure.stats import Interval
 from harness.recipes import Variant
 from harness.run import HarnessRun, Metrics
@@ -58,11 +58,7 @@ def baseline_speed(
         lat, level = run.config.latency, run.config.verdicts.latency_confidence
         rounds = AB_ROUNDS * lat.interleaved_rounds
         timed, interval = speedup_metrics(runner, old, x, rounds, lat.warmup, level)
-        run.record(variant, {
-            "speedup_vs_baseline": timed["speedup_vs_reference"],
-            "speedup_vs_baseline_ci_low": timed["speedup_ci_low"],
-            "speedup_vs_baseline_ci_high": timed["speedup_ci_high"],
-        })  # fmt: skip
+        run.record(variant, renamed_speedup(timed, "speedup_vs_baseline"))
         return check_baseline_speed(
             budget, variant.slug, interval, AB, timed["reference_latency_median_ms"], fails
         )

@@ -26,7 +26,7 @@ from harness.config.budgets import Budget
 from harness.measure.latency import interleave
 from harness.measure.mapboot import paired_map_drop
 from harness.measure.size import file_bytes
-from harness.measure.speed import latency_metrics, speedup_metrics, throughput_metrics
+from harness.measure.speed import latency_metrics, renamed_speedup, speedup_metrics, throughput_metrics
 from harness.measure.stats import Interval
 from harness.probes import ProbeRequest, memory_metrics
 from harness.recipes import Variant
@@ -113,11 +113,7 @@ def _fp32_speed(
         runner, fp32, x, lat.interleaved_rounds, lat.warmup, verdicts.latency_confidence
     )
     fp32_ms = timed["reference_latency_median_ms"]
-    run.record(variant, {
-        "speedup_vs_fp32": timed["speedup_vs_reference"],
-        "speedup_vs_fp32_ci_low": timed["speedup_ci_low"],
-        "speedup_vs_fp32_ci_high": timed["speedup_ci_high"],
-    })  # fmt: skip
+    run.record(variant, renamed_speedup(timed, "speedup_vs_fp32"))
     not_gated = speed_not_gated(variant, bench.ctx.device)
     ratio = timed["speedup_vs_reference"]
     return check_fp32_speed(

@@ -9,7 +9,14 @@ import numpy as np
 from harness.measure.latency import LATENCY_METRICS, LatencySummary, interleave, throughput
 from harness.measure.stats import DEFAULT_CONFIDENCE, Interval
 
-__all__ = ["Forward", "Metrics", "latency_metrics", "speedup_metrics", "throughput_metrics"]
+__all__ = [
+    "Forward",
+    "Metrics",
+    "latency_metrics",
+    "renamed_speedup",
+    "speedup_metrics",
+    "throughput_metrics",
+]
 
 Metrics = dict[str, float | None]
 
@@ -43,6 +50,16 @@ def speedup_metrics(
         "reference_latency_median_ms": result.reference_median_s * 1e3,
     }
     return metrics, interval
+
+
+def renamed_speedup(timed: Metrics, name: str) -> Metrics:
+    """:func:`speedup_metrics`' ratio and interval under ``name`` (e.g. ``speedup_vs_fp32``, with
+    ``speedup_vs_fp32_ci_low`` and ``_ci_high``) for a comparison against another than the reference."""
+    return {
+        name: timed["speedup_vs_reference"],
+        f"{name}_ci_low": timed["speedup_ci_low"],
+        f"{name}_ci_high": timed["speedup_ci_high"],
+    }
 
 
 def throughput_metrics(runner: Forward, x: np.ndarray, rounds: int, warmup: int) -> Metrics:
