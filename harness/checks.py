@@ -20,6 +20,7 @@ __all__ = [
     "check_baseline_drop",
     "check_bound",
     "check_fp32_speed",
+    "check_interval_bound",
     "check_baseline_speed",
     "check_latency_regression",
     "check_map_drop",
@@ -47,7 +48,8 @@ class CheckResult:
     inconclusive: bool = False
     waived: str | None = None  # the configured reason, when a waiver turned this check off
     detectable: float | None = None  # accuracy drop checks: the smallest drop that would FAIL
-    deciding_n: int | None = None  # inconclusive accuracy checks: about this many val images decide
+    deciding_n: int | None = None  # inconclusive accuracy checks: about this many units decide
+    deciding_unit: str | None = None  # what deciding_n counts: val images, or training seeds
 
     @property
     def failed(self) -> bool:
@@ -273,6 +275,7 @@ class _Partial:
         return CheckResult(
             self.name, ok, self.variant, self.metric, self.value, self.limit, self.reference,
             self.baseline, message, interval, inconclusive, None, *power,
+            interval.unit if interval is not None and power[1] is not None else None,
         )  # fmt: skip
 
     def judged(
@@ -285,22 +288,25 @@ class _Partial:
         shown = interval.describe(4 if self.metric in ACCURACY_METRICS else 3, _SUFFIX.get(self.metric, ""))
         side = {Verdict.PASS: "within", Verdict.FAIL: "beyond", Verdict.INCONCLUSIVE: "straddles"}[outcome]
         message = f"{what} {shown} {side} limit {self.limit:.4g} {context}"
-        power = self._power(interval, outcome)
+        power = self._power(interval, outcome, higher_is_better)
         if power[0] is not None:
-            message = f"{message}; minimum detectable drop {power[0]:.4f} at {interval.n} val images"
+            message = f"{message}; minimum detectable drop {power[0]:.4f} at {interval.n} {interval.unit}"
         if outcome is Verdict.INCONCLUSIVE:
             policy = "fail" if inconclusive_fails else "pass"
-            size = f"; about {power[1]} val images would decide it" if power[1] else ""
+            size = f"; about {power[1]} {interval.unit} would decide it" if power[1] else ""
             message = f"{message}: INCONCLUSIVE (policy: {policy}){size}"
             return self.done(not inconclusive_fails, message, interval, True, power)
         return self.done(outcome is Verdict.PASS, message, interval, power=power)
 
-    def _power(self, interval: Interval, outcome: Verdict) -> tuple[float | None, int | None]:
-        """An accuracy drop check's minimum detectable drop and, when inconclusive, deciding size."""
+    def _power(
+        self, interval: Interval, outcome: Verdict, higher_is_better: bool = False
+    ) -> tuple[float | None, int | None]:
+        """An accuracy check's minimum detectable drop (drops only: a bound from above) and, when
+        inconclusive, its deciding size in the interval's units."""
         if self.metric not in ACCURACY_METRICS or self.limit is None or interval.n is None:
             return None, None
         deciding = deciding_size(interval, self.limit) if outcome is Verdict.INCONCLUSIVE else None
-        return detectable_drop(interval, self.limit), deciding
+        return (None if higher_is_better else detectable_drop(interval, self.limit)), deciding
 
 
 def check_bound(
@@ -331,3 +337,28 @@ def check_bound(
     bound = "max" if at_most else "min"
     message = f"{shown} {value:.{digits}f} {sign} {bound} {limit:.{digits}f}{tail}"
     return result.done(ok, message)
+
+
+def check_interval_bound(
+    name: str,
+    subject: str,
+    what: str,
+    interval: Interval | None,
+    limit: float | None,
+    at_most: bool,
+    context: str = "",
+    inconclusive_fails: bool = False,
+) -> CheckResult:
+    """A study's bar on an mAP50-95 difference measured with an interval (over training seeds and
+    val images, :mod:`harness.replicates`): ``interval`` at most (or at least) ``limit``.
+
+    Like every interval check it fails only when the whole interval lies on the wrong side of the
+    limit; an interval that straddles it is INCONCLUSIVE, with how many units (seeds) would decide
+    it. A difference that was not measured fails (the bar is required)."""
+    tail = f"({context})" if context else ""
+    estimate = interval.estimate if interval is not None else None
+    result = _Partial(name, subject, "map50_95", estimate, limit, None, None)
+    if interval is None or limit is None:
+        message = f"{subject}: {what} not checked: {_missing(value=estimate, limit=limit)} {tail}"
+        return result.done(False if interval is None else None, message)
+    return result.judged(interval, not at_most, inconclusive_fails, f"{subject}: {what}", tail)

@@ -10,7 +10,7 @@ import types
 from collections.abc import Mapping
 from typing import NamedTuple
 
-__all__ = ["ACCURACY_METRICS", "METRICS", "MetricInfo", "regression"]
+__all__ = ["ACCURACY_METRICS", "METRICS", "SEED_UNIT", "MetricInfo", "regression"]
 
 
 class MetricInfo(NamedTuple):
@@ -42,6 +42,8 @@ METRICS: Mapping[str, MetricInfo] = types.MappingProxyType(
         "speedup_vs_baseline_ci_high": MetricInfo("x", True, "speed vs baseline CI high"),
         "map50_95_drop_ci_low": MetricInfo("", False, "mAP50-95 drop CI low"),
         "map50_95_drop_ci_high": MetricInfo("", False, "mAP50-95 drop CI high"),
+        "map50_95_drop_seed_mean": MetricInfo("", False, "mAP50-95 drop, mean over training seeds"),
+        "training_seeds": MetricInfo("seeds", None, "training seeds"),
         "throughput_ips": MetricInfo("img/s", True, "throughput"),
         "throughput_batch": MetricInfo("images", None, "throughput batch"),
         "params": MetricInfo("count", False, "parameters"),
@@ -52,6 +54,9 @@ METRICS: Mapping[str, MetricInfo] = types.MappingProxyType(
 )
 
 ACCURACY_METRICS = ("map50", "map50_95")
+
+SEED_UNIT = "training seeds"
+"""The unit of an interval over training-seed replicates (``harness.measure.seeds``), in results."""
 
 
 def regression(metric: str, value: float, reference: float) -> float:

@@ -24,12 +24,13 @@ from harness.checks import (
 )
 from harness.config.budgets import Budget
 from harness.measure.latency import interleave
-from harness.measure.mapboot import paired_map_drop
+from harness.measure.seeds import SEED_UNIT
 from harness.measure.size import file_bytes
 from harness.measure.speed import latency_metrics, renamed_speedup, speedup_metrics, throughput_metrics
 from harness.measure.stats import Interval
 from harness.probes import ProbeRequest, memory_metrics
 from harness.recipes import Variant
+from harness.replicates import training_difference
 from harness.run import HarnessRun, Metrics
 
 __all__ = ["accuracy_checks", "own_fp32", "repeatability", "speed_checks", "timing_input"]
@@ -49,19 +50,16 @@ def accuracy_checks(run: HarnessRun, variant: Variant) -> list[CheckResult]:
     bench, verdicts = run.bench, run.config.verdicts
     runner = bench.runner(variant)
     result, reference = bench.accuracy(variant), bench.accuracy(variant.reference())
-    drop = paired_map_drop(
-        bench.matches(variant),
-        bench.matches(variant.reference()),
-        verdicts.accuracy_confidence,
-        verdicts.accuracy_resamples,
-    )
+    drop = training_difference(bench, variant.reference(), variant)  # over seeds when trained here
     metrics: Metrics = {"map50": result.map50, "map50_95": result.map50_95}
     metrics |= {"map50_95_drop_ci_low": drop.low, "map50_95_drop_ci_high": drop.high}
+    if drop.unit == SEED_UNIT:
+        metrics |= {"map50_95_drop_seed_mean": drop.estimate, "training_seeds": float(drop.n or 0)}
     run.record(variant, metrics, runner)
     budget, stored = _budget(run, variant), run.stored(variant, "map50_95")
-    fails = verdicts.inconclusive_fails
+    fails, value = verdicts.inconclusive_fails, reference.map50_95 - drop.estimate  # the seeds' mean
     checks = [
-        check_map_drop(budget, variant.slug, result.map50_95, reference.map50_95, stored, drop, fails),
+        check_map_drop(budget, variant.slug, value, reference.map50_95, stored, drop, fails),
         check_baseline_drop(budget, variant.slug, result.map50_95, stored),
     ]
     run.note_inconclusive(checks)

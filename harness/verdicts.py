@@ -30,7 +30,8 @@ LAYOUT = StudyLayout(
         StudyColumn("ci_high", "CI high", 4),
         StudyColumn("limit", "Limit", 4),
         StudyColumn("detectable", "Detectable drop", 4),
-        StudyColumn("deciding_n", "Val images to decide", 0),
+        StudyColumn("deciding_n", "To decide", 0),
+        StudyColumn("deciding_unit", "Of", None),
         StudyColumn("message", "Detail", None),
     ),
 )
@@ -65,6 +66,7 @@ def row(check: CheckResult, test: str) -> dict[str, object]:
         "limit": check.limit,
         "detectable": check.detectable,
         "deciding_n": check.deciding_n,
+        "deciding_unit": check.deciding_unit,
         "waiver": check.waived,
         "message": check.message,
     }

@@ -149,15 +149,22 @@ students = [{prune = 0.3}]
 epochs = 1
 min_gain = -1.0          # one epoch at 64 px: the mechanics, not the gain, are under test here
 max_epoch_ratio = 20.0
+[verdicts]
+training_seeds = 2       # KD student and control each trained at seeds 0 and 1
 """)  # fmt: skip
     result = _run(project, "-k", "distill", "-v")
     result.assert_outcomes(passed=2, skipped=1)  # no bar sets max_reference_drop
     result.stdout.fnmatch_lines(
         ["*test_kd_gain?yolo11n-p30-l1-kd-response-reference? PASSED*", "*harness: distillation yolo11n-p30*"]
     )
+    assert len(result.stdout.str().split("distilling kd-response-reference for 1 epochs")) == 3  # two seeds
     (row,) = _results(project)["studies"]["distillation"]
     assert row["kd_method"] == "response" and row["kd_epochs"] == 1 and row["student"] == "p30-l1"
     assert row["gain"] == pytest.approx(row["map50_95_kd"] - row["map50_95_control"])
+    assert row["gain_seeds"] == row["reference_drop_seeds"] == 2
+    assert row["gain_ci_low"] <= row["gain_seed_mean"] <= row["gain_ci_high"]
+    (gain,) = [v for v in _results(project)["studies"]["verdicts"] if v["check"] == "kd_gain"]
+    assert "mean over 2 training seeds" in gain["message"]
     assert row["params_student"] < row["params_teacher"]
     assert row["epoch_s_kd"] > 0 and row["epoch_s_control"] > 0
     assert row["control_ms"] > 0 and row["kd_ms"] > 0 and row["teacher_ms"] > 0

@@ -36,6 +36,8 @@ _QUICK: dict[str, object] = {
     "matrix": {"prune": [0.0], "precision": ["fp32"], "backend": ["torch", "onnxruntime"]},
     "latency": {"warmup": 2, "rounds": 10, "interleaved_rounds": 15, "throughput_batch": 2},
     "dataset": {"n_train": 32, "n_val": 16, "n_calib": 8, "seed": 0},
+    # One-epoch 64 px models make no training claim worth a second seed (the checks say so).
+    "verdicts": {"training_seeds": 1},
 }
 
 _DEFAULT: dict[str, object] = {
@@ -137,7 +139,7 @@ _FULL: dict[str, object] = {
     },
     "mixed_precision": {**_DEFAULT["mixed_precision"], "max_steps": 12, "search_images": 128},  # type: ignore[dict-item]
     # suites/test_verdicts.py: 100 A/A comparisons and 100 injected 10 % slowdowns per model.
-    "verdicts": {"calibration_trials": 100},
+    "verdicts": {"calibration_trials": 100, "training_seeds": 3},
     "matrix": {
         # Pruning studies: ratio x criterion x strategy per model, plus unstructured L1 rows.
         "prune": [0.0, 0.2, 0.3, 0.5],

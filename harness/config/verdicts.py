@@ -7,10 +7,19 @@
     accuracy_resamples = 1000   # bootstrap draws over the val images
     inconclusive = "pass"       # an interval straddling its limit: "pass" (reported) or "fail"
     calibration_trials = 0      # suites/test_verdicts.py: A/A and injected-slowdown trials per model
+    training_seeds = 2          # claims about training outcomes are decided on this many seeds
 
 A budget fails only when its whole interval lies on the wrong side of the limit; when the
 interval straddles the limit the verdict is *inconclusive*, printed as such, and ``inconclusive``
 decides whether the test passes.
+
+``training_seeds``: a claim about a training outcome (KD against its control or its reference, a
+pruned and fine-tuned model against its reference, the ablation's +KD, +Pruning, +Multi-scale
+training and All combined rows) trains each model it compares that this run trains (not a fixed
+ancestor such as the reference a model was pruned from) at this many seeds (``seed``, ``seed + 1``,
+...) and is judged on the interval of the mean difference over seeds and val images
+(:mod:`harness.measure.seeds`). Each extra seed repeats those trainings: on the default profile
+about 6.5 minutes on a 2-core Xeon. One seed judges on the val images alone (seed luck unmeasured).
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ __all__ = ["INCONCLUSIVE_POLICIES", "VERDICT_KEYS", "VerdictSpec"]
 
 VERDICT_KEYS = (
     "latency_confidence", "accuracy_confidence", "accuracy_resamples", "inconclusive",
-    "calibration_trials",
+    "calibration_trials", "training_seeds",
 )  # fmt: skip
 INCONCLUSIVE_POLICIES = ("pass", "fail")
 
@@ -38,11 +47,14 @@ class VerdictSpec:
     accuracy_resamples: int = 1000
     inconclusive: str = "pass"
     calibration_trials: int = 0
+    training_seeds: int = 2
 
     def __post_init__(self) -> None:
         for name in ("latency_confidence", "accuracy_confidence"):
             if not 0.5 <= getattr(self, name) < 1.0:
                 raise ValueError(f"verdicts.{name} must be in [0.5, 1), got {getattr(self, name)}")
+        if self.training_seeds < 1:
+            raise ValueError(f"verdicts.training_seeds must be >= 1, got {self.training_seeds}")
         if self.inconclusive not in INCONCLUSIVE_POLICIES:
             raise ValueError(f"verdicts.inconclusive must be one of {INCONCLUSIVE_POLICIES}")
 
@@ -68,6 +80,8 @@ class VerdictSpec:
             )
         if "calibration_trials" in table:
             fields["calibration_trials"] = where.integer(table["calibration_trials"], "calibration_trials", 0)
+        if "training_seeds" in table:
+            fields["training_seeds"] = where.integer(table["training_seeds"], "training_seeds", 1)
         if "inconclusive" in table:
             fields["inconclusive"] = where.choice(
                 table["inconclusive"], "inconclusive", INCONCLUSIVE_POLICIES

@@ -48,6 +48,7 @@ class MatchTable:
 
     classes: tuple[_ClassMatches, ...]
     n_images: int
+    _draws: dict[tuple[int, int], np.ndarray] = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -66,6 +67,15 @@ class MatchTable:
             raise ValueError(f"weights must have shape (B, {self.n_images}), got {weights.shape}")
         per_class = np.stack([_weighted_ap(c, weights) for c in self.classes], axis=1)  # (B, K)
         return np.nanmean(per_class, axis=1)
+
+
+    def bootstrap(self, resamples: int, seed: int = 0) -> np.ndarray:
+        """(resamples,) mAP50-95 under :func:`bootstrap_weights` ``(n_images, resamples, seed)``,
+        computed once per table: every check against the same reference reuses its draws."""
+        key = (resamples, seed)
+        if key not in self._draws:
+            self._draws[key] = self.map50_95(bootstrap_weights(self.n_images, resamples, seed))
+        return self._draws[key]
 
 
 def _class(dets: Sequence[Detections], gts: Sequence[GroundTruth], cls: int, max_det: int) -> _ClassMatches:
@@ -149,6 +159,5 @@ def paired_map_drop(
         raise ValueError(f"variant has {variant.n_images} images, reference {reference.n_images}")
     ones = np.ones((1, variant.n_images))
     estimate = float(reference.map50_95(ones)[0] - variant.map50_95(ones)[0])
-    weights = bootstrap_weights(variant.n_images, resamples, seed)
-    draws = reference.map50_95(weights) - variant.map50_95(weights)
+    draws = reference.bootstrap(resamples, seed) - variant.bootstrap(resamples, seed)
     return dataclasses.replace(percentile_interval(estimate, draws, confidence), n=variant.n_images)

@@ -50,6 +50,7 @@ class Interval:
     high: float
     confidence: float
     n: int | None = None  # independent units it was computed from (val images, timed pairs)
+    unit: str = "val images"  # what ``n`` counts, for power messages ("training seeds": replicates)
 
     def __post_init__(self) -> None:
         if not self.low <= self.high:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from harness.config.ablation import ROWS
+from harness.metrics import SEED_UNIT
 from harness.report.tables import StudyTable, number_or_nan
 from harness.results import ABLATION, RunResults
 
@@ -33,8 +34,10 @@ ABLATION_LEGEND = (
     "+Multi-scale training (the same fine-tune of the .pt without multi_scale). Latency: batch-1 median "
     "on the row's runtime, timed interleaved against Baseline on the same runtime in this run; "
     "Speedup = Baseline / row on that runtime, the centre of its 99 % interval over the interleaved "
-    "pairs of calls. Δ mAP50-95 CI: "
-    "95 % paired bootstrap over val images of the row's drop against Baseline. `-` = not measured; "
+    "pairs of calls. mAP50-95 is the row's checkpoint at the run's seed. Δ mAP50-95 and its CI: "
+    "for a row that trains (+KD, +Multi-scale training, +Pruning, All combined) the mean over the Seeds "
+    "column's training seeds and its 95 % interval over seeds and val images; otherwise (Seeds `-`: one "
+    "seed, or nothing trained) a 95 % paired bootstrap over val images against Baseline. `-` = not measured; "
     "the Note says why or what the row holds."
 )
 
@@ -74,8 +77,9 @@ def _row(row: Mapping[str, object], base: Mapping[str, object]) -> dict[str, obj
         "mAP50": m50,
         "Δ mAP50": m50 - _baseline_map(row, base, "map50"),
         "mAP50-95": m,
-        "Δ mAP50-95": m - _baseline_map(row, base, "map50_95"),
+        "Δ mAP50-95": _delta(row, m - _baseline_map(row, base, "map50_95")),
         "Δ mAP50-95 CI": _pair(drop_ci, 4, "+"),
+        "Seeds": row.get("map_drop_n") if row.get("map_drop_unit") == SEED_UNIT else "-",
         "Params M": params / 1e6,
         "Δ params %": _percent(params, number_or_nan(base.get("params"))),
         "Latency ms": lat,
@@ -87,6 +91,12 @@ def _row(row: Mapping[str, object], base: Mapping[str, object]) -> dict[str, obj
         "Runtime": row.get("runtime") or "-",
         "Note": _note(row),
     }
+
+
+def _delta(row: Mapping[str, object], measured: float) -> float:
+    """The judged change: minus the recorded mean drop over seeds where there is one."""
+    drop = row.get("map_drop")
+    return -float(drop) if isinstance(drop, int | float) else measured
 
 
 def _note(row: Mapping[str, object]) -> str:
@@ -104,9 +114,9 @@ def ablation_table(run: RunResults) -> pd.DataFrame:
         base = found.get("Baseline", {})
         for name in ROWS:
             rows.append(_row(found.get(name, {"model": model, "row": name, "reason": "not run"}), base))
-    columns = ["Model", "Row", "mAP50", "Δ mAP50", "mAP50-95", "Δ mAP50-95", "Δ mAP50-95 CI", "Params M",
-               "Δ params %", "Latency ms", "Δ latency %", "Speedup", "Speedup CI", "Size MB", "Δ size %",
-               "Runtime", "Note"]  # fmt: skip
+    columns = ["Model", "Row", "mAP50", "Δ mAP50", "mAP50-95", "Δ mAP50-95", "Δ mAP50-95 CI", "Seeds",
+               "Params M", "Δ params %", "Latency ms", "Δ latency %", "Speedup", "Speedup CI", "Size MB",
+               "Δ size %", "Runtime", "Note"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -31,7 +31,10 @@ DISTILL_LEGEND = (
     "KD rows: that student trained with the teacher. Δ vs control = KD mAP50-95 - control mAP50-95; "
     "Δ vs reference = KD - the student's unpruned reference. Latency: FP32 batch-1 median on the named "
     "backend, each row timed interleaved against the teacher in this run. Epoch s: mean seconds per "
-    "training epoch; Epoch x: with the teacher / without. `-` = not measured."
+    "training epoch; Epoch x: with the teacher / without. mAP50-95 and the Δ columns: the run's seed. "
+    "Gain over seeds (KD - control) and Drop vs reference over seeds (reference - KD): the mean over the "
+    "Seeds column's training seeds (KD student and control each trained at every seed) with its 95 % "
+    "interval over seeds and val images, which the bars judge. `-` = not measured."
 )
 
 
@@ -51,6 +54,9 @@ def _kd_row(row: Mapping[str, object]) -> dict[str, object]:
         "Δ vs reference": kd - number_or_nan(row.get("map50_95_reference")),
         "Epoch s": epoch_kd,
         "Epoch x": epoch_kd / epoch_control if epoch_control > 0 else math.nan,
+        "Gain over seeds": _ci(row, "gain"),
+        "Drop vs reference over seeds": _ci(row, "reference_drop"),
+        "Seeds": row.get("gain_seeds") or "-",
         "Weight": row.get("kd_weight"),
         "T": row.get("kd_temperature") if method != "feature" else None,
     }
@@ -78,8 +84,18 @@ def _row(label: str, row: Mapping[str, object], params: str, role: str) -> dict[
     }
 
 
+def _ci(row: Mapping[str, object], name: str) -> str:
+    """``+0.0113 (-0.0040 to +0.0266)``: a mean over seeds and its interval; ``-`` if absent."""
+    values = [row.get(f"{name}_{k}") for k in ("seed_mean", "ci_low", "ci_high")]
+    if not all(isinstance(v, int | float) for v in values):
+        return "-"
+    mean, low, high = (float(v) for v in values)  # type: ignore[arg-type]
+    return f"{mean:+.4f} ({low:+.4f} to {high:+.4f})"
+
+
 def _empty() -> dict[str, object]:
     return {"Δ vs control": math.nan, "Δ vs reference": math.nan, "Epoch s": math.nan, "Epoch x": math.nan,
+            "Gain over seeds": "-", "Drop vs reference over seeds": "-", "Seeds": "-",
             "Weight": None, "T": None}  # fmt: skip
 
 

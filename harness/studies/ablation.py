@@ -46,6 +46,7 @@ from harness.measure.mapboot import paired_map_drop
 from harness.measure.size import file_bytes
 from harness.measure.stats import Interval
 from harness.recipes import TrainRecipe, Variant, WeightsRecipe
+from harness.replicates import training_difference
 from harness.results import ABLATION
 from harness.studies.base import Bar, Study
 
@@ -248,9 +249,12 @@ def measure_row(bench: Bench, row: AblationRow) -> dict[str, object]:
     else:  # shared with test_accuracy when the variant is in the matrix
         result, matches = bench.accuracy(row.variant), bench.matches(row.variant)
     verdicts, lat = bench.config.verdicts, bench.config.latency
-    drop = paired_map_drop(
-        matches, bench.matches(row.baseline), verdicts.accuracy_confidence, verdicts.accuracy_resamples
-    )
+    if row.tta:  # an inference option on the reference itself: no training, the images' interval
+        drop = paired_map_drop(
+            matches, bench.matches(row.baseline), verdicts.accuracy_confidence, verdicts.accuracy_resamples
+        )
+    else:  # over training seeds where the row trains something (KD, pruning, multi-scale)
+        drop = training_difference(bench, row.baseline, row.variant)
     baseline = bench.accuracy(row.baseline)
     x = bench.input_batch(row.variant, 1)
     timed = interleave(lambda: runner(x), lambda: base(x), lat.interleaved_rounds, lat.warmup)
@@ -260,7 +264,10 @@ def measure_row(bench: Bench, row: AblationRow) -> dict[str, object]:
         "runtime": f"{row.variant.backend} {row.variant.precision}" + (" TTA" if row.tta else ""),
         "map50": result.map50,
         "map50_95": result.map50_95,
+        "map_drop": drop.estimate,
         "map_drop_ci": [drop.low, drop.high],
+        "map_drop_n": drop.n,
+        "map_drop_unit": drop.unit,
         "baseline_map50": baseline.map50,
         "baseline_map50_95": baseline.map50_95,
         "params": bench.network_size(row.variant)["params"],
@@ -323,9 +330,10 @@ class AblationStudy(Study[AblationRow, dict[str, object]]):
         else:
             budget = Budget(max_map_drop=config.ablation.max_map_drop)
         low, high = cast(list[float], row["map_drop_ci"])
-        value, reference = cast(float, row["map50_95"]), cast(float, row["baseline_map50_95"])
-        level, images = config.verdicts.accuracy_confidence, len(bench.val_samples())
-        drop = Interval(reference - value, low, high, level, images)
+        reference, estimate = cast(float, row["baseline_map50_95"]), cast(float, row["map_drop"])
+        value = reference - estimate  # the mean over training seeds where the row trains
+        level, n = config.verdicts.accuracy_confidence, cast(int, row["map_drop_n"])
+        drop = Interval(estimate, low, high, level, n, cast(str, row["map_drop_unit"]))
         check = check_map_drop(
             budget, f"{variant.slug} ({case.name})", value, reference, None, drop,
             config.verdicts.inconclusive_fails,

@@ -27,6 +27,7 @@ SPEC_METRICS = {
     "speedup_ci_low", "speedup_ci_high", "map50_95_drop_ci_low", "map50_95_drop_ci_high",
     "speedup_vs_fp32", "speedup_vs_fp32_ci_low", "speedup_vs_fp32_ci_high",
     "speedup_vs_baseline", "speedup_vs_baseline_ci_low", "speedup_vs_baseline_ci_high",
+    "map50_95_drop_seed_mean", "training_seeds",
 }  # fmt: skip
 PRECISIONS = ("fp32", "fp16", "bf16")
 

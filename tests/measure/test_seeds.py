@@ -7,7 +7,7 @@ import pytest
 
 from harness.measure.map import Detections, GroundTruth
 from harness.measure.mapboot import MatchTable, paired_map_drop
-from harness.measure.seeds import replicate_difference
+from harness.measure.seeds import SEED_UNIT, replicate_difference, seed_half_width
 
 
 def _images(n: int, jitter: float, seed: int) -> tuple[list[Detections], list[GroundTruth]]:
@@ -30,7 +30,7 @@ def test_one_seed_is_the_image_bootstrap_of_that_pair() -> None:
     treated, control = _table(2.0, 1), _table(4.0, 2)
     one = replicate_difference([(treated, control)], resamples=400)
     drop = paired_map_drop(treated, control, resamples=400)  # control - treated
-    assert one.estimate == pytest.approx(-drop.estimate) and one.n == 1
+    assert one.estimate == pytest.approx(-drop.estimate) and one.n == 60 and one.unit == "val images"
     assert one.low == pytest.approx(-drop.high, abs=1e-9) and one.high == pytest.approx(-drop.low, abs=1e-9)
 
 
@@ -40,7 +40,7 @@ def test_seed_spread_widens_the_interval() -> None:
     disagree = [(_table(j, 10 + s), _table(4.0, 20 + s)) for s, j in enumerate((1.0, 2.0, 5.0, 7.0))]
     tight = replicate_difference(agree, resamples=400)
     wide = replicate_difference(disagree, resamples=400)
-    assert tight.n == wide.n == 4
+    assert tight.n == wide.n == 4 and tight.unit == wide.unit == SEED_UNIT
     assert (wide.high - wide.low) > (tight.high - tight.low)
     assert tight.low <= tight.estimate <= tight.high
 
@@ -50,3 +50,18 @@ def test_replicates_must_share_the_val_images() -> None:
         replicate_difference([(_table(2.0, 1, 60), _table(2.0, 2, 50))])
     with pytest.raises(ValueError, match="no seed replicate"):
         replicate_difference([])
+
+
+def test_two_seeds_use_a_student_t_with_one_degree_of_freedom() -> None:
+    """With two seeds the seed part is t(1) * |d1 - d2| / 2: wide, as two seeds honestly are; the
+    interval covers both seeds' differences and is at least the seed part around the mean."""
+    pairs = [(_table(1.0, 10), _table(4.0, 20)), (_table(5.0, 11), _table(4.0, 21))]
+    ones = np.ones((1, 60))
+    per_seed = [float(t.map50_95(ones)[0] - c.map50_95(ones)[0]) for t, c in pairs]
+    both = replicate_difference(pairs, confidence=0.95, resamples=400)
+    half = seed_half_width(per_seed, 0.95)
+    assert half == pytest.approx(12.706 * abs(per_seed[0] - per_seed[1]) / 2, rel=1e-3)
+    assert both.estimate == pytest.approx(sum(per_seed) / 2)
+    assert both.low <= min(per_seed) and both.high >= max(per_seed)
+    assert both.estimate - both.low >= half - 1e-12 and both.high - both.estimate >= half - 1e-12
+    assert seed_half_width(per_seed[:1], 0.95) == 0.0

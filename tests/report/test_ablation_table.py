@@ -17,8 +17,9 @@ from harness.results import ABLATION, RunResults
 FP = Fingerprint("cpu", 2, 2, None, "3.11", "2", "8", "1", "2")
 KD_REASON = "no unpruned student in [distill] for this model"
 COLUMNS = [
-    "Model", "Row", "mAP50", "Δ mAP50", "mAP50-95", "Δ mAP50-95", "Δ mAP50-95 CI", "Params M", "Δ params %",
-    "Latency ms", "Δ latency %", "Speedup", "Speedup CI", "Size MB", "Δ size %", "Runtime", "Note",
+    "Model", "Row", "mAP50", "Δ mAP50", "mAP50-95", "Δ mAP50-95", "Δ mAP50-95 CI", "Seeds", "Params M",
+    "Δ params %", "Latency ms", "Δ latency %", "Speedup", "Speedup CI", "Size MB", "Δ size %",
+    "Runtime", "Note",
 ]  # fmt: skip
 
 
@@ -162,6 +163,20 @@ def test_map_deltas_against_the_rows_own_baseline() -> None:
     row = _records(_measured("Baseline", baseline_map50=0.8), multi)["+Multi-scale training"]
     assert row["Δ mAP50"] == pytest.approx(0.7 - 0.68) and row["Δ mAP50-95"] == pytest.approx(0.5 - 0.47)
     assert row["Δ mAP50-95 CI"] == "+0.0100 to +0.0500" and row["Δ params %"] == pytest.approx(0.0)
+
+
+def test_a_row_judged_over_training_seeds_shows_their_mean_and_count() -> None:
+    """+Pruning measured at two seeds: mAP50-95 is the run seed's checkpoint, the Δ and its CI the
+    mean over seeds that the budget judged, and Seeds says how many."""
+    pruned = _measured(
+        "+Pruning", map50_95=0.58, baseline_map50_95=0.6, map_drop=0.025, map_drop_ci=[0.01, 0.04],
+        map_drop_n=2, map_drop_unit="training seeds",
+    )  # fmt: skip
+    int8 = _records(_measured("Baseline"), pruned, INT8)
+    row = int8["+Pruning"]
+    assert row["mAP50-95"] == pytest.approx(0.58) and row["Δ mAP50-95"] == pytest.approx(-0.025)
+    assert row["Δ mAP50-95 CI"] == "-0.0400 to -0.0100" and row["Seeds"] == 2
+    assert int8["+INT8"]["Seeds"] == "-"  # nothing trained: the val-image interval
 
 
 def test_markdown_missing_is_dash_never_zero() -> None:

@@ -19,7 +19,8 @@ from harness.studies.distillation import DistillRow
 FP = Fingerprint("cpu", 2, 2, None, "3.11", "2", "8", "1", "2")
 COLUMNS = [
     "Student / teacher", "Model", "Backend", "Params M", "Latency ms", "mAP50-95",
-    "Δ vs control", "Δ vs reference", "Epoch s", "Epoch x", "Weight", "T",
+    "Δ vs control", "Δ vs reference", "Epoch s", "Epoch x", "Gain over seeds",
+    "Drop vs reference over seeds", "Seeds", "Weight", "T",
 ]  # fmt: skip
 
 
@@ -68,6 +69,17 @@ def test_one_case_gives_teacher_control_and_kd_rows() -> None:
         assert math.isnan(row["Δ vs control"]) and math.isnan(row["Δ vs reference"])
         assert math.isnan(row["Epoch x"]) and _missing(row["Weight"]) and _missing(row["T"])
     assert math.isnan(teacher["Epoch s"]) and control["Epoch s"] == 10.0
+    assert kd["Gain over seeds"] == kd["Seeds"] == "-"  # no interval measured: nothing shown
+
+
+def test_kd_rows_show_the_gain_over_training_seeds() -> None:
+    row = _row()
+    row |= {"gain_seed_mean": 0.0113, "gain_ci_low": -0.004, "gain_ci_high": 0.0266, "gain_seeds": 2}
+    row |= {"reference_drop_seed_mean": 0.002, "reference_drop_ci_low": -0.01}
+    row |= {"reference_drop_ci_high": 0.014}
+    kd = distillation_table(_run(row)).to_dict("records")[2]
+    assert kd["Gain over seeds"] == "+0.0113 (-0.0040 to +0.0266)" and kd["Seeds"] == 2
+    assert kd["Drop vs reference over seeds"] == "+0.0020 (-0.0100 to +0.0140)"
 
 
 def test_methods_sharing_a_student_and_teacher_share_their_rows() -> None:
