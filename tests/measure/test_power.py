@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from harness.checks import check_map_drop
 from harness.config.budgets import Budget
-from harness.measure.power import deciding_size, detectable_drop
+from harness.measure.power import MAX_SEEDS, deciding_size, detectable_drop
 from harness.measure.stats import Interval, Verdict, verdict
+from harness.metrics import SEED_UNIT
 
 
 def test_the_minimum_detectable_drop_is_the_limit_plus_the_lower_half_width() -> None:
@@ -61,3 +64,17 @@ def test_a_simulated_val_set_of_the_deciding_size_decides() -> None:
     bigger = rng.normal(0.0353, per_image.std(), 4 * n)
     half = 1.96 * bigger.std() / math.sqrt(len(bigger))
     assert bigger.mean() - half > 0.02
+
+
+def test_seeds_to_decide_count_the_t_quantile_falling() -> None:
+    """Two seeds, half-width 0.048 around a drop of -0.0005 against 0.02 (the fresh clone's pruned
+    drop): sqrt-scaling alone would ask for 12 seeds; with t(1) = 12.7 falling to t(2) = 4.3 three
+    seeds already decide it."""
+    interval = Interval(-0.0005, -0.0485, 0.0476, 0.95, 2, SEED_UNIT)
+    assert deciding_size(interval, 0.02) == 3
+    assert deciding_size(dataclasses.replace(interval, unit="val images"), 0.02) == 12
+    far = Interval(0.0079, -0.0428, 0.0586, 0.95, 2, SEED_UNIT)  # KD's gain against its 0.01 bar
+    n = deciding_size(far, 0.01)
+    assert n is not None and 20 < n < MAX_SEEDS  # 31: the gain sits 0.0021 from its bar
+    half = (0.0586 - 0.0079) * (stats.t.ppf(0.975, n - 1) / stats.t.ppf(0.975, 1)) * math.sqrt(2 / n)
+    assert half <= 0.01 - 0.0079 + 1e-12
