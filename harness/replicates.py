@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 
 from harness.bench import Bench
-from harness.measure.mapboot import paired_map_drop
 from harness.measure.seeds import replicate_difference
 from harness.measure.stats import Interval
 from harness.recipes import DistillRecipe, PruneRecipe, SourceRecipe, TrainRecipe, Variant
@@ -82,9 +81,5 @@ def training_difference(bench: Bench, treated: Variant, control: Variant) -> Int
     a side is trained here (``n`` counts seeds), else a paired bootstrap over val images."""
     verdicts = bench.config.verdicts
     pairs = replicated_pairs(treated, control, verdicts.training_seeds)
-    level, resamples = verdicts.accuracy_confidence, verdicts.accuracy_resamples
-    if len(pairs) == 1:  # paired_map_drop gives control - treated
-        drop = paired_map_drop(bench.matches(pairs[0][0]), bench.matches(pairs[0][1]), level, resamples)
-        return dataclasses.replace(drop, estimate=-drop.estimate, low=-drop.high, high=-drop.low)
     tables = [(bench.matches(t), bench.matches(c)) for t, c in pairs]
-    return replicate_difference(tables, level, resamples)
+    return replicate_difference(tables, verdicts.accuracy_confidence, verdicts.accuracy_resamples)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.cache import file_sha256
+from harness.config.mixed_precision import MixedPrecisionSpec
 from harness.errors import ConfigError, HarnessError, WeightsError
 from harness.fsutil import atomic_write_text
 
@@ -253,6 +254,7 @@ def _quant_lines(entries: Sequence[Mapping[str, object]]) -> list[str]:
 
 
 MIXED_GROUPS = 40
+SEARCH_IMAGES = MixedPrecisionSpec().search_images  # held-out images each group is run on
 """Layer groups of a YOLO nano graph that the mixed-precision search scores (yolo11n: 41)."""
 
 
@@ -264,7 +266,7 @@ def render(checked: Checked, out: Path, date: str = "") -> str:
     val_s = val.images * INFER_S_PER_GFLOP_IMAGE * checked.gflops
     calib_images = min(100, train.images if checked.calib_is_train else checked.split("calib").images)
     step_s = (calib_images + val.images) * INFER_S_PER_GFLOP_IMAGE * checked.gflops
-    rank_s = MIXED_GROUPS * 64 * INFER_S_PER_GFLOP_IMAGE * checked.gflops
+    rank_s = MIXED_GROUPS * SEARCH_IMAGES * INFER_S_PER_GFLOP_IMAGE * checked.gflops
     px = f"{checked.imgsz} px"
     split_words = ", ".join(f"{s.name} {s.images} images ({s.labelled} labelled)" for s in checked.splits)
     calib = (
@@ -349,7 +351,7 @@ def render(checked: Checked, out: Path, date: str = "") -> str:
         "",
         "# Mixed precision: no training. Each layer group (module) of the worst ONNX Runtime INT8",
         "# configuration is put back in float alone and its output error against FP32 measured",
-        "# on 64 held-out images (about",
+        f"# on {SEARCH_IMAGES} held-out images (about",
         f"# {MIXED_GROUPS} groups: {_minutes(rank_s)}, cached); the best ones stay in float, one more per step,",
         "# until half its mAP loss is back; each step is one INT8 build",
         (

@@ -68,7 +68,6 @@ class MatchTable:
         per_class = np.stack([_weighted_ap(c, weights) for c in self.classes], axis=1)  # (B, K)
         return np.nanmean(per_class, axis=1)
 
-
     def bootstrap(self, resamples: int, seed: int = 0) -> np.ndarray:
         """(resamples,) mAP50-95 under :func:`bootstrap_weights` ``(n_images, resamples, seed)``,
         computed once per table: every check against the same reference reuses its draws."""

@@ -249,7 +249,7 @@ def measure_row(bench: Bench, row: AblationRow) -> dict[str, object]:
     else:  # shared with test_accuracy when the variant is in the matrix
         result, matches = bench.accuracy(row.variant), bench.matches(row.variant)
     verdicts, lat = bench.config.verdicts, bench.config.latency
-    if row.tta:  # an inference option on the reference itself: no training, the images' interval
+    if row.tta:  # its matches come from the augmented runner, not bench.matches; nothing trained
         drop = paired_map_drop(
             matches, bench.matches(row.baseline), verdicts.accuracy_confidence, verdicts.accuracy_resamples
         )

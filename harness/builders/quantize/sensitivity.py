@@ -29,9 +29,9 @@ class MixedStep:
 
 
 def ranked(groups: Sequence[GroupGain]) -> list[GroupGain]:
-    """Every group, largest measured gain first (ties in graph order): those that took back mAP
-    on their own lead; the rest follow, since each group in float also takes its quantization
-    noise out of the drop's interval, which the target must clear."""
+    """Every group, the largest share of full INT8's output error removed first (ties in graph
+    order); groups that removed nothing still follow, since each group in float also takes its
+    quantization noise out of the drop's interval, which the target must clear."""
     order = {g.name: i for i, g in enumerate(groups)}
     return sorted(groups, key=lambda g: (-g.gain, order[g.name]))
 
