@@ -11,7 +11,7 @@ from pathlib import Path
 from harness.builders.data import synthetic_recipe, user_recipe
 from harness.builders.distill import BUILDER_VERSION as DISTILL_BUILDER_VERSION
 from harness.builders.prune import BUILDER_VERSION
-from harness.builders.train import FINETUNE_HYP, REFERENCE_HYP, weights_recipe
+from harness.builders.train import FINETUNE_HYP, REFERENCE_HYP, train_versions, weights_recipe
 from harness.builders.weights import checkpoint_train_args
 from harness.cache import file_sha256
 from harness.config import HarnessConfig, MatrixSpec, ModelSpec
@@ -56,7 +56,7 @@ def source_recipe(model: ModelSpec, data: DataRecipe, config: HarnessConfig) -> 
         data=data,
         batch=model.batch,
         seed=config.seed,
-        versions=versions("torch", "ultralytics"),
+        versions=train_versions(),
         hyp=with_overrides(REFERENCE_HYP, model.train_args),
     )
     first = None
@@ -242,7 +242,7 @@ def finetune_recipe(
         batch=model.batch,
         imgsz=model.train_imgsz,
         seed=config.seed,
-        versions=versions("torch", "ultralytics"),
+        versions=train_versions(),
         hyp=finetune_hyp(start, model),
         init=start,
     )

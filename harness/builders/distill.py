@@ -32,7 +32,7 @@ from harness.fsutil import atomic_write_text
 from harness.recipes import DistillRecipe
 
 REPORT_FILE = "distill.json"
-BUILDER_VERSION = "1"  # part of every DistillRecipe's hash: bump when the training procedure changes
+BUILDER_VERSION = "2"  # part of every DistillRecipe's hash: bump when the training procedure changes (2: channels-last)
 KD_LOSS_COLUMNS = ("train/kd_loss", "train/dis_loss")  # ours, Ultralytics' feature KD
 
 

@@ -32,7 +32,7 @@ from harness.measure.size import read_status_kib
 from harness.recipes import PruneRecipe, PruneSpec
 
 REPORT_FILE = "prune.json"
-BUILDER_VERSION = "3"  # part of every PruneRecipe's hash: bump when prune.json's meaning changes
+BUILDER_VERSION = "4"  # part of every PruneRecipe's hash: bump when prune.json's meaning or the fine-tune changes (4: channels-last)
 
 
 @dataclass(frozen=True)

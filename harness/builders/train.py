@@ -15,11 +15,13 @@ from harness.builders.weights import load_yolo
 from harness.cache import file_sha256
 from harness.errors import WeightsError
 from harness.recipes import TrainRecipe, UserDataRecipe, WeightsRecipe
+from harness.versions import versions
 
 if TYPE_CHECKING:
     from ultralytics import YOLO
 
 MODEL_FILE = "model.pt"
+BUILDER_VERSION = "2"  # part of every TrainRecipe's hash: bump when the training procedure changes (2: channels-last on the CPU)
 RESULTS_FILE = "train_results.csv"  # Ultralytics' per-epoch results.csv, kept beside the checkpoint
 
 # Training hyperparameters of the embedded references (Ultralytics argument names), chosen so that
@@ -140,6 +142,30 @@ def use_threads(threads: int) -> Callable[[object], None]:
     return callback
 
 
+def channels_last(device: str) -> Callable[[object], None]:
+    """An Ultralytics callback (``on_pretrain_routine_end``) that trains a CPU model in channels-last
+    memory format.
+
+    Ultralytics converts the model only on CUDA ("no benefit on CPU"), but PyTorch's oneDNN
+    convolutions run NHWC directly: two epochs of yolo11n at 320 px (640 images, batch 8, two
+    threads) took 52.2 s NCHW and 43.9 s channels-last on this 2-core Xeon. Only the trained model
+    is converted: its EMA copy, which is what the checkpoint saves, keeps the default layout.
+    """
+
+    def callback(trainer: object) -> None:
+        import torch
+
+        if str(device).startswith("cpu"):
+            trainer.model.to(memory_format=torch.channels_last)  # type: ignore[attr-defined]
+
+    return callback
+
+
+def train_versions() -> tuple[tuple[str, str], ...]:
+    """The library and procedure versions in every training recipe's hash."""
+    return (*versions("torch", "ultralytics"), ("harness-train", BUILDER_VERSION))
+
+
 def fit(
     model: YOLO,
     args: FitArgs,
@@ -153,6 +179,7 @@ def fit(
     each epoch logs ``label`` with its progress (:class:`~harness.builders.progress.EpochProgress`)."""
     restore = use_threads(ctx.threads)
     model.add_callback("on_pretrain_routine_start", restore)
+    model.add_callback("on_pretrain_routine_end", channels_last(ctx.device))
     progress = EpochProgress(label, ctx.log)
     model.add_callback("on_train_start", progress.started)
     model.add_callback("on_train_epoch_end", progress.epoch_end)

@@ -10,7 +10,7 @@ from ultralytics import YOLO
 
 from harness.bench import Bench
 from harness.builders import materialize
-from harness.builders.train import FitArgs, fit, no_val_trainer, use_threads
+from harness.builders.train import FitArgs, channels_last, fit, no_val_trainer, use_threads
 from harness.matrix import data_recipe
 
 pytestmark = pytest.mark.slow
@@ -37,6 +37,36 @@ def test_fit_trains_on_the_context_threads(session: Bench, tmp_path: Path) -> No
     assert checkpoint.is_file()
     assert seen and set(seen) == {ctx.threads}
     assert torch.get_num_threads() == ctx.threads
+
+
+def _first_conv(model: torch.nn.Module) -> torch.Tensor:
+    return next(m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+
+
+def test_channels_last_converts_cpu_models_only() -> None:
+    trainer = type("Trainer", (), {"model": torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3))})()
+    channels_last("cuda:0")(trainer)
+    assert _first_conv(trainer.model).is_contiguous()
+    channels_last("cpu")(trainer)
+    assert _first_conv(trainer.model).is_contiguous(memory_format=torch.channels_last)
+    assert not _first_conv(trainer.model).is_contiguous()
+
+
+def test_fit_trains_channels_last_and_saves_the_default_layout(session: Bench, tmp_path: Path) -> None:
+    """A CPU training runs channels-last; the checkpoint (its EMA) keeps contiguous NCHW weights."""
+    from harness.builders.weights import load_yolo
+
+    ctx = session.ctx
+    data_yaml = materialize(data_recipe(session.config), ctx)
+    seen: list[bool] = []
+    model = YOLO("yolo11n.yaml", task="detect")
+    model.add_callback(
+        "on_train_batch_end",
+        lambda t: seen.append(_first_conv(t.model).is_contiguous(memory_format=torch.channels_last)),
+    )
+    checkpoint = fit(model, FitArgs(data_yaml, 1, 8, 64, 0), ctx, tmp_path, trainer=no_val_trainer())
+    assert seen and all(seen)
+    assert _first_conv(load_yolo(checkpoint).model).is_contiguous()
 
 
 def test_fit_passes_the_recipe_arguments_to_ultralytics(session: Bench, tmp_path: Path) -> None:
