@@ -43,7 +43,7 @@ _QUICK: dict[str, object] = {
 _DEFAULT: dict[str, object] = {
     **_COMMON,
     "imgsz": 320,
-    # 16 cheap epochs at 160 px, then 3 at 320 px from those weights: mAP50-95 ~0.6-0.7 in ~7 min.
+    # 16 cheap epochs at 160 px, then 3 at 320 px from those weights: mAP50-95 ~0.6-0.7 in ~3.5 min.
     "train": {"epochs": 3, "batch": 8, "pre_epochs": 16},
     "models": [{"name": "yolo11n", "cfg": "yolo11n.yaml"}],
     # FP32, FP16 and the fastest INT8 of each CPU backend (measured on this machine's 2-core Xeon,
@@ -94,8 +94,8 @@ _DEFAULT: dict[str, object] = {
     # backend's FP32 (min_speedup_vs_fp32 1.0): measured 1.09x, 1.28x and 1.84x here.
     "budgets": {"pruned": {"max_map_drop": 0.02}, "min_speedup": {"int8": 1.5, "fp16": 1.2}},
     # Training claims (pruned drop, fine-tune and KD gains, the ablation's training rows) over two
-    # seeds: 5 min 34 s more training than one (fine-tune 65 s, KD 100 s, the 320 px stage 71 s and
-    # its multi-scale repeat 98 s). One seed's pruned drop swung from 0.003 to 0.030 between seeds.
+    # seeds: 4 min 59 s more training than one (fine-tune 58 s, KD 83 s, the 320 px stage 62 s and
+    # its multi-scale repeat 96 s). One seed's pruned drop swung from 0.003 to 0.030 between seeds.
     "verdicts": {"training_seeds": 2},
     # The pruned yolo11n recovers with response KD from its unpruned reference for the same 4 epochs
     # as its control (the pruned variant's own fine-tune above, so the control costs nothing extra):

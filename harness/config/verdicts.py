@@ -19,7 +19,7 @@ training and All combined rows) trains each model it compares that this run trai
 ancestor such as the reference a model was pruned from) at this many seeds (``seed``, ``seed + 1``,
 ...) and is judged on the interval of the mean difference over seeds and val images
 (:mod:`harness.measure.seeds`). Each extra seed repeats those trainings: on the default profile
-5 min 34 s of training on a 2-core Xeon. One seed judges on the val images alone (seed luck unmeasured).
+4 min 59 s of training on a 2-core Xeon. One seed judges on the val images alone (seed luck unmeasured).
 """
 
 from __future__ import annotations
