@@ -254,8 +254,9 @@ def _quant_lines(entries: Sequence[Mapping[str, object]]) -> list[str]:
 
 
 MIXED_GROUPS = 40
-SEARCH_IMAGES = MixedPrecisionSpec().search_images  # held-out images each group is run on
 """Layer groups of a YOLO nano graph that the mixed-precision search scores (yolo11n: 41)."""
+SEARCH_IMAGES = MixedPrecisionSpec().search_images
+"""Held-out images the mixed-precision search runs each layer group on (its default)."""
 
 
 def render(checked: Checked, out: Path, date: str = "") -> str:
