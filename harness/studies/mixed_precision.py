@@ -39,6 +39,7 @@ __all__ = [
     "MixedPrecisionSearch",
     "MixedPrecisionStudy",
     "candidates",
+    "nothing_to_recover",
     "run_study",
     "target_check",
     "worst_int8",
@@ -57,6 +58,13 @@ class MixedPrecisionSearch:
     groups: tuple[GroupGain, ...]  # ranked: largest share of the output error removed first
     steps: tuple[MixedStep, ...]
     last_drop: Interval | None = None  # mAP50-95 drop of the last step vs FP32, paired bootstrap
+    int8_drop: Interval | None = None  # full INT8's mAP50-95 drop vs FP32, paired bootstrap
+
+    @property
+    def measurable_loss(self) -> bool:
+        """Whether full INT8 lost mAP50-95 that the val split resolves: a positive loss whose drop
+        interval against FP32 excludes zero (without an interval, any positive loss)."""
+        return self.loss > 0 and (self.int8_drop is None or self.int8_drop.low > 0)
 
     @property
     def loss(self) -> float:
@@ -136,9 +144,11 @@ def run_study(
 
     Target (unless ``target_map`` is given): the INT8 loss shrinks to at most
     ``(1 - spec.recover)`` of itself and to at most ``max_drop`` (the variant's mAP budget),
-    whichever is stricter. When full INT8 loses nothing the study has no steps. Each step's drop
-    against FP32 gets a paired bootstrap interval over the val images (``confidence``,
-    ``resamples``); the search stops at the first step whose whole interval is within the allowed
+    whichever is stricter. When full INT8 loses nothing that the val split resolves (its own drop
+    interval against FP32 reaches zero) the study has no steps: there is no measured loss to take
+    back, and a target of half of noise could not be shown by any step. Each step's drop against
+    FP32 gets a paired bootstrap interval over the val images (``confidence``, ``resamples``); the
+    search stops at the first step whose whole interval is within the allowed
     drop, so that the target is met by a PASS like every other accuracy budget's.
     """
     recipe = onnxruntime_recipe(base, 1)
@@ -148,14 +158,18 @@ def run_study(
     float_map = bench.accuracy(fp32).map50_95
     int8_map = bench.accuracy(base).map50_95
     loss = float_map - int8_map
-    if target_map is None and loss <= 0:  # nothing to take back: no ranking, no steps
-        return MixedPrecisionSearch(base.model, base.slug, float_map, int8_map, int8_map, (), ())
+    reference = bench.matches(fp32)
+    int8_drop = paired_map_drop(bench.matches(base), reference, confidence, resamples)
+    empty = MixedPrecisionSearch(
+        base.model, base.slug, float_map, int8_map, int8_map, (), (), None, int8_drop
+    )
+    if target_map is None and not empty.measurable_loss:  # nothing measured to take back: no steps
+        return empty
     target = target_map if target_map is not None else float_map - min(max_drop, (1.0 - spec.recover) * loss)
     gains = build(RevertGainsRecipe(recipe, spec.search_images, recipe.versions), bench.ctx)
     groups = tuple(ranked(read_gains(gains.path)[1]))
     tables: dict[tuple[str, ...], MatchTable] = {}
     drops: dict[tuple[str, ...], Interval] = {}
-    reference = bench.matches(fp32)
 
     def holds(step: MixedStep) -> bool:
         """The step's whole drop interval against FP32 within the allowed drop: a PASS, not a
@@ -166,7 +180,7 @@ def run_study(
     steps = search(_step_measure(bench, base, recipe, tables), recipe, groups, holds, spec.max_steps)
     drop = drops[steps[-1].kept] if steps else None
     return MixedPrecisionSearch(
-        base.model, base.slug, float_map, int8_map, target, groups, tuple(steps), drop
+        base.model, base.slug, float_map, int8_map, target, groups, tuple(steps), drop, int8_drop
     )
 
 
@@ -212,6 +226,20 @@ def _step_measure(
         return MixedStep(kept, result.map50_95, timed.speedup, 1e3 * timed.candidate_median_s)
 
     return measure
+
+
+def nothing_to_recover(study: MixedPrecisionSearch) -> str:
+    """Why a search without a measured INT8 loss has no target to judge."""
+    values = f"{study.int8_map:.4f} vs FP32 {study.float_map:.4f}"
+    if study.loss <= 0:
+        return f"{study.base}: full INT8 lost no mAP50-95 ({values}); nothing to recover"
+    drop = study.int8_drop
+    assert drop is not None  # a positive loss is unmeasurable only through its interval
+    return (
+        f"{study.base}: full INT8's mAP50-95 loss {study.loss:.4f} ({values}; "
+        f"{drop.confidence:.0%} CI {drop.low:.4f}-{drop.high:.4f} over {drop.n} {drop.unit}) is not "
+        "distinguishable from zero; no measured loss to recover"
+    )
 
 
 @dataclass(frozen=True)
@@ -265,12 +293,9 @@ class MixedPrecisionStudy(Study[MixedPrecisionCase, MixedPrecisionSearch]):
         return [dict(step) for step in row.rows()]
 
     def bars(self, bench: Bench, case: MixedPrecisionCase, row: MixedPrecisionSearch) -> list[Bar]:
-        """target: half the INT8 loss back within the INT8 budget (skipped when nothing was lost)."""
-        if row.loss <= 0:
-            return [Bar.skipped("target", (
-                f"{row.base}: full INT8 lost no mAP50-95 ({row.int8_map:.4f} vs FP32 {row.float_map:.4f}); "
-                "nothing to recover"
-            ))]  # fmt: skip
+        """target: half the INT8 loss back within the INT8 budget (skipped when no loss was measured)."""
+        if not row.measurable_loss:
+            return [Bar.skipped("target", nothing_to_recover(row))]
         return [Bar("target", (target_check(row, bench.config.verdicts.inconclusive_fails),))]
 
     def summary(self, case: MixedPrecisionCase, row: MixedPrecisionSearch) -> str | None:

@@ -13,8 +13,11 @@ from harness.config import HarnessConfig, MatrixSpec, MixedPrecisionSpec, QuantC
 from harness.measure.stats import Interval
 from harness.recipes import QuantSpec
 from harness.studies.mixed_precision import (
+    MixedPrecisionCase,
     MixedPrecisionSearch,
+    MixedPrecisionStudy,
     candidates,
+    nothing_to_recover,
     run_study,
     target_check,
     worst_int8,
@@ -70,6 +73,23 @@ def test_worst_and_a_real_search(quick_config: HarnessConfig) -> None:
 def test_nothing_lost_means_no_steps() -> None:
     study = MixedPrecisionSearch("m", "b", 0.5, 0.5, 0.5, (), ())
     assert study.loss == 0 and study.rows() == [] and not study.reached
+
+
+@pytest.mark.parametrize(("low", "measurable"), [(0.0004, True), (0.0, False), (-0.0015, False)])
+def test_a_loss_is_measured_only_when_its_interval_excludes_zero(low: float, measurable: bool) -> None:
+    """Half of a loss that the val split cannot tell from zero is no target any step could show."""
+    drop = Interval(0.0012, low, 0.0030, 0.95, 500)
+    study = MixedPrecisionSearch("m", "m-int8", 0.5012, 0.5, 0.5, (), (), None, drop)
+    assert study.measurable_loss is measurable
+    if not measurable:
+        assert nothing_to_recover(study) == (
+            f"m-int8: full INT8's mAP50-95 loss 0.0012 (0.5000 vs FP32 0.5012; 95% CI {low:.4f}-0.0030 "
+            "over 500 val images) is not distinguishable from zero; no measured loss to recover"
+        )
+        bars = MixedPrecisionStudy().bars(None, MixedPrecisionCase("m"), study)  # type: ignore[arg-type]
+        assert [(bar.name, bar.skip) for bar in bars] == [("target", nothing_to_recover(study))]
+    lost_nothing = MixedPrecisionSearch("m", "m-int8", 0.5, 0.5, 0.5, (), ())
+    assert not lost_nothing.measurable_loss and "lost no mAP50-95" in nothing_to_recover(lost_nothing)
 
 
 def test_rows_and_recovery() -> None:
