@@ -68,9 +68,9 @@ def test_quick_profile_values(tmp_path: Path) -> None:
 def test_default_and_full_profiles(tmp_path: Path) -> None:
     default = _load(tmp_path)
     assert default.profile == "default"
-    assert (default.dataset.n_train, default.dataset.n_val, default.dataset.n_calib) == (480, 500, 1000)
+    assert (default.dataset.n_train, default.dataset.n_val, default.dataset.n_calib) == (640, 500, 1000)
     model = default.models[0]
-    assert (model.epochs, model.batch, model.pre_epochs, default.imgsz) == (3, 8, 16, 256)
+    assert (model.epochs, model.batch, model.pre_epochs, default.imgsz) == (3, 8, 16, 320)
     full = _load(tmp_path, profile="full")
     assert [m.name for m in full.models] == ["yolo11n", "yolov8n", "yolo26n", "yolo11s"]
     assert (full.imgsz, full.dataset.n_train, full.dataset.n_val) == (320, 640, 500)
@@ -164,7 +164,7 @@ def test_explicit_path_and_relative_paths_resolve_against_its_directory(tmp_path
     assert (det.weights, det.cfg, det.teacher) == (conf / "w" / "best.pt", None, conf / "w" / "best.pt")
     assert local.cfg == str(conf / "my.yaml") and local.train_imgsz == 160
     assert hub.cfg == "yolo11s.yaml"  # an Ultralytics model name, not a local file
-    assert (hub.epochs, hub.batch, hub.train_imgsz) == (3, 4, 256)
+    assert (hub.epochs, hub.batch, hub.train_imgsz) == (3, 4, 320)
 
 
 def test_explicit_path_must_exist(tmp_path: Path) -> None:
