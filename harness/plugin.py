@@ -54,6 +54,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="write today's numbers to baselines/ (default: off; nothing stored is ever overwritten)",
     )
+    group.addoption(
+        "--harness-trace",
+        action="store_true",
+        default=False,
+        help="also record a profiler trace of every timed variant into reports/<run>/traces/ "
+        "(default: the config's [latency] trace_rounds, 0 = none)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "STATUSES",
     "STUDY_NAMES",
+    "TRACES",
     "VERDICTS",
     "VERDICT_CALIBRATION",
     "RunResults",
@@ -55,6 +56,7 @@ MIXED_PRECISION = "mixed_precision"
 PRUNING = "pruning"
 VERDICT_CALIBRATION = "verdict_calibration"
 VERDICTS = "verdicts"  # every budget check of the run, one row each (harness.verdicts)
+TRACES = "traces"  # one row per profiler-traced variant (harness.trace.record)
 STUDY_NAMES = (
     PRUNING,
     DISTILLATION,
@@ -64,6 +66,7 @@ STUDY_NAMES = (
     INPUTS,
     INT8_CALIBRATION,
     VERDICTS,
+    TRACES,
 )
 _VARIANT_TYPES: dict[str, type | tuple[type, ...]] = {
     "variant": str, "model": str, "backend": str, "precision": str, "prune": (int, float),

@@ -8,6 +8,7 @@ the study registry for studies); this module only turns their results into pytes
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +20,7 @@ import pytest
 
 from harness.checks import CheckResult
 from harness.config import HarnessConfig, load_config
+from harness.config.latency import TRACE_ROUNDS
 from harness.config.root import harness_root
 from harness.errors import BackendUnavailable
 from harness.recipes import Variant
@@ -37,6 +39,7 @@ class RunState:
     reports_dir: Path | None
     update_baselines: bool
     is_worker: bool
+    trace: bool = False
     log: Callable[[str], None] = print
     _run: HarnessRun | None = None
 
@@ -50,6 +53,7 @@ class RunState:
             reports_dir=config.getoption("harness_reports"),
             update_baselines=bool(config.getoption("update_baselines")),
             is_worker=hasattr(config, "workerinput"),
+            trace=bool(config.getoption("harness_trace")),
             log=log,
         )
 
@@ -58,6 +62,9 @@ class RunState:
         """Load and validate the config and expand the matrix, once per pytest run."""
         if self._run is None:
             config = load_config(self.rootdir, path=self.config_path, profile=self.profile)
+            if self.trace and not config.latency.trace_rounds:
+                latency = dataclasses.replace(config.latency, trace_rounds=TRACE_ROUNDS)
+                config = dataclasses.replace(config, latency=latency)
             self._run = HarnessRun.from_config(config, log=self.log)
         return self._run
 

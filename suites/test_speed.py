@@ -20,6 +20,7 @@ from harness.checks import check_bound
 from harness.measure.latency import time_call
 from harness.recipes import Variant
 from harness.runstate import RunState
+from harness.trace.record import trace_variant
 from harness.variant_checks import repeatability, speed_checks, timing_input
 
 # Both tests time latency: under pytest-xdist each runs while no other test runs (harness.timing_lock).
@@ -38,7 +39,10 @@ def test_speed(
     samples = list(benchmark.stats.stats.data) if benchmark.stats is not None else None
     if samples is None and benchmark.disabled and not pytestconfig.getoption("benchmark_disable"):
         samples = _batch1_samples(runner, x, lat.rounds, lat.warmup)  # xdist switched pytest-benchmark off
-    harness_state.enforce(harness_state.call(speed_checks, variant, runner, x, samples))
+    checks = harness_state.call(speed_checks, variant, runner, x, samples)
+    if harness_state.config.latency.trace_rounds:  # --harness-trace: after the timing, never during it
+        harness_state.call(trace_variant, variant, runner, x)
+    harness_state.enforce(checks)
 
 
 def _batch1_samples(runner: Runner, x: np.ndarray, rounds: int, warmup: int) -> list[float]:

@@ -215,6 +215,30 @@ def test_xdist_workers_share_the_cache_and_one_report(project: pytest.Pytester) 
     assert slugs == {"yolo11n-p00-fp32-torch", "yolo11n-p00-fp32-onnxruntime"}
 
 
+def test_harness_trace_writes_each_timed_variants_trace_next_to_the_report(project: pytest.Pytester) -> None:
+    result = _run(project, "-k", "test_speed and fp32", "--harness-trace")
+    result.assert_outcomes(passed=2)
+    latest = project.path / "reports" / "latest"
+    rows = {r["variant"]: r for r in _results(project)["studies"]["traces"]}
+    assert set(rows) == {"yolo11n-p00-fp32-torch", "yolo11n-p00-fp32-onnxruntime"}
+    for slug, row in rows.items():
+        assert row["file"] == f"traces/{slug}.json" and (latest / row["file"]).is_file()
+        assert row["inferences"] == 20 and row["traced_ms"] > 0 and row["top_ops"]
+    assert "Profiler traces" in (latest / "traces.md").read_text()
+    assert 'href="traces/yolo11n-p00-fp32-onnxruntime.json"' in (latest / "report.html").read_text()
+    untraced = _run(project, "-k", "test_speed and onnxruntime")
+    untraced.assert_outcomes(passed=1)
+    assert "traces" not in _results(project)["studies"]  # off unless asked
+
+
+def test_traces_from_xdist_workers_reach_the_one_report(project: pytest.Pytester) -> None:
+    result = _run(project, "-n", "2", "-k", "test_speed and fp32", "--harness-trace")
+    result.assert_outcomes(passed=2)
+    latest = project.path / "reports" / "latest"
+    files = sorted(p.name for p in (latest / "traces").iterdir())
+    assert files == ["yolo11n-p00-fp32-onnxruntime.json", "yolo11n-p00-fp32-torch.json"]
+
+
 # -- the installed suites, from a folder that holds only a config ------------------------------------
 
 ONE_TEST = "test_accuracy and onnxruntime"  # one accuracy test of the quick matrix: cheap, cached
@@ -271,7 +295,9 @@ def test_pyargs_finds_the_config_in_the_invocation_folder(
 
 
 INT8_ORT = "yolo11n-p00-int8-qdq-pc-u8s8-minmax-c8-onnxruntime"
-INT8_MATRIX = '[matrix]\nprecision = ["fp32", "int8"]\nbackend = ["onnxruntime"]\nquant = [{calib_size = 8}]\n'
+INT8_MATRIX = (
+    '[matrix]\nprecision = ["fp32", "int8"]\nbackend = ["onnxruntime"]\nquant = [{calib_size = 8}]\n'
+)
 
 
 def test_an_int8_slower_than_its_fp32_fails_test_speed(

@@ -57,7 +57,11 @@ def int8_unsupported(variant: Variant, providers: list[str]) -> str | None:
 class OrtRunner:
     """An InferenceSession bound to one input and one output."""
 
-    def __init__(self, path: Path, sha256: str, providers: list[str], threads: int) -> None:
+    def __init__(
+        self, path: Path, sha256: str, providers: list[str], threads: int, profile_prefix: Path | None = None
+    ) -> None:
+        """``profile_prefix``: ONNX Runtime's own profiling on, its JSON written there
+        (``session.end_profiling()`` returns the file)."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -68,6 +72,9 @@ class OrtRunner:
         # next (the interleaved reference, another backend) and distort same-run ratios.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        if profile_prefix is not None:
+            options.enable_profiling = True
+            options.profile_file_prefix = str(profile_prefix)
         try:
             self.session = ort.InferenceSession(str(path), options, providers=providers)
         except (RuntimeError, ort.capi.onnxruntime_pybind11_state.Fail) as exc:
@@ -76,6 +83,8 @@ class OrtRunner:
         self.output = self.session.get_outputs()[0].name
         self.artifact = path
         self.artifact_sha256 = sha256
+        self.providers = list(providers)
+        self.threads = threads
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Run one batch; ONNX Runtime returns host arrays, so the device has finished."""

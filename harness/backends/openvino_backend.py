@@ -64,6 +64,7 @@ class OpenVinoRunner:
         self.request = self.compiled.create_infer_request()
         self.artifact = path
         self.artifact_sha256 = sha256
+        self.config = dict(config)
 
     @property
     def inference_precision(self) -> str:

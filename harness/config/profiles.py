@@ -34,7 +34,13 @@ _QUICK: dict[str, object] = {
     "train": {"epochs": 1, "batch": 8},
     "models": [{"name": "yolo11n", "cfg": "yolo11n.yaml"}],
     "matrix": {"prune": [0.0], "precision": ["fp32"], "backend": ["torch", "onnxruntime"]},
-    "latency": {"warmup": 2, "rounds": 10, "interleaved_rounds": 15, "throughput_batch": 2},
+    "latency": {
+        "warmup": 2,
+        "rounds": 10,
+        "interleaved_rounds": 15,
+        "throughput_batch": 2,
+        "trace_rounds": 0,
+    },
     "dataset": {"n_train": 32, "n_val": 16, "n_calib": 8, "seed": 0},
     # One-epoch 64 px models make no training claim worth a second seed (the checks say so).
     "verdicts": {"training_seeds": 1},
@@ -63,7 +69,13 @@ _DEFAULT: dict[str, object] = {
             {"activations": "s8", "calibration": "percentile", "backends": ["openvino", "ncnn"]},
         ],
     },
-    "latency": {"warmup": 10, "rounds": 50, "interleaved_rounds": 40, "throughput_batch": 8},
+    "latency": {
+        "warmup": 10,
+        "rounds": 50,
+        "interleaved_rounds": 40,
+        "throughput_batch": 8,
+        "trace_rounds": 0,
+    },
     # Put the layer groups (modules) of the worst ONNX Runtime INT8 configuration back in float,
     # one more per step, ranked by the share of INT8's output error against FP32 each one alone
     # removes on 64 held-out calib images (about 20 s), until half its loss is back as a PASS. A

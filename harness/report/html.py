@@ -44,13 +44,15 @@ img.harness-plot { max-width: 100%; height: auto; border: 1px solid #d0d7de; }
 
 @dataclass(frozen=True, eq=False)
 class ReportTable:
-    """A titled report table: id stem, title, frame, legend (Markdown code spans) and number formats."""
+    """A titled report table: id stem, title, frame, legend (Markdown code spans), number formats
+    and link columns (values: paths relative to the report folder)."""
 
     stem: str
     title: str
     frame: pd.DataFrame
     legend: str = ""
     formats: Mapping[str, str] = field(default_factory=dict)
+    links: frozenset[str] = frozenset()
 
 
 def _cell(value: object, spec: str | None) -> str:
@@ -62,13 +64,25 @@ def _cell(value: object, spec: str | None) -> str:
     return str(value)
 
 
+def _html_cell(value: object, spec: str | None, link: bool) -> str:
+    """An escaped cell; a link to the value's path when ``link`` and the value is a path."""
+    text = escape(_cell(value, spec))
+    return f'<a href="{text}">{text}</a>' if link and isinstance(value, str) and value else text
+
+
 def _legend(text: str) -> str:
     """Escaped legend text with Markdown code spans as ``<code>``."""
     return _CODE_SPAN.sub(r"<code>\1</code>", escape(text))
 
 
-def html_table(frame: pd.DataFrame, table_id: str, formats: Mapping[str, str] | None = None) -> str:
-    """``frame`` as an escaped HTML table; numeric columns right-aligned, missing values ``-``."""
+def html_table(
+    frame: pd.DataFrame,
+    table_id: str,
+    formats: Mapping[str, str] | None = None,
+    links: frozenset[str] = frozenset(),
+) -> str:
+    """``frame`` as an escaped HTML table; numeric columns right-aligned, missing values ``-``; a
+    non-empty value of a ``links`` column is a link to that (relative) path."""
     formats = formats or {}
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
     head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
@@ -76,7 +90,7 @@ def html_table(frame: pd.DataFrame, table_id: str, formats: Mapping[str, str] | 
     rows = []
     for values in frame.itertuples(index=False, name=None):
         cells = (
-            f"{td}{escape(_cell(v, formats.get(str(c))))}</td>"
+            f"{td}{_html_cell(v, formats.get(str(c)), str(c) in links)}</td>"
             for c, v, td in zip(frame.columns, values, opening, strict=True)
         )
         rows.append(f"<tr>{''.join(cells)}</tr>")
@@ -111,7 +125,7 @@ def _verdict_summary(run: RunResults) -> str:
 def _section(table: ReportTable) -> str:
     """A table with its heading and legend."""
     legend = f'<p class="legend">{_legend(table.legend)}</p>' if table.legend else ""
-    body = html_table(table.frame, f"table-{table.stem}", table.formats)
+    body = html_table(table.frame, f"table-{table.stem}", table.formats, table.links)
     return (
         f'<section id="section-{escape(table.stem)}"><h2>{escape(table.title)}</h2>{body}{legend}</section>'
     )

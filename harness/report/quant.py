@@ -14,7 +14,7 @@ import pandas as pd
 from harness.report.tables import StudyTable
 from harness.results import RunResults, VariantResult
 
-__all__ = ["LEGEND", "QUANT_TABLES", "SLOWER", "precision_table", "study_table"]
+__all__ = ["LEGEND", "QUANT_TABLES", "SLOWER", "precision_table", "slower_than_fp32", "study_table"]
 
 SLOWER = "SLOWER than FP32"
 LEGEND = (
@@ -42,13 +42,22 @@ def _reference(run: RunResults, result: VariantResult) -> VariantResult | None:
     return run.variant(f"{result.model}-p00-fp32-torch")
 
 
+def slower_than_fp32(run: RunResults, result: VariantResult) -> bool | None:
+    """Whether an INT8 variant's median latency is above its backend's FP32 variant's (None: not an
+    INT8 variant, or either latency not measured)."""
+    if result.precision != "int8":
+        return None
+    mine, fp32 = _metric(result, "latency_median_ms"), _metric(_fp32_twin(run, result), "latency_median_ms")
+    if math.isnan(mine) or math.isnan(fp32):
+        return None
+    return mine > fp32
+
+
 def _slower_flag(run: RunResults, result: VariantResult) -> str:
     if result.precision != "int8":
         return ""
-    mine, fp32 = _metric(result, "latency_median_ms"), _metric(_fp32_twin(run, result), "latency_median_ms")
-    if math.isnan(mine) or math.isnan(fp32):
-        return "-"
-    return SLOWER if mine > fp32 else ""
+    slower = slower_than_fp32(run, result)
+    return "-" if slower is None else SLOWER if slower else ""
 
 
 def _quant(result: VariantResult) -> dict[str, object]:

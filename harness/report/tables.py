@@ -38,12 +38,14 @@ def number_or_nan(value: object) -> float:
 
 @dataclass(frozen=True)
 class StudyTable:
-    """A report table beyond the deployment table: title, builder from results, legend, formats."""
+    """A report table beyond the deployment table: title, builder from results, legend, formats, and
+    the columns whose values are paths inside the run folder (links in report.html)."""
 
     title: str
     build: Callable[[RunResults], pd.DataFrame]
     legend: str
     formats: Mapping[str, str]
+    links: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

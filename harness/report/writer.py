@@ -25,6 +25,7 @@ from harness.report.quant import QUANT_TABLES
 from harness.report.studies import layout_tables
 from harness.report.summary import count_line, summary_frame
 from harness.report.tables import DEPLOYMENT_COLUMNS, deployment_table, to_csv, to_markdown
+from harness.report.traces import TRACE_TABLES, place_traces
 from harness.results import VERDICTS, RunResults
 
 __all__ = [
@@ -41,6 +42,7 @@ DEPLOYMENT_LEGEND = (
 _DEPLOYMENT_FORMATS = {c.header: f".{c.digits}f" for c in DEPLOYMENT_COLUMNS} | {"Prune": ".2f"}
 STUDY_TABLES = {
     **ABLATION_TABLES, **QUANT_TABLES, **MIXED_TABLES, **PRUNING_TABLES, **DISTILL_TABLES, **INPUT_TABLES,
+    **TRACE_TABLES,
 }  # fmt: skip
 """File stem -> table, written next to the deployment table when it has rows."""
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -70,7 +72,9 @@ def report_tables(run: RunResults) -> list[ReportTable]:
     for stem, study in STUDY_TABLES.items():
         frame = study.build(run)
         if not frame.empty:
-            tables.append(ReportTable(stem, study.title, frame, study.legend, dict(study.formats)))
+            tables.append(
+                ReportTable(stem, study.title, frame, study.legend, dict(study.formats), study.links)
+            )
     return tables + layout_tables(run)
 
 
@@ -138,6 +142,7 @@ def write_run(run: RunResults, reports_dir: Path) -> Path:
     reports_dir = Path(reports_dir)
     run_dir = reports_dir / run.run_id
     with _writing(run_dir):
+        place_traces(run, run_dir)
         run.save(run_dir / "results.json")
     write_tables(run, run_dir)
     with _writing(reports_dir):

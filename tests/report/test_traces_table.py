@@ -1,0 +1,89 @@
+"""The traces table and its files: shares, the ops an INT8 slower than FP32 spends its time in,
+notes for untraced backends, staged files moved next to results.json, links in report.html."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from harness.environment import Fingerprint
+from harness.report.html import html_table
+from harness.report.traces import op_text, place_traces, traces_table
+from harness.report.writer import write_run
+from harness.results import TRACES, RunResults
+
+FP = Fingerprint("cpu", 2, 2, None, "3.11", "2", "8", "1", "2")
+SLOW = "m-p00-int8-slow-onnxruntime"
+
+
+def _ops(*rows: tuple[str, str, float]) -> list[dict[str, object]]:
+    return [{"op": op, "kind": kind, "ms": ms, "calls": 1.0} for op, kind, ms in rows]
+
+
+def _run(staged: Path | None = None) -> RunResults:
+    run = RunResults.new("default", FP, run_id="r")
+    for slug, precision, p50 in (("m-p00-fp32-onnxruntime", "fp32", 10.0), (SLOW, "int8", 12.0)):
+        run.record(slug, model="m", backend="onnxruntime", precision=precision, prune=0.0,
+                   metrics={"latency_median_ms": p50})  # fmt: skip
+    base = {"model": "m", "backend": "onnxruntime", "prune": 0.0, "inferences": 20, "note": None}
+    run.add_study(TRACES, [
+        base | {"variant": "m-p00-fp32-onnxruntime", "precision": "fp32", "traced_ms": 9.0, "int8_share": 0.0,
+                "float_share": 0.9, "convert_share": 0.0, "layout_share": 0.1,
+                "top_ops": _ops(("Conv", "float", 8.1), ("ReorderOutput", "layout", 0.9)), "file": None},
+        base | {"variant": SLOW, "precision": "int8", "traced_ms": 11.0, "int8_share": 0.5, "float_share": 0.1,
+                "convert_share": 0.3, "layout_share": 0.1,
+                "top_ops": _ops(("QLinearConv", "int8", 5.5), ("DequantizeLinear", "convert", 3.3),
+                                ("ReorderInput", "layout", 1.1), ("Sigmoid", "float", 1.1)),
+                "file": str(staged) if staged else None},
+        {"variant": "m-p00-fp32-ncnn", "model": "m", "backend": "ncnn", "precision": "fp32", "prune": 0.0,
+         "note": "NCNN's Python API exposes no per-layer timing; no trace"},
+    ])  # fmt: skip
+    return run
+
+
+def test_table_shares_and_what_an_int8_slower_than_fp32_spends_its_time_in() -> None:
+    table = traces_table(_run()).set_index("Variant")
+    assert table.loc[SLOW, "INT8 %"] == 50 and table.loc[SLOW, "Convert %"] == 30
+    assert table.loc[SLOW, "Slower than FP32 because of"] == (
+        "DequantizeLinear 3.30 ms (convert); ReorderInput 1.10 ms (layout); Sigmoid 1.10 ms (float)"
+    )
+    assert table.loc["m-p00-fp32-onnxruntime", "Slower than FP32 because of"] == ""  # FP32: no verdict
+    ncnn = table.loc["m-p00-fp32-ncnn"]
+    assert math.isnan(ncnn["Traced ms"]) and math.isnan(ncnn["INT8 %"])  # not measured: "-", never 0
+    assert ncnn["Slowest operator types"].startswith("NCNN's Python API")
+
+
+def test_op_text_keeps_the_asked_kinds() -> None:
+    ops = _ops(("QLinearConv", "int8", 5.5), ("Cast", "convert", 0.25))
+    assert op_text(ops) == "QLinearConv 5.50 ms (int8); Cast 0.25 ms (convert)"
+    assert op_text(ops, ("convert",)) == "Cast 0.25 ms (convert)"
+    assert op_text(None) == ""
+
+
+def test_staged_files_move_next_to_results_and_are_linked(tmp_path: Path) -> None:
+    staged = tmp_path / "cache" / "trace-staging" / f"{SLOW}-123-abc.json"
+    staged.parent.mkdir(parents=True)
+    staged.write_text("[]")
+    run = _run(staged)
+    run_dir = write_run(run, tmp_path / "reports")
+    moved = run_dir / "traces" / f"{SLOW}.json"
+    assert moved.read_text() == "[]" and not staged.exists()
+    saved = RunResults.load(run_dir / "results.json")
+    assert [r.get("file") for r in saved.studies[TRACES]] == [None, f"traces/{SLOW}.json", None]
+    page = (run_dir / "report.html").read_text()
+    assert f'<a href="traces/{SLOW}.json">traces/{SLOW}.json</a>' in page
+    assert (run_dir / "traces.md").is_file()
+
+
+def test_a_staged_file_that_is_gone_leaves_no_link(tmp_path: Path) -> None:
+    run = _run(tmp_path / "gone.json")
+    place_traces(run, tmp_path / "run")
+    assert run.studies[TRACES][1]["file"] is None
+
+
+def test_link_columns_escape_and_skip_empty_values() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"Trace": ["traces/a<b>.json", ""]})
+    html = html_table(frame, "t", links=frozenset({"Trace"}))
+    assert '<a href="traces/a&lt;b&gt;.json">' in html and "<td></td>" in html
