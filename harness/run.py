@@ -28,7 +28,7 @@ from harness.report.writer import write_run
 from harness.results import INPUTS, INT8_CALIBRATION, VERDICTS, RunResults
 from harness.studies.base import Bar, Study
 from harness.studies.registry import registered
-from harness.verdicts import LAYOUT, row, settle
+from harness.verdicts import LAYOUT, row, settle, skipped_row
 
 __all__ = ["HarnessRun", "Metrics"]
 
@@ -113,6 +113,11 @@ class HarnessRun:
         self.results.add_study(VERDICTS, [row(c, test) for c in settled])
         self.results.describe_study(VERDICTS, LAYOUT)
         return settled
+
+    def skipped(self, test: str, subject: str, check: str, reason: str) -> None:
+        """Record a check that was not made, with the reason, as a ``skipped`` row of ``verdicts``."""
+        self.results.add_study(VERDICTS, [skipped_row(test, subject, check, reason)])
+        self.results.describe_study(VERDICTS, LAYOUT)
 
     def note_inconclusive(self, checks: Sequence[CheckResult]) -> None:
         """Say every inconclusive verdict in the summary (it passes or fails by policy)."""

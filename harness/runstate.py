@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -79,9 +79,14 @@ class RunState:
         try:
             yield
         except BackendUnavailable as exc:
-            pytest.skip(f"{what}: {exc}")
+            self._skip(what, f"{what}: {exc}")
         except NotMeasurable as exc:
-            pytest.skip(str(exc))
+            self._skip(what, str(exc))
+
+    def _skip(self, subject: str, reason: str) -> NoReturn:
+        """Record the skip as a ``skipped`` verdict (the report counts and lists it), then skip."""
+        self.run.skipped(_current_test(), subject, "-", reason)
+        pytest.skip(reason)
 
     def call(self, fn: Callable[..., Any], variant: Variant, *args: object) -> Any:
         """``fn(run, variant, *args)`` from :mod:`harness.variant_checks`, skipping when it cannot run."""
@@ -97,12 +102,15 @@ class RunState:
         if not chosen:
             raise ValueError(f"study {study.name!r} has no bar {bar!r} ({', '.join(b.name for b in bars)})")
         self.enforce([c for b in chosen for c in b.checks])
+        for unjudged in chosen:
+            if unjudged.skip:
+                self.run.skipped(_current_test(), case.slug, unjudged.name, unjudged.skip)
         _skip_unjudged(chosen)
 
     def enforce(self, checks: Sequence[CheckResult]) -> None:
         """Apply waivers and record the verdicts, then fail the test when any check failed; its
         message names variant, metric, value, limit (and the interval where there is one)."""
-        test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+        test = _current_test()
         failed = [c for c in self.run.verdicts(checks, test) if c.failed]
         if failed:
             pytest.fail("\n".join(c.message for c in failed), pytrace=False)
@@ -133,6 +141,11 @@ class RunState:
     def summary_lines(self) -> list[str]:
         """Lines for the terminal summary."""
         return list(self._run.lines) if self._run is not None else []
+
+
+def _current_test() -> str:
+    """The running test's node id (empty outside a test)."""
+    return os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
 
 
 def _skip_unjudged(bars: Sequence[Bar]) -> None:

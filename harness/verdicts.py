@@ -16,7 +16,7 @@ from harness.checks import CheckResult
 from harness.config.budgets import Budgets
 from harness.results import StudyColumn, StudyLayout
 
-__all__ = ["LAYOUT", "row", "settle", "waive"]
+__all__ = ["LAYOUT", "row", "settle", "skipped_row", "waive"]
 
 LAYOUT = StudyLayout(
     "Verdicts",
@@ -69,4 +69,30 @@ def row(check: CheckResult, test: str) -> dict[str, object]:
         "deciding_unit": check.deciding_unit,
         "waiver": check.waived,
         "message": check.message,
+    }
+
+
+def skipped_row(test: str, subject: str, check: str, reason: str) -> dict[str, object]:
+    """A verdicts-table row for a check that was not made (a backend absent here, a study bar
+    without a subject): verdict ``skipped``, the reason as its message, nothing measured."""
+    unmeasured = dict.fromkeys(
+        (
+            "metric",
+            "value",
+            "ci_low",
+            "ci_high",
+            "limit",
+            "detectable",
+            "deciding_n",
+            "deciding_unit",
+            "waiver",
+        )
+    )
+    return {
+        "test": test,
+        "subject": subject,
+        "check": check,
+        "verdict": "skipped",
+        **unmeasured,
+        "message": reason,
     }

@@ -72,6 +72,11 @@ def test_quick_matrix_end_to_end(project: pytest.Pytester) -> None:
     assert "+Multi-scale training" in ablation and "no unpruned student in [distill]" in ablation
     assert (project.path / "reports" / "latest" / "report.html").is_file()
     assert (project.path / "reports" / "latest" / "deployment.csv").is_file()
+    # A skipped check is a verdict with its reason: counted and listed in the report, not lost.
+    skipped = [r for r in run["studies"]["verdicts"] if r["verdict"] == "skipped"]
+    assert any(r["message"].startswith("no [mixed_precision] table in the config") for r in skipped)
+    page = (project.path / "reports" / "latest" / "report.html").read_text()
+    assert f"{len(skipped)} skipped" in page and "no [mixed_precision] table in the config" in page
 
 
 def test_k_selects_by_id(project: pytest.Pytester) -> None:

@@ -6,7 +6,7 @@ from harness.checks import CheckResult, check_fp32_speed, check_map_drop, check_
 from harness.config.budgets import Budget, Budgets
 from harness.measure.stats import Interval
 from harness.report.summary import VERDICT_ORDER, counts
-from harness.verdicts import row, settle
+from harness.verdicts import row, settle, skipped_row
 
 WAIVED = Budgets.from_mapping({"waivers": {"v-int8": {"fp32_speed": "kept for accuracy"}}}, "x.toml")
 
@@ -43,5 +43,22 @@ def test_counts_cover_every_verdict() -> None:
         row(c, "t")
         for c in settle([_slow("v-int8"), _slow("x"), check_map_drop(Budget(), "y", 0.6, 0.6)], WAIVED)
     ]
-    assert counts(rows) == {"fail": 1, "inconclusive": 0, "pass": 1, "waived": 1, "not checked": 0}
+    rows.append(skipped_row("t", "z-int8-tensorrt", "-", "z-int8-tensorrt: no CUDA device"))
+    assert counts(rows) == {
+        "fail": 1,
+        "inconclusive": 0,
+        "pass": 1,
+        "waived": 1,
+        "skipped": 1,
+        "not checked": 0,
+    }
     assert tuple(counts([])) == VERDICT_ORDER
+
+
+def test_a_skipped_row_has_its_reason_and_nothing_measured() -> None:
+    got = skipped_row("suites/test_x.py::test_x[m]", "m", "target", "full INT8 lost nothing")
+    assert (got["verdict"], got["subject"], got["check"], got["message"]) == (
+        "skipped", "m", "target", "full INT8 lost nothing",
+    )  # fmt: skip
+    assert set(got) == set(row(check_map_drop(Budget(), "y", 0.6, 0.6), "t"))  # the same columns
+    assert all(got[k] is None for k in ("value", "limit", "ci_low", "ci_high", "detectable"))

@@ -109,12 +109,12 @@ def _environment(run: RunResults) -> str:
 
 
 def _verdict_summary(run: RunResults) -> str:
-    """Counts of every verdict, then each failing, inconclusive or waived check with its interval."""
+    """Counts of every verdict, then each failing, inconclusive, waived or skipped check with its interval or reason."""
     frame = summary_frame(run)
     table = (
         html_table(frame, "table-verdict-summary")
         if len(frame)
-        else "<p>No failing, inconclusive or waived check.</p>"
+        else "<p>No failing, inconclusive, waived or skipped check.</p>"
     )
     return (
         '<section id="section-verdict-summary"><h2>Verdicts</h2>'

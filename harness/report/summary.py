@@ -1,7 +1,8 @@
 """The verdict summary a report opens with, and the lines a run ends with.
 
 Read from results.json ``studies.verdicts`` (one row per budget check, :mod:`harness.verdicts`):
-the count of each verdict, then every failing, inconclusive and waived check with its interval.
+the count of each verdict, then every failing, inconclusive, waived and skipped check with its
+interval or reason.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ __all__ = [
     "summary_lines",
 ]
 
-VERDICT_ORDER = ("fail", "inconclusive", "pass", "waived", "not checked")
-NOTABLE = ("fail", "inconclusive", "waived")
-"""Verdicts listed one by one; passes and unchecked budgets are only counted."""
+VERDICT_ORDER = ("fail", "inconclusive", "pass", "waived", "skipped", "not checked")
+NOTABLE = ("fail", "inconclusive", "waived", "skipped")
+"""Verdicts the report lists one by one (a skip with its reason); passes and unchecked budgets are
+only counted. The terminal lists only failing and waived ones (pytest's ``-rs`` lists skips)."""
 Row = Mapping[str, object]
 
 
@@ -67,6 +69,6 @@ def summary_lines(run: RunResults) -> list[str]:
         return []
     lines = [f"harness: verdicts: {count_line(run)}"]
     for r in notable_rows(run):
-        if r.get("verdict") != "inconclusive":  # inconclusive ones were already noted one by one
+        if r.get("verdict") in ("fail", "waived"):  # inconclusive ones were already noted one by one
             lines.append(f"harness: {str(r.get('verdict')).upper()} {r.get('message')}")
     return lines

@@ -83,7 +83,7 @@ def _verdicts_markdown(run: RunResults) -> str:
     if not run.studies.get(VERDICTS):
         return ""
     frame = summary_frame(run)
-    table = to_markdown(frame, {}) if len(frame) else "No failing, inconclusive or waived check."
+    table = to_markdown(frame, {}) if len(frame) else "No failing, inconclusive, waived or skipped check."
     return f"## Verdicts\n\nBudget checks: {count_line(run)}.\n\n{table}\n"
 
 
