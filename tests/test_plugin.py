@@ -228,7 +228,7 @@ def test_harness_trace_writes_each_timed_variants_trace_next_to_the_report(proje
     assert set(rows) == {"yolo11n-p00-fp32-torch", "yolo11n-p00-fp32-onnxruntime"}
     for slug, row in rows.items():
         assert row["file"] == f"traces/{slug}.json" and (latest / row["file"]).is_file()
-        assert row["inferences"] == 20 and row["traced_ms"] > 0 and row["top_ops"]
+        assert row["inferences"] == 20 and row["traced_ms"] > 0 and row["ops"]
     assert "Profiler traces" in (latest / "traces.md").read_text()
     assert 'href="traces/yolo11n-p00-fp32-onnxruntime.json"' in (latest / "report.html").read_text()
     untraced = _run(project, "-k", "test_speed and onnxruntime")

@@ -2,8 +2,9 @@
 
 Read from the ``traces`` study rows of ``results.json`` (:mod:`harness.trace.record`). An INT8
 row slower than FP32 on its backend (the quantization tables' flag) names the operator types that
-are not integer kernels, the usual explanation: quantize / dequantize pairs the runtime did not
-fuse, layout reorders, float kernels left between integer ones.
+account for its excess time over the FP32 trace, operator by operator (:func:`explaining_ops`):
+quantize / dequantize pairs the runtime did not fuse, float kernels slower than FP32's own, layout
+reorders, or an integer kernel slower than the float one it stands in for.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from harness.report.quant import slower_than_fp32
 from harness.report.tables import StudyTable
 from harness.results import TRACES, RunResults
 
-__all__ = ["TRACES_DIR", "TRACE_LINK_COLUMNS", "TRACE_TABLES", "op_text", "place_traces", "traces_table"]
+__all__ = [
+    "TRACES_DIR", "TRACE_LINK_COLUMNS", "TRACE_TABLES", "explaining_ops", "float_counterpart", "op_text",
+    "place_traces", "traces_table",
+]  # fmt: skip
 
 TRACES_DIR = "traces"  # folder of the trace files inside a run's report folder
 _KINDS = ("int8", "float", "convert", "layout")  # harness.trace.ops.KINDS (not imported: model code)
@@ -34,13 +38,15 @@ LEGEND = (
     "self time; ONNX Runtime: session profiling; OpenVINO: per-node performance counters with the executed "
     "kernel). Kinds: int8 = integer kernels, float = FP32/FP16/BF16 kernels, convert = quantize, dequantize "
     "and casts, layout = memory-layout reorders. `Slower than FP32 because of`: for an INT8 variant slower "
-    "than its backend's FP32, its slowest operator types that are not integer kernels. Profiling adds its "
+    "than its backend's FP32, the operator types whose time most exceeds the same operator's in the FP32 trace "
+    "(an integer kernel against the float one it stands in for), until they cover its excess (without an FP32 "
+    "trace: the slowest that are not integer kernels). Profiling adds its "
     "own overhead: compare shares, not these times with the timed latency. `-` = no trace (the note says why)."
 )
 
 
 def op_text(ops: object, kinds: tuple[str, ...] = _KINDS) -> str:
-    """``top_ops`` of a row as ``QLinearConv 3.10 ms (int8); ...``, only the given kinds."""
+    """``ops`` of a row as ``QLinearConv 3.10 ms (int8); ...``, only the given kinds."""
     if not isinstance(ops, list):
         return ""
     return "; ".join(
@@ -70,17 +76,81 @@ def _percent(value: object) -> float:
     return 100.0 * float(value) if isinstance(value, int | float) else math.nan
 
 
+TABLE_OPS = 6  # operator types shown per variant
+
+
+def _first(ops: object) -> object:
+    return ops[:TABLE_OPS] if isinstance(ops, list) else ops
+
+
+def _number_or_none(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _fp32_trace(run: RunResults, row: dict[str, object]) -> dict[str, object] | None:
+    """The trace row of the FP32 variant of the same model, prune ratio and backend, if traced."""
+    for other in run.studies.get(TRACES, []):
+        same = all(other.get(k) == row.get(k) for k in ("model", "prune", "backend"))
+        if same and other.get("precision") == "fp32" and _number_or_none(other.get("traced_ms")) is not None:
+            return other
+    return None
+
+
+def _op_rows(row: dict[str, object]) -> list[dict[str, object]]:
+    ops = row.get("ops")
+    return [o for o in ops if isinstance(o, dict)] if isinstance(ops, list) else []
+
+
+def _ms(op: dict[str, object]) -> float:
+    return _number_or_none(op.get("ms")) or 0.0
+
+
+def float_counterpart(op: str) -> str:
+    """The float operator an integer kernel stands in for (``QLinearConv``, ``ConvInteger``: ``Conv``);
+    other names are their own."""
+    name = op.removeprefix("QLinear").removesuffix("Integer")
+    return "Gemm" if name == "QGemm" else name
+
+
+def explaining_ops(row: dict[str, object], fp32: dict[str, object] | None) -> list[dict[str, object]]:
+    """The operator types that account for an INT8 trace's excess over its FP32 twin's: each one's
+    time above the same operator's in the FP32 trace (an integer kernel against the float one it
+    stands in for; quantize / dequantize and reorders against nothing), largest first, until they
+    cover the excess (at most four, none under 5 % of it). Without an FP32 trace: the slowest that are not integer kernels."""
+    ops = _op_rows(row)
+    mine = _number_or_none(row.get("traced_ms"))
+    theirs = _number_or_none(fp32.get("traced_ms")) if fp32 else None
+    if fp32 is None or mine is None or theirs is None:
+        return [o for o in ops if o.get("kind") != "int8"][:TABLE_OPS]
+    base: dict[str, float] = {}
+    for o in _op_rows(fp32):
+        base[str(o["op"])] = base.get(str(o["op"]), 0.0) + _ms(o)
+    excess = sorted(
+        ((_ms(o) - base.get(float_counterpart(str(o["op"])), 0.0), o) for o in ops),
+        key=lambda e: -e[0],
+    )
+    chosen: list[dict[str, object]] = []
+    covered = 0.0
+    for extra, op in excess[:4]:
+        if extra <= 0.05 * (mine - theirs) or covered >= mine - theirs:  # what is left is noise
+            break
+        chosen.append(op)
+        covered += extra
+    return chosen
+
+
 def _row(run: RunResults, row: dict[str, object]) -> dict[str, object]:
     result = run.variant(str(row["variant"]))
     slower = result is not None and slower_than_fp32(run, result)
     note = row.get("note")
+    because = op_text(explaining_ops(row, _fp32_trace(run, row))) if slower else ""
     return {
         "Variant": row["variant"], "Backend": row.get("backend"), "Precision": row.get("precision"),
         "Traced ms": row.get("traced_ms", math.nan) if not note else math.nan,
         "INT8 %": _percent(row.get("int8_share")), "Float %": _percent(row.get("float_share")),
         "Convert %": _percent(row.get("convert_share")), "Layout %": _percent(row.get("layout_share")),
-        "Slowest operator types": op_text(row.get("top_ops")) or (str(note) if note else ""),
-        "Slower than FP32 because of": op_text(row.get("top_ops"), ("float", "convert", "layout")) if slower else "",
+        "Slowest operator types": op_text(_first(row.get("ops"))) or (str(note) if note else ""),
+        "Slower than FP32 because of": because,
         "Trace": row.get("file") or "",
     }  # fmt: skip
 

@@ -23,9 +23,8 @@ from harness.trace.ops import KINDS
 if TYPE_CHECKING:
     from harness.run import HarnessRun
 
-__all__ = ["TOP_OPS", "trace_row", "trace_variant"]
+__all__ = ["trace_row", "trace_variant"]
 
-TOP_OPS = 6
 STAGING = "trace-staging"  # under the cache folder
 
 
@@ -51,10 +50,10 @@ def _identity(variant: Variant) -> dict[str, object]:
 
 
 def trace_row(variant: Variant, profile: Profile) -> dict[str, object]:
-    """The study row of one trace: traced time, each kind's share, the slowest operator types."""
+    """The study row of one trace: traced time, each kind's share, every operator type (slowest first)."""
     shares = {f"{kind}_share": profile.share(kind) for kind in KINDS}
-    ops = [{"op": o.op, "kind": o.kind, "ms": o.ms, "calls": o.calls} for o in profile.top(TOP_OPS)]
+    ops = [{"op": o.op, "kind": o.kind, "ms": o.ms, "calls": o.calls} for o in profile.ops]
     return _identity(variant) | {
-        "inferences": profile.inferences, "traced_ms": profile.total_ms, **shares, "top_ops": ops,
+        "inferences": profile.inferences, "traced_ms": profile.total_ms, **shares, "ops": ops,
         "file": str(profile.file) if profile.file else None, "note": None,
     }  # fmt: skip
