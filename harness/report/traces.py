@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.report.quant import slower_than_fp32
-from harness.report.tables import StudyTable
+from harness.report.tables import StudyTable, number_or_nan
 from harness.results import TRACES, RunResults
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
 ]  # fmt: skip
 
 TRACES_DIR = "traces"  # folder of the trace files inside a run's report folder
-_KINDS = ("int8", "float", "convert", "layout")  # harness.trace.ops.KINDS (not imported: model code)
 
 _COLUMNS = (
     "Variant", "Backend", "Precision", "Traced ms", "INT8 %", "Float %", "Convert %", "Layout %",
@@ -45,15 +44,11 @@ LEGEND = (
 )
 
 
-def op_text(ops: object, kinds: tuple[str, ...] = _KINDS) -> str:
-    """``ops`` of a row as ``QLinearConv 3.10 ms (int8); ...``, only the given kinds."""
+def op_text(ops: object) -> str:
+    """``ops`` of a row as ``QLinearConv 3.10 ms (int8); ...``."""
     if not isinstance(ops, list):
         return ""
-    return "; ".join(
-        f"{o['op']} {float(o['ms']):.2f} ms ({o['kind']})"
-        for o in ops
-        if isinstance(o, dict) and o.get("kind") in kinds
-    )
+    return "; ".join(f"{o['op']} {float(o['ms']):.2f} ms ({o['kind']})" for o in ops if isinstance(o, dict))
 
 
 def place_traces(run: RunResults, run_dir: Path) -> None:
@@ -73,7 +68,7 @@ def place_traces(run: RunResults, run_dir: Path) -> None:
 
 
 def _percent(value: object) -> float:
-    return 100.0 * float(value) if isinstance(value, int | float) else math.nan
+    return 100.0 * number_or_nan(value)
 
 
 TABLE_OPS = 6  # operator types shown per variant
@@ -84,7 +79,8 @@ def _first(ops: object) -> object:
 
 
 def _number_or_none(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    number = number_or_nan(value)
+    return None if math.isnan(number) else number
 
 
 def _fp32_trace(run: RunResults, row: dict[str, object]) -> dict[str, object] | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.trace.ops import KINDS, OpTime, Profile, openvino_kind, ort_kind, summarize, torch_kind
+from harness.trace.ops import OpTime, Profile, openvino_kind, ort_kind, summarize, torch_kind
 
 
 def test_summarize_groups_by_op_and_kind_per_inference_slowest_first() -> None:
@@ -60,9 +60,3 @@ def test_openvino_kinds(node_type: str, exec_type: str, kind: str) -> None:
 )  # fmt: skip
 def test_torch_kinds(name: str, kind: str) -> None:
     assert torch_kind(name) == kind
-
-
-def test_the_report_knows_the_same_kinds() -> None:
-    from harness.report import traces
-
-    assert traces._KINDS == KINDS
