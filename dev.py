@@ -5,7 +5,7 @@
     python3 dev.py test  [pytest args]   # the harness's own tests
 
 On first use (and whenever pyproject.toml changes) it creates ./.venv and installs the
-project with its dev extras into it. Everything else runs inside that environment.
+project with its dev and tflite extras into it. Everything else runs inside that environment.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def ensure_env() -> Path:
     # pip compiles bytecode on one core (about 32 s here); compileall on every core does the same
     # in about 21 s. Compiled once, up front: with PYTHONDONTWRITEBYTECODE set, as on this machine,
     # every later process would otherwise compile torch's modules again on import.
-    subprocess.run([py, "-m", "pip", "install", "-q", "--no-compile", "-e", f"{ROOT}[dev]"], check=True)
+    subprocess.run([py, "-m", "pip", "install", "-q", "--no-compile", "-e", f"{ROOT}[dev,tflite]"], check=True)
     site = subprocess.run(
         [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True, capture_output=True, text=True,

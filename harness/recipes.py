@@ -23,6 +23,12 @@ def unhashed(default: Any = dataclasses.MISSING) -> Any:
     return field(default=default, metadata={"hashed": False})
 
 
+def omitted_when_none() -> Any:
+    """A dataclass field, default None, left out of the recipe's dict (and so its hash) while
+    None: a recipe gains an option without changing the cache keys of recipes that do not use it."""
+    return field(default=None, metadata={"omit_none": True})
+
+
 @dataclass(frozen=True)
 class Recipe:
     """Base class: a build step described by value."""
@@ -34,6 +40,8 @@ class Recipe:
         out: dict[str, Any] = {"kind": self.kind, "schema": RECIPE_SCHEMA}
         for f in dataclasses.fields(self):
             if for_hash and not f.metadata.get("hashed", True):
+                continue
+            if f.metadata.get("omit_none") and getattr(self, f.name) is None:
                 continue
             out[f.name] = _plain(getattr(self, f.name), for_hash)
         return out
@@ -54,7 +62,7 @@ class Recipe:
 def _plain(value: Any, for_hash: bool) -> Any:
     if isinstance(value, Recipe):
         return value.to_dict(for_hash=for_hash)
-    if isinstance(value, QuantSpec | PruneSpec | DistillSpec):
+    if isinstance(value, QuantSpec | PruneSpec | DistillSpec | ClassBalance):
         return {k: _plain(v, for_hash) for k, v in value.to_dict().items()}
     if isinstance(value, tuple | list):
         return [_plain(v, for_hash) for v in value]
@@ -74,10 +82,14 @@ class SyntheticDataRecipe(Recipe):
     n_val: int
     n_calib: int
     generator_version: int
+    class_frequencies: tuple[float, ...] | None = omitted_when_none()  # long tail of train and calib
 
     def describe(self) -> str:
-        """E.g. ``synthetic dataset 640/200/128 images at 320 px``."""
-        return f"synthetic dataset {self.n_train}/{self.n_val}/{self.n_calib} images at {self.imgsz} px"
+        """E.g. ``synthetic dataset 640/200/128 images at 320 px`` (``, long tail 40:20:10:5:2:1``)."""
+        tail = ""
+        if self.class_frequencies is not None:
+            tail = ", long tail " + ":".join(f"{f:g}" for f in self.class_frequencies)
+        return f"synthetic dataset {self.n_train}/{self.n_val}/{self.n_calib} images at {self.imgsz} px{tail}"
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,36 @@ class UserDataRecipe(Recipe):
 
 
 DataRecipe = SyntheticDataRecipe | UserDataRecipe
+
+
+BALANCE_METHODS = ("focal", "median_frequency", "balanced_sampler")
+"""Treatments of class imbalance a training can apply besides its loss gains (``box``, ``cls``, ``dfl``)."""
+
+
+@dataclass(frozen=True)
+class ClassBalance:
+    """How a training treats class imbalance (:mod:`harness.builders.balance`).
+
+    ``method``: "focal" (focal loss on the class branch, with ``gamma`` and ``alpha``; alpha 0:
+    no balancing factor), "median_frequency" (class-loss weights median(freq) / freq(c) from the
+    train labels) or "balanced_sampler" (images drawn with repeat factors of their rarest class).
+    """
+
+    method: str
+    gamma: float = 1.5
+    alpha: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.method not in BALANCE_METHODS:
+            raise ValueError(f"balance.method must be one of {BALANCE_METHODS}, got {self.method!r}")
+        if self.gamma < 0 or not 0 <= self.alpha < 1:
+            raise ValueError(f"focal gamma must be >= 0 and alpha in [0, 1), got {self.gamma}, {self.alpha}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (the focal ones only for focal loss)."""
+        if self.method != "focal":
+            return {"method": self.method}
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -106,6 +148,7 @@ class TrainRecipe(Recipe):
     versions: tuple[tuple[str, str], ...]
     hyp: tuple[tuple[str, object], ...] = ()
     init: TrainRecipe | WeightsRecipe | None = None  # start from these weights instead of ``cfg``
+    balance: ClassBalance | None = omitted_when_none()  # noqa: RUF009 (a treatment of class imbalance)
 
     def describe(self) -> str:
         """E.g. ``train yolo11n.yaml: 16 epochs at 160 px``."""

@@ -25,14 +25,17 @@ from harness.metrics import METRICS
 
 __all__ = [
     "ABLATION",
+    "CLASS_IMBALANCE",
     "DISTILLATION",
     "INPUTS",
     "INT8_CALIBRATION",
     "MIXED_PRECISION",
     "PRUNING",
+    "QAT",
     "SCHEMA_VERSION",
     "STATUSES",
     "STUDY_NAMES",
+    "TFLITE",
     "TRACES",
     "VERDICTS",
     "VERDICT_CALIBRATION",
@@ -49,13 +52,16 @@ _OPTIONAL_STR = (str, type(None))
 
 # The keys of results.json ``studies`` that the harness itself writes (a user's study adds its own).
 ABLATION = "ablation"
+CLASS_IMBALANCE = "class_imbalance"  # long-tail training treatments (harness.studies.imbalance)
 DISTILLATION = "distillation"
 INPUTS = "inputs"
 INT8_CALIBRATION = "int8_calibration"
 MIXED_PRECISION = "mixed_precision"
 PRUNING = "pruning"
+QAT = "qat"  # quantization-aware training against PTQ and an FP32 control (harness.studies.qat)
 VERDICT_CALIBRATION = "verdict_calibration"
 VERDICTS = "verdicts"  # every budget check of the run, one row each (harness.verdicts)
+TFLITE = "tflite"  # TFLite INT8 by float scope (harness.studies.tflite)
 TRACES = "traces"  # one row per profiler-traced variant (harness.trace.record)
 STUDY_NAMES = (
     PRUNING,

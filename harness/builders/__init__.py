@@ -77,6 +77,7 @@ def _load_builders() -> None:
     """Import the builder modules so that their registrations run (cheap after the first call)."""
     from harness.builders import data, distill, export, prune, tensorrt, train  # noqa: F401
     from harness.builders import ncnn as _ncnn  # noqa: F401
+    from harness.builders import tflite as _tflite  # noqa: F401
     from harness.builders.quantize import onnxruntime as _ort_quantize  # noqa: F401
     from harness.builders.quantize import openvino as _ov_quantize  # noqa: F401
     from harness.builders.quantize import revert as _revert  # noqa: F401

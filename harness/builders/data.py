@@ -39,6 +39,7 @@ def _build_synthetic(recipe: SyntheticDataRecipe, ctx: BuildContext, tmp: Path) 
         n_train=recipe.n_train,
         n_val=recipe.n_val,
         n_calib=recipe.n_calib,
+        class_frequencies=recipe.class_frequencies,
     )
     yaml_path = synthetic.generate(spec, tmp)
     _make_relocatable(yaml_path)

@@ -71,13 +71,22 @@ def _train(recipe: TrainRecipe, ctx: BuildContext, tmp: Path) -> str:
 
     data_yaml = materialize(recipe.data, ctx)
     model = load_yolo(materialize(recipe.init, ctx)) if recipe.init else YOLO(recipe.cfg, task="detect")
+    trainer = no_val_trainer()
+    label = f"train {Path(recipe.cfg).stem if recipe.cfg else 'from weights'} at {recipe.imgsz} px"
+    if recipe.balance is not None:
+        from harness.builders.balance import balanced_trainer, focal_callback
+
+        trainer = balanced_trainer(trainer, recipe.balance.method, recipe.seed)
+        if recipe.balance.method == "focal":
+            model.add_callback("on_train_start", focal_callback(recipe.balance))
+        label += f" ({recipe.balance.method.replace('_', ' ')})"
     fit(
         model,
         FitArgs(data_yaml, recipe.epochs, recipe.batch, recipe.imgsz, recipe.seed, recipe.hyp),
         ctx,
         tmp,
-        trainer=no_val_trainer(),
-        label=f"train {Path(recipe.cfg).stem if recipe.cfg else 'from weights'} at {recipe.imgsz} px",
+        trainer=trainer,
+        label=label,
     )
     return MODEL_FILE
 

@@ -16,6 +16,7 @@ _REGISTRY: dict[str, str] = {
     "ncnn": "harness.backends.ncnn_backend:NcnnBackend",
     "openvino": "harness.backends.openvino_backend:OpenVinoBackend",
     "tensorrt": "harness.backends.tensorrt_backend:TensorRTBackend",
+    "tflite": "harness.backends.tflite_backend:TfliteBackend",
 }
 
 

@@ -161,6 +161,11 @@ _FULL: dict[str, object] = {
         "methods": ["response", "feature", "cwd"],
     },
     "mixed_precision": {**_DEFAULT["mixed_precision"], "max_steps": 12, "search_images": 128},  # type: ignore[dict-item]
+    # QAT (2 epochs, lr0 1e-4, ModelOpt through Ultralytics' quantize=8) against the best PTQ INT8 and
+    # an FP32 fine-tune of the same epochs, on ONNX Runtime and OpenVINO; and the class-imbalance
+    # treatments on a 40:20:10:5:2:1 long tail (16 epochs at 160 px from scratch, each against an
+    # untreated control). Both train at every training seed: too long for the default's time bar.
+    "studies": {"qat": {"epochs": 2}, "class_imbalance": {}},
     # suites/test_verdicts.py: 100 A/A comparisons and 100 injected 10 % slowdowns per model.
     "verdicts": {"calibration_trials": 100, "training_seeds": 3},
     "matrix": {
@@ -170,7 +175,8 @@ _FULL: dict[str, object] = {
         "prune_strategy": ["uniform", "global"],
         "prune_method": ["structured", "unstructured"],
         "precision": ["fp32", "fp16", "bf16", "int8"],
-        "backend": ["torch", "onnxruntime", "openvino", "ncnn", "onnxruntime-trt", "tensorrt"],
+        # tflite: the LiteRT interpreter (the tflite extra); its INT8 is the S8 MinMax row below.
+        "backend": ["torch", "onnxruntime", "openvino", "ncnn", "onnxruntime-trt", "tensorrt", "tflite"],
         # INT8 studies: one knob at a time away from the base configuration (QDQ, per-channel,
         # U8 activations / S8 weights, MinMax, 100 images). Combinations a backend cannot run skip.
         "quant": [

@@ -13,7 +13,7 @@ which dominates mAP's variance, cancels in their difference.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +48,7 @@ class MatchTable:
 
     classes: tuple[_ClassMatches, ...]
     n_images: int
+    class_ids: tuple[int, ...] = ()  # the class id of each entry of ``classes``
     _draws: dict[tuple[int, int], np.ndarray] = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
@@ -58,7 +59,14 @@ class MatchTable:
         if len(dets) != len(gts):
             raise ValueError(f"got detections for {len(dets)} images but ground truth for {len(gts)}")
         present = sorted({int(c) for gt in gts for c in gt.classes})
-        return cls(tuple(_class(dets, gts, c, max_det) for c in present), len(gts))
+        return cls(tuple(_class(dets, gts, c, max_det) for c in present), len(gts), tuple(present))
+
+    def only(self, class_ids: Collection[int]) -> MatchTable:
+        """The table restricted to ``class_ids`` (its mAP is theirs alone: e.g. the rare classes)."""
+        keep = [i for i, c in enumerate(self.class_ids) if c in class_ids]
+        return MatchTable(
+            tuple(self.classes[i] for i in keep), self.n_images, tuple(self.class_ids[i] for i in keep)
+        )
 
     def map50_95(self, weights: np.ndarray) -> np.ndarray:
         """(B,) mAP50-95 for (B, I) image weights; classes with no weighted ground truth are left out."""

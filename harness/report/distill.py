@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from harness.report.tables import StudyTable, number_or_nan
+from harness.report.tables import StudyTable, number_or_nan, seed_interval_text
 from harness.results import DISTILLATION, RunResults
 
 __all__ = ["DISTILL_TABLES", "distillation_table"]
@@ -54,8 +54,8 @@ def _kd_row(row: Mapping[str, object]) -> dict[str, object]:
         "Δ vs reference": kd - number_or_nan(row.get("map50_95_reference")),
         "Epoch s": epoch_kd,
         "Epoch x": epoch_kd / epoch_control if epoch_control > 0 else math.nan,
-        "Gain over seeds": _ci(row, "gain"),
-        "Drop vs reference over seeds": _ci(row, "reference_drop"),
+        "Gain over seeds": seed_interval_text(row, "gain"),
+        "Drop vs reference over seeds": seed_interval_text(row, "reference_drop"),
         "Seeds": row.get("gain_seeds") or "-",
         "Weight": row.get("kd_weight"),
         "T": row.get("kd_temperature") if method != "feature" else None,
@@ -82,15 +82,6 @@ def _row(label: str, row: Mapping[str, object], params: str, role: str) -> dict[
         "Latency ms": number_or_nan(row.get(f"{role}_ms")),
         "mAP50-95": number_or_nan(row.get(f"map50_95_{role}")),
     }
-
-
-def _ci(row: Mapping[str, object], name: str) -> str:
-    """``+0.0113 (-0.0040 to +0.0266)``: a mean over seeds and its interval; ``-`` if absent."""
-    values = [row.get(f"{name}_{k}") for k in ("seed_mean", "ci_low", "ci_high")]
-    if not all(isinstance(v, int | float) for v in values):
-        return "-"
-    mean, low, high = (float(v) for v in values)  # type: ignore[arg-type]
-    return f"{mean:+.4f} ({low:+.4f} to {high:+.4f})"
 
 
 def _empty() -> dict[str, object]:

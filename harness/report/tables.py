@@ -36,6 +36,20 @@ def number_or_nan(value: object) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
 
 
+def span_text(value: object, low: object, high: object, spec: str = "+.4f", unit: str = "") -> str:
+    """``+0.0113 (-0.0040 to +0.0266)``: a figure and its interval; ``-`` when any is missing."""
+    numbers = [number_or_nan(v) for v in (value, low, high)]
+    if any(math.isnan(n) for n in numbers):
+        return "-"
+    mean, lo, hi = numbers
+    return f"{mean:{spec}}{unit} ({lo:{spec}}{unit} to {hi:{spec}}{unit})"
+
+
+def seed_interval_text(row: Mapping[str, object], name: str) -> str:
+    """A row's mean over seeds ``<name>_seed_mean`` with its interval (see :func:`span_text`)."""
+    return span_text(row.get(f"{name}_seed_mean"), row.get(f"{name}_ci_low"), row.get(f"{name}_ci_high"))
+
+
 @dataclass(frozen=True)
 class StudyTable:
     """A report table beyond the deployment table: title, builder from results, legend, formats, and

@@ -17,10 +17,12 @@ from harness.fsutil import atomic_symlink, atomic_write_text
 from harness.report.ablation import ABLATION_TABLES
 from harness.report.distill import DISTILL_TABLES
 from harness.report.html import ReportTable, render_html
+from harness.report.imbalance import IMBALANCE_TABLES
 from harness.report.inputs import INPUT_TABLES
 from harness.report.mixed_precision import MIXED_TABLES
 from harness.report.plots import render_plots, write_plots
 from harness.report.pruning import PRUNING_TABLES
+from harness.report.qat import QAT_TABLES
 from harness.report.quant import QUANT_TABLES
 from harness.report.studies import layout_tables
 from harness.report.summary import count_line, summary_frame
@@ -41,8 +43,8 @@ DEPLOYMENT_LEGEND = (
 )
 _DEPLOYMENT_FORMATS = {c.header: f".{c.digits}f" for c in DEPLOYMENT_COLUMNS} | {"Prune": ".2f"}
 STUDY_TABLES = {
-    **ABLATION_TABLES, **QUANT_TABLES, **MIXED_TABLES, **PRUNING_TABLES, **DISTILL_TABLES, **INPUT_TABLES,
-    **TRACE_TABLES,
+    **ABLATION_TABLES, **QUANT_TABLES, **MIXED_TABLES, **QAT_TABLES, **PRUNING_TABLES, **DISTILL_TABLES,
+    **IMBALANCE_TABLES, **INPUT_TABLES, **TRACE_TABLES,
 }  # fmt: skip
 """File stem -> table, written next to the deployment table when it has rows."""
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")

@@ -22,6 +22,9 @@ BUILTIN = (
     "harness.studies.pruning:PruningStudy",
     "harness.studies.distillation:DistillationStudy",
     "harness.studies.mixed_precision:MixedPrecisionStudy",
+    "harness.studies.qat:QatStudy",
+    "harness.studies.imbalance:ImbalanceStudy",
+    "harness.studies.tflite:TfliteStudy",
     "harness.studies.ablation:AblationStudy",
     "harness.studies.verdict_calibration:VerdictCalibrationStudy",
 )

@@ -264,3 +264,35 @@ def test_visible_box_matches_pasted_mask(shape: str, size: float, angle: float, 
     cols, rows = np.flatnonzero(inside.any(axis=0)), np.flatnonzero(inside.any(axis=1))
     expected = (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
     assert synthetic._visible_box(mask, x, y, 64) == tuple(float(v) for v in expected)
+
+
+# ------------------------------------------------------------------------ long tail
+
+TAIL = (40.0, 20.0, 10.0, 5.0, 2.0, 1.0)
+
+
+def test_a_spec_without_a_long_tail_keeps_its_key() -> None:
+    assert "class_frequencies" not in SMALL.to_dict()
+    tail = SyntheticSpec(n_train=6, n_val=4, n_calib=2, imgsz=64, seed=3, class_frequencies=TAIL)
+    assert tail.to_dict()["class_frequencies"] == list(TAIL) and tail.key() != SMALL.key()
+
+
+@pytest.mark.parametrize("frequencies", [(1.0, 2.0), (1.0, 1.0, 1.0, 1.0, 1.0, 0.0), (1, 1, 1, 1, 1, True)])
+def test_bad_frequencies_are_refused(frequencies: tuple[float, ...]) -> None:
+    with pytest.raises(ConfigError, match="class_frequencies must"):
+        SyntheticSpec(class_frequencies=frequencies)
+
+
+def test_the_long_tail_shapes_train_and_leaves_val_as_it_was() -> None:
+    spec = SyntheticSpec(n_train=300, n_val=4, n_calib=0, imgsz=64, seed=3, class_frequencies=TAIL)
+    counts = np.bincount(
+        np.concatenate([render_sample(spec, "train", i)[1][:, 0].astype(int) for i in range(300)]),
+        minlength=6,
+    )
+    share = counts / counts.sum()
+    assert share[0] > 0.4 and share[5] < 0.03 and list(counts) == sorted(counts, reverse=True)
+    plain = SyntheticSpec(n_train=300, n_val=4, n_calib=0, imgsz=64, seed=3)
+    for i in range(4):
+        image, labels = render_sample(spec, "val", i)
+        same_image, same_labels = render_sample(plain, "val", i)
+        assert np.array_equal(image, same_image) and np.array_equal(labels, same_labels)

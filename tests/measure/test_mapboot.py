@@ -63,3 +63,15 @@ def test_mismatched_image_lists_raise() -> None:
         paired_map_drop(a, b)
     with pytest.raises(ValueError, match="shape"):
         a.map50_95(np.ones((2, 3)))
+
+
+def test_a_table_restricted_to_classes_scores_them_alone() -> None:
+    rng = np.random.default_rng(3)
+    gts = scene(rng, 30)
+    dets = detect(gts, rng, 0.05)
+    table = MatchTable.build(dets, gts)
+    per_class = mean_average_precision(dets, gts).per_class
+    some = table.class_ids[:2]
+    got = table.only(some).map50_95(np.ones((1, len(gts))))[0]
+    assert table.only(some).class_ids == some
+    assert got == pytest.approx(np.mean([per_class[c] for c in some]), abs=1e-12)
