@@ -9,7 +9,8 @@
     rare = ["cross", "ring"]              # the rare group (absent: the rarer half of the train classes)
     loss_weights = {cls = 1.5}            # Ultralytics loss gains (box, cls, dfl) of "loss_weights"
     focal = {gamma = 1.5, alpha = 0.25}
-    min_rare_gain = 0.0                   # each method's rare-class AP gain over the control
+    min_rare_gain = 0.0                   # a bar: each method's rare-class AP gain over the control
+                                          # (absent: gains recorded, not judged)
 
 On the embedded dataset the train (and calib) split gets the long tail; val keeps every class
 equally frequent, so that each class's AP is measured on as many objects. A config with its own
@@ -48,7 +49,7 @@ class ImbalanceSpec:
     loss_weights: Mapping[str, float] = field(default_factory=lambda: {"cls": 1.5})
     gamma: float = 1.5
     alpha: float = 0.25
-    min_rare_gain: float = 0.0
+    min_rare_gain: float | None = None
 
     @classmethod
     def from_table(cls, table: Mapping[str, object], where: Where) -> ImbalanceSpec:
@@ -70,7 +71,7 @@ class ImbalanceSpec:
             loss_weights=_gains(table.get("loss_weights", dict(default.loss_weights)), where),
             gamma=where.child("focal").number(focal.get("gamma", default.gamma), "gamma", 0.0),
             alpha=where.child("focal").number(focal.get("alpha", default.alpha), "alpha", 0.0, 1.0),
-            min_rare_gain=where.number(table.get("min_rare_gain", default.min_rare_gain), "min_rare_gain", -1.0, 1.0),
+            min_rare_gain=_optional_number(table.get("min_rare_gain"), "min_rare_gain", where),
         )  # fmt: skip
 
 
@@ -81,6 +82,10 @@ def _frequencies(value: object, where: Where) -> tuple[float, ...] | None:
     if len(items) < 2:
         raise where.error("frequencies", "a list of at least two positive numbers", value)
     return tuple(where.number(v, "frequencies", 1e-9) for v in items)
+
+
+def _optional_number(value: object, name: str, where: Where) -> float | None:
+    return None if value is None else where.number(value, name, -1.0, 1.0)
 
 
 def _names(value: object, name: str, where: Where) -> tuple[str, ...] | None:

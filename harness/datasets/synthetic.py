@@ -551,9 +551,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default = getattr(defaults, field)
         flag = f"--{field.replace('_', '-')}"
         parser.add_argument(flag, type=int, default=default, help=f"default {default}")
+    parser.add_argument(
+        "--class-frequencies", type=float, nargs="+", default=None, metavar="F",
+        help="relative class frequencies of train and calib, one per class (e.g. 40 20 10 5 2 1)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     fields = ("n_train", "n_val", "n_calib", "seed", "imgsz")
-    spec = SyntheticSpec(**{field: getattr(args, field) for field in fields})
+    tail = tuple(args.class_frequencies) if args.class_frequencies else None
+    spec = SyntheticSpec(**{field: getattr(args, field) for field in fields}, class_frequencies=tail)
     print(generate(spec, args.out_dir))
     return 0
 

@@ -38,6 +38,11 @@ def _names(row: Mapping[str, object], key: str) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
+def _ap(value: object) -> float:
+    """An AP rounded to the table's four decimals (method columns are named at run time)."""
+    return round(number_or_nan(value), 4)
+
+
 def _pair(row: Mapping[str, object], group: str) -> str:
     values = [number_or_nan(row.get(f"map50_95_{group}_{role}")) for role in ("treated", "control")]
     return " / ".join("-" if math.isnan(v) else f"{v:.4f}" for v in values)
@@ -80,9 +85,9 @@ def per_class_table(run: RunResults) -> pd.DataFrame:
         for name in control:
             entry = table.setdefault((model, name), {
                 "Model": model, "Class": name, "Group": "rare" if name in rare else "frequent",
-                "Train objects": number_or_nan(objects.get(name)), "control": number_or_nan(control.get(name)),
+                "Train objects": number_or_nan(objects.get(name)), "control": _ap(control.get(name)),
             })  # fmt: skip
-            entry[method] = number_or_nan(treated.get(name))
+            entry[method] = _ap(treated.get(name))
     columns = ["Model", "Class", "Group", "Train objects", "control", *methods]
     return pd.DataFrame(list(table.values()), columns=columns)
 

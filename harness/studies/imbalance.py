@@ -263,8 +263,15 @@ def _group_map(table: MatchTable, ids: tuple[int, ...]) -> float | None:
     return float(restricted.map50_95(np.ones((1, table.n_images)))[0])
 
 
-def _rare_bar(bench: Bench, case: ImbalanceCase, row: ImbalanceRow, minimum: float) -> Bar:
-    """Rare-class mAP50-95 of the method at least the control's + ``minimum``, over training seeds."""
+def _rare_bar(bench: Bench, case: ImbalanceCase, row: ImbalanceRow, minimum: float | None) -> Bar:
+    """Rare-class mAP50-95 of the method at least the control's + ``minimum``, over training seeds
+    (skipped, with the gain, when the config sets no ``min_rare_gain``)."""
+    if minimum is None:
+        gain = row.gains.get("rare")
+        shown = "-" if gain is None else gain.describe(4)
+        return Bar.skipped(
+            "rare_gain", f"{case.slug}: rare-class gain {shown} recorded; no min_rare_gain set"
+        )
     rare = ", ".join(case.names[i] for i in case.rare)
     treated, control = row.maps.get("treated", {}).get("rare"), row.maps.get("control", {}).get("rare")
     shown = lambda v: "-" if v is None else f"{v:.4f}"

@@ -123,10 +123,16 @@ class QatRow:
             "size_mb": self.size_mb.get(role),
             "recovered": self.recovered if role == "qat" else None,
             "qat_vs_ptq": self.qat_vs_ptq.estimate if role == "qat" and self.qat_vs_ptq else None,
-            "qat_minus_control": self.qat_vs_control.estimate if role == "qat" and self.qat_vs_control else None,
+            **_interval("qat_minus_control", self.qat_vs_control if role == "qat" else None),
             "qdq_nodes": self.qdq_nodes if role == "qat" else None,
             "flag": flag, "notes": "; ".join(self.notes) if role == "qat" else "",
         }  # fmt: skip
+
+
+def _interval(name: str, interval: Interval | None) -> dict[str, object]:
+    """``name``, ``name_ci_low`` and ``name_ci_high`` of an interval (None: not measured)."""
+    values = (interval.estimate, interval.low, interval.high) if interval else (None, None, None)
+    return dict(zip((name, f"{name}_ci_low", f"{name}_ci_high"), values, strict=True))
 
 
 def _label(row: QatRow, role: str) -> str:

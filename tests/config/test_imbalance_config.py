@@ -14,6 +14,7 @@ WHERE = Where("harness.toml", "studies.class_imbalance")
 def test_an_empty_table_takes_every_default() -> None:
     spec = ImbalanceSpec.from_table({}, WHERE)
     assert spec.methods == IMBALANCE_METHODS and spec.frequencies is None and spec.rare is None
+    assert spec.min_rare_gain is None
     assert dict(spec.loss_weights) == {"cls": 1.5} and (spec.gamma, spec.alpha) == (1.5, 0.25)
 
 
@@ -22,6 +23,7 @@ def test_values_are_read() -> None:
              "loss_weights": {"box": 5.0, "cls": 2}, "focal": {"gamma": 2.0, "alpha": 0}, "min_rare_gain": 0.01}  # fmt: skip
     spec = ImbalanceSpec.from_table(table, WHERE)
     assert spec.frequencies == (3.0, 1.0) and spec.methods == ("focal",) and spec.rare == ("ring",)
+    assert spec.min_rare_gain == 0.01
     assert dict(spec.loss_weights) == {"box": 5.0, "cls": 2.0} and (spec.gamma, spec.alpha) == (2.0, 0.0)
 
 

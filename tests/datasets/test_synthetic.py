@@ -296,3 +296,13 @@ def test_the_long_tail_shapes_train_and_leaves_val_as_it_was() -> None:
         image, labels = render_sample(spec, "val", i)
         same_image, same_labels = render_sample(plain, "val", i)
         assert np.array_equal(image, same_image) and np.array_equal(labels, same_labels)
+
+
+def test_cli_long_tail(tmp_path: Path) -> None:
+    args = [str(tmp_path / "ds"), "--n-train", "40", "--n-val", "1", "--n-calib", "0", "--imgsz", "64",
+            "--class-frequencies", "40", "20", "10", "5", "2", "1"]  # fmt: skip
+    assert synthetic.main(args) == 0
+    spec = load_data_yaml(tmp_path / "ds" / "data.yaml")
+    classes = np.concatenate([read_labels(s.label, 6)[:, 0] for s in list_split(spec, "train")]).astype(int)
+    counts = np.bincount(classes, minlength=6)
+    assert counts[0] > counts[3] and counts[0] > 0.3 * counts.sum()

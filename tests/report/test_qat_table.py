@@ -23,6 +23,7 @@ def _rows() -> list[dict[str, object]]:
         base | {"role": "qat", "variant": "QAT INT8, 2 epochs", "map50_95": 0.715, "drop": -0.0385,
                 "drop_ci_low": -0.044, "drop_ci_high": -0.0325, "drop_seeds": 2, "speedup_vs_fp32": 0.58,
                 "speedup_ci_low": 0.56, "speedup_ci_high": 0.59, "recovered": None, "qat_minus_control": 0.0009,
+                "qat_minus_control_ci_low": -0.004, "qat_minus_control_ci_high": 0.006,
                 "flag": "QAT slower than PTQ"},
         base | {"role": "control", "variant": "FP32 fine-tuned 2 epochs", "map50_95": None},
     ]  # fmt: skip
@@ -45,6 +46,7 @@ def test_rows_and_intervals() -> None:
     assert frame["Drop vs FP32"][0] == "-" and frame["Drop vs FP32"][2] == "-0.0385 (-0.0440 to -0.0325)"
     assert frame["Speed vs FP32"][1] == "1.27x (1.25x to 1.30x)" and frame["Seeds"][2] == "2"
     assert frame["Flag"][2] == "QAT slower than PTQ" and frame["Flag"][1] == ""
+    assert frame["QAT - control"][2] == "+0.0009 (-0.0040 to +0.0060)" and frame["QAT - control"][0] == "-"
     assert math.isnan(frame["mAP50-95"][3]) and math.isnan(frame["Recovered"][2])
 
 

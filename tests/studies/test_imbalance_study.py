@@ -66,7 +66,8 @@ def test_frequencies_need_one_per_class(quick_config: HarnessConfig) -> None:
 
 def test_every_method_trains_and_is_scored_against_the_control(quick_config: HarnessConfig) -> None:
     """One 64 px epoch per method on the quick long-tail data: rows, gains and per-class AP."""
-    bench = _bench(quick_config, {"epochs": 1, "imgsz": 64, "rare": ["star", "cross", "ring"]})
+    table = {"epochs": 1, "imgsz": 64, "rare": ["star", "cross", "ring"], "min_rare_gain": -1.0}
+    bench = _bench(quick_config, table)
     study = ImbalanceStudy()
     for case in cases(bench):
         row = measure_case(bench, case)
@@ -78,4 +79,8 @@ def test_every_method_trains_and_is_scored_against_the_control(quick_config: Har
             assert gain is not None and gain.low <= gain.estimate <= gain.high
         assert set(row.per_class["control"]) == set(case.names)
         (bar,) = study.bars(bench, case, row)
-        assert bar.name == "rare_gain" and bar.checks[0].metric == "map50_95"
+        assert bar.name == "rare_gain" and bar.checks[0].metric == "map50_95" and bar.checks[0].limit == -1.0
+    unjudged = _bench(quick_config, {"epochs": 1, "imgsz": 64})
+    (case, *_) = cases(unjudged)
+    (bar,) = study.bars(unjudged, case, measure_case(unjudged, case))
+    assert bar.skip is not None and "rare-class gain" in bar.skip and "no min_rare_gain set" in bar.skip
