@@ -183,6 +183,12 @@ class StudyLayout:
     title: str
     columns: tuple[StudyColumn, ...]
 
+    def __post_init__(self) -> None:
+        headers = [c.header for c in self.columns]
+        twice = sorted({h for h in headers if headers.count(h) > 1})
+        if twice:
+            raise ValueError(f"study layout {self.title!r} repeats the column header(s) {', '.join(twice)}")
+
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
         return {"title": self.title, "columns": [asdict(c) for c in self.columns]}

@@ -244,3 +244,18 @@ def test_malformed_studies_are_a_results_error(studies: object) -> None:
     doc = _run().to_dict() | {"studies": studies}
     with pytest.raises(ResultsError, match="studies"):
         RunResults.from_dict(doc)
+
+
+def test_a_study_layout_with_a_header_twice_is_refused() -> None:
+    """Two columns under one header would break the rendered table (and lose the run's report)."""
+    from harness.results import StudyColumn, StudyLayout
+
+    with pytest.raises(ValueError, match="repeats the column header"):
+        StudyLayout("t", (StudyColumn("a", "CI low"), StudyColumn("b", "CI low")))
+
+
+def test_every_harness_study_layout_renders() -> None:
+    from harness.studies import registered
+
+    layouts = [s.layout for s in registered() if s.layout is not None]
+    assert layouts and all(len({c.header for c in lay.columns}) == len(lay.columns) for lay in layouts)
