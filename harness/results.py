@@ -73,6 +73,9 @@ STUDY_NAMES = (
     INT8_CALIBRATION,
     VERDICTS,
     TRACES,
+    QAT,
+    CLASS_IMBALANCE,
+    TFLITE,
 )
 _VARIANT_TYPES: dict[str, type | tuple[type, ...]] = {
     "variant": str, "model": str, "backend": str, "precision": str, "prune": (int, float),

@@ -22,11 +22,11 @@ BUILTIN = (
     "harness.studies.pruning:PruningStudy",
     "harness.studies.distillation:DistillationStudy",
     "harness.studies.mixed_precision:MixedPrecisionStudy",
+    "harness.studies.ablation:AblationStudy",
+    "harness.studies.verdict_calibration:VerdictCalibrationStudy",
     "harness.studies.qat:QatStudy",
     "harness.studies.imbalance:ImbalanceStudy",
     "harness.studies.tflite:TfliteStudy",
-    "harness.studies.ablation:AblationStudy",
-    "harness.studies.verdict_calibration:VerdictCalibrationStudy",
 )
 """The harness's studies: adding one is its module plus one line here."""
 
