@@ -36,6 +36,10 @@ class StudyTables:
         inner = where.child("studies")
         return cls(tuple((str(k), dict(inner.table(v, str(k)))) for k, v in table.items()), inner)
 
+    def has(self, name: str) -> bool:
+        """Whether the config has a ``[studies.<name>]`` table (an empty one counts)."""
+        return any(n == name for n, _ in self.tables)
+
     def table(self, name: str) -> Mapping[str, object]:
         """The settings of study ``name`` (empty when the config has none)."""
         return next((t for n, t in self.tables if n == name), {})

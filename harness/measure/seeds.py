@@ -71,11 +71,24 @@ def replicate_difference(
     return Interval(mean, low, high, confidence, len(pairs), SEED_UNIT)
 
 
+def seed_count(interval: Interval) -> int | None:
+    """Training seeds an interval averages over: its ``n`` for a seed interval, else 1."""
+    return interval.n if interval.unit == SEED_UNIT else 1
+
+
 def interval_fields(name: str, interval: Interval | None) -> dict[str, object]:
     """JSON row fields ``<name>_seed_mean``, ``<name>_ci_low``, ``<name>_ci_high`` and
     ``<name>_seeds`` (1 when the interval is over val images only; all None: not measured)."""
     keys = [f"{name}_{k}" for k in ("seed_mean", "ci_low", "ci_high", "seeds")]
     if interval is None:
         return dict.fromkeys(keys)
-    seeds = interval.n if interval.unit == SEED_UNIT else 1
-    return dict(zip(keys, (interval.estimate, interval.low, interval.high, seeds), strict=True))
+    return dict(
+        zip(keys, (interval.estimate, interval.low, interval.high, seed_count(interval)), strict=True)
+    )
+
+
+def span_fields(value: str, prefix: str, interval: Interval | None) -> dict[str, object]:
+    """JSON row fields ``<value>`` (the estimate), ``<prefix>_ci_low`` and ``<prefix>_ci_high``
+    (all None: not measured), e.g. ``speedup_vs_fp32`` with ``speedup_ci_low``."""
+    figures = (interval.estimate, interval.low, interval.high) if interval else (None, None, None)
+    return dict(zip((value, f"{prefix}_ci_low", f"{prefix}_ci_high"), figures, strict=True))

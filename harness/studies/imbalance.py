@@ -20,7 +20,11 @@ objects per class go in the per-class table. The bar: the rare-class gain's inte
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
 
 from harness.bench import Bench
 from harness.builders import materialize
@@ -103,7 +107,7 @@ class ImbalanceRow:
 def imbalance_spec(bench: Bench) -> ImbalanceSpec | None:
     """The run's ``[studies.class_imbalance]`` settings, or None when the config has no such table."""
     tables = bench.config.studies
-    if not any(name == CLASS_IMBALANCE for name, _ in tables.tables):
+    if not tables.has(CLASS_IMBALANCE):
         return None
     return ImbalanceSpec.from_table(tables.table(CLASS_IMBALANCE), tables.where(CLASS_IMBALANCE))
 
@@ -165,12 +169,18 @@ def _rare(spec: ImbalanceSpec, names: tuple[str, ...], data: DataRecipe, bench: 
 
 def _train_objects(bench: Bench, data: DataRecipe, names: tuple[str, ...]) -> dict[str, int]:
     """Objects per class in the training data's train split."""
-    spec = load_data_yaml(materialize(data, bench.ctx))
+    return dict(_count_objects(materialize(data, bench.ctx), names))
+
+
+@functools.cache
+def _count_objects(data_yaml: Path, names: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """Objects per class of the train split of ``data_yaml``, read once per process (every
+    method of a run learns from the same split)."""
     counts = [0] * len(names)
-    for sample in list_split(spec, "train"):
+    for sample in list_split(load_data_yaml(data_yaml), "train"):
         for row in read_labels(sample.label, len(names)):
             counts[int(row[0])] += 1
-    return dict(zip(names, counts, strict=True))
+    return tuple(zip(names, counts, strict=True))
 
 
 def _case(
@@ -255,8 +265,6 @@ def _ids(case: ImbalanceCase, group: str) -> tuple[int, ...]:
 
 def _group_map(table: MatchTable, ids: tuple[int, ...]) -> float | None:
     """mAP50-95 over the classes ``ids`` (None when none of them has val objects)."""
-    import numpy as np
-
     restricted = table.only(ids)
     if not restricted.classes:
         return None
@@ -268,9 +276,9 @@ def _rare_bar(bench: Bench, case: ImbalanceCase, row: ImbalanceRow, minimum: flo
     (skipped, with the gain, when the config sets no ``min_rare_gain``)."""
     if minimum is None:
         gain = row.gains.get("rare")
-        shown = "-" if gain is None else gain.describe(4)
+        recorded = "-" if gain is None else gain.describe(4)
         return Bar.skipped(
-            "rare_gain", f"{case.slug}: rare-class gain {shown} recorded; no min_rare_gain set"
+            "rare_gain", f"{case.slug}: rare-class gain {recorded} recorded; no min_rare_gain set"
         )
     rare = ", ".join(case.names[i] for i in case.rare)
     treated, control = row.maps.get("treated", {}).get("rare"), row.maps.get("control", {}).get("rare")

@@ -29,11 +29,12 @@ from harness.builders import build
 from harness.builders.qat import QAT_QUANT, missing_modelopt, qat_recipe, qdq_ops
 from harness.checks import check_interval_bound
 from harness.config.qat import QatSpec
+from harness.config.trainargs import with_overrides
 from harness.errors import BackendUnavailable, ConfigError
 from harness.matrix import finetune_recipe
 from harness.measure.latency import interleave
 from harness.measure.mapboot import MatchTable, paired_map_drop
-from harness.measure.seeds import replicate_difference
+from harness.measure.seeds import replicate_difference, seed_count, span_fields
 from harness.measure.size import file_bytes
 from harness.measure.stats import Interval
 from harness.planning import onnx_recipe
@@ -114,25 +115,16 @@ class QatRow:
             "case": self.case.slug, "model": self.case.model, "backend": self.case.backend,
             "role": role, "variant": _label(self, role), "epochs": self.case.epochs,
             "map50_95": self.maps.get(role),
-            "drop": drop.estimate if drop else None, "drop_ci_low": drop.low if drop else None,
-            "drop_ci_high": drop.high if drop else None,
-            "drop_seeds": drop.n if drop and drop.unit != "val images" else 1 if drop else None,
+            **span_fields("drop", "drop", drop), "drop_seeds": seed_count(drop) if drop else None,
             "latency_median_ms": self.latency_ms.get(role),
-            "speedup_vs_fp32": speed.estimate if speed else None,
-            "speedup_ci_low": speed.low if speed else None, "speedup_ci_high": speed.high if speed else None,
+            **span_fields("speedup_vs_fp32", "speedup", speed),
             "size_mb": self.size_mb.get(role),
             "recovered": self.recovered if role == "qat" else None,
             "qat_vs_ptq": self.qat_vs_ptq.estimate if role == "qat" and self.qat_vs_ptq else None,
-            **_interval("qat_minus_control", self.qat_vs_control if role == "qat" else None),
+            **span_fields("qat_minus_control", "qat_minus_control", self.qat_vs_control if role == "qat" else None),
             "qdq_nodes": self.qdq_nodes if role == "qat" else None,
             "flag": flag, "notes": "; ".join(self.notes) if role == "qat" else "",
         }  # fmt: skip
-
-
-def _interval(name: str, interval: Interval | None) -> dict[str, object]:
-    """``name``, ``name_ci_low`` and ``name_ci_high`` of an interval (None: not measured)."""
-    values = (interval.estimate, interval.low, interval.high) if interval else (None, None, None)
-    return dict(zip((name, f"{name}_ci_low", f"{name}_ci_high"), values, strict=True))
 
 
 def _label(row: QatRow, role: str) -> str:
@@ -148,7 +140,7 @@ def _label(row: QatRow, role: str) -> str:
 def qat_spec(bench: Bench) -> QatSpec | None:
     """The run's ``[studies.qat]`` settings, or None when the config has no such table."""
     tables = bench.config.studies
-    if not any(name == QAT for name, _ in tables.tables):
+    if not tables.has(QAT):
         return None
     return QatSpec.from_table(tables.table(QAT), tables.where(QAT))
 
@@ -177,7 +169,7 @@ def _case(bench: Bench, spec: QatSpec, model: str, backend: str) -> QatCase:
         control_source: TrainRecipe | None = None
     else:
         trained = finetune_recipe(start, spec.epochs, data, bench.config.model(model), bench.config)
-        control_source = dataclasses.replace(trained, hyp=_with_lr(trained, spec.lr0))
+        control_source = dataclasses.replace(trained, hyp=with_overrides(trained.hyp, {"lr0": spec.lr0}))
     ptq = tuple(
         v for v in bench.variants
         if v.model == model and v.backend == backend and v.quant is not None and v.prune is None and not v.distill
@@ -188,18 +180,12 @@ def _case(bench: Bench, spec: QatSpec, model: str, backend: str) -> QatCase:
     return QatCase(model, backend, spec.epochs, fp32, ptq, qat, control)
 
 
-def _with_lr(recipe: TrainRecipe, lr0: float) -> tuple[tuple[str, object], ...]:
-    from harness.config.trainargs import with_overrides
-
-    return with_overrides(recipe.hyp, {"lr0": lr0})
-
-
 def measure_case(bench: Bench, case: QatCase) -> QatRow:
     """Train (cached), export and measure the case (see the module docstring)."""
     reason = missing_modelopt()
     if reason is not None:
         raise NotMeasurable(reason)
-    if not isinstance(case.qat.source, TrainRecipe) or case.qat.source.init is None:
+    if source_data(case.fp32.source) is None:  # no control or QAT recipe was planned
         raise NotMeasurable(f"{case.slug}: QAT fine-tunes on the model's dataset, and the config names none")
     row = QatRow(case)
     try:

@@ -28,6 +28,7 @@ from harness.checks import check_interval_bound
 from harness.errors import BackendUnavailable
 from harness.measure.latency import interleave
 from harness.measure.mapboot import paired_map_drop
+from harness.measure.seeds import span_fields
 from harness.measure.size import file_bytes
 from harness.measure.stats import Interval
 from harness.recipes import Variant
@@ -81,10 +82,8 @@ class TfliteRow:
             "case": self.case.slug, "model": self.case.int8.model, "scope": key,
             "variant": "FP32" if key == "fp32" else _SCOPE_LABELS[key], "map50_95": self.maps[key],
             "map_ratio": self.maps[key] / fp32 if fp32 else None,
-            "drop": drop.estimate if drop else None, "drop_ci_low": drop.low if drop else None,
-            "drop_ci_high": drop.high if drop else None, "latency_median_ms": self.latency_ms.get(key),
-            "speedup_vs_fp32": speed.estimate if speed else None,
-            "speedup_ci_low": speed.low if speed else None, "speedup_ci_high": speed.high if speed else None,
+            **span_fields("drop", "drop", drop), "latency_median_ms": self.latency_ms.get(key),
+            **span_fields("speedup_vs_fp32", "speedup", speed),
             "size_mb": self.size_mb.get(key),
         }  # fmt: skip
 

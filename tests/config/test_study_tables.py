@@ -30,3 +30,11 @@ def test_an_unknown_study_name_suggests_the_closest() -> None:
     ):
         tables.check_names(["pruning", "mine"])
     StudyTables.from_mapping({"mine": {}}, WHERE).check_names(["pruning", "mine"])  # known: no error
+
+
+def test_an_empty_study_table_is_still_present() -> None:
+    from harness.config.reader import Where
+    from harness.config.studies import StudyTables
+
+    tables = StudyTables.from_mapping({"qat": {}}, Where("harness.toml"))
+    assert tables.has("qat") and not tables.has("class_imbalance") and tables.table("qat") == {}

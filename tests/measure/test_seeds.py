@@ -65,3 +65,15 @@ def test_two_seeds_use_a_student_t_with_one_degree_of_freedom() -> None:
     assert both.low <= min(per_seed) and both.high >= max(per_seed)
     assert both.estimate - both.low >= half - 1e-12 and both.high - both.estimate >= half - 1e-12
     assert seed_half_width(per_seed[:1], 0.95) == 0.0
+
+
+def test_span_fields_name_the_estimate_and_its_bounds() -> None:
+    from harness.measure.seeds import seed_count, span_fields
+    from harness.measure.stats import Interval
+
+    speed = Interval(1.2, 1.1, 1.3, 0.99, 40)
+    assert span_fields("speedup_vs_fp32", "speedup", speed) == {
+        "speedup_vs_fp32": 1.2, "speedup_ci_low": 1.1, "speedup_ci_high": 1.3,
+    }  # fmt: skip
+    assert span_fields("drop", "drop", None) == {"drop": None, "drop_ci_low": None, "drop_ci_high": None}
+    assert seed_count(speed) == 1 and seed_count(Interval(0.0, -1.0, 1.0, 0.95, 3, "training seeds")) == 3
