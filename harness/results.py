@@ -13,7 +13,7 @@ import math
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
@@ -32,6 +32,7 @@ __all__ = [
     "MIXED_PRECISION",
     "PRUNING",
     "QAT",
+    "RECOMMENDATION",
     "SCHEMA_VERSION",
     "STATUSES",
     "STUDY_NAMES",
@@ -58,6 +59,9 @@ INPUTS = "inputs"
 INT8_CALIBRATION = "int8_calibration"
 MIXED_PRECISION = "mixed_precision"
 PRUNING = "pruning"
+RECOMMENDATION = (
+    "recommendation"  # the fastest variant within budget, per model (harness.studies.recommendation)
+)
 QAT = "qat"  # quantization-aware training against PTQ and an FP32 control (harness.studies.qat)
 VERDICT_CALIBRATION = "verdict_calibration"
 VERDICTS = "verdicts"  # every budget check of the run, one row each (harness.verdicts)
@@ -76,6 +80,7 @@ STUDY_NAMES = (
     QAT,
     CLASS_IMBALANCE,
     TFLITE,
+    RECOMMENDATION,
 )
 _VARIANT_TYPES: dict[str, type | tuple[type, ...]] = {
     "variant": str, "model": str, "backend": str, "precision": str, "prune": (int, float),
@@ -227,7 +232,7 @@ class RunResults:
         now: datetime | None = None,
     ) -> RunResults:  # fmt: skip
         """An empty run; ``run_id`` defaults to ``YYYYmmdd-HHMMSS-xxxx`` (UTC + random)."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         run_id = run_id or f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
         created = now.isoformat(timespec="seconds")
         return cls(run_id, created, profile, fingerprint.to_dict(), fingerprint.id)

@@ -119,6 +119,10 @@ _DEFAULT: dict[str, object] = {
     # The pruned yolo11n recovers with response KD from its unpruned reference for the same 4 epochs
     # as its control (the pruned variant's own fine-tune above, so the control costs nothing extra):
     # measured 0.6569 vs control 0.6432 (+0.014), reference 0.6628. Weight 1, T 2 (weight 3: 0.6475).
+    # Per model, the fastest variant of the run whose drop interval lies within its budget, timed in a
+    # round-robin of every candidate, then interleaved against PyTorch FP32 eager; the fastest unpruned
+    # INT8 against the CPU's measured INT8 roofline (about 20 s here: nothing new is built or scored).
+    "studies": {"recommendation": {}},
     "distill": {
         "students": [{"prune": 0.3}],  # every model, pruned at 30 %
         "teachers": ["reference"],
@@ -168,7 +172,10 @@ _FULL: dict[str, object] = {
     # an untreated control). Both train at every training seed: too long for the default's time bar.
     # Measured at seed 0: the balanced sampler's rare-class gain was +0.092 (-0.002 to +0.187) over 3
     # seeds and +0.085 (+0.029 to +0.140) over 4.
+    # The recommendation also tries each pruned and distilled checkpoint on the fastest unpruned
+    # configuration within budget (an OpenVINO INT8 build and score per checkpoint and seed).
     "studies": {
+        "recommendation": {"combine": True},
         "qat": {"epochs": 2, "models": ["yolo11n", "yolo26n"]},
         "class_imbalance": {"models": ["yolo11n"]},
     },

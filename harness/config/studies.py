@@ -11,6 +11,7 @@ whose name no registered study has is an error with a suggestion, once the studi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -35,6 +36,10 @@ class StudyTables:
         table = where.table(value, "studies")
         inner = where.child("studies")
         return cls(tuple((str(k), dict(inner.table(v, str(k)))) for k, v in table.items()), inner)
+
+    def __hash__(self) -> int:
+        """Hashable like the rest of the config although each table is a dict (its JSON is hashed)."""
+        return hash((json.dumps(self.tables, sort_keys=True, default=repr), self.origin))
 
     def has(self, name: str) -> bool:
         """Whether the config has a ``[studies.<name>]`` table (an empty one counts)."""

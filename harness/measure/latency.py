@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,3 +140,27 @@ def throughput(fn: Call, batch: int, rounds: int, warmup: int) -> float:
         fn()
     seconds = [time_call(fn) for _ in range(rounds)]
     return batch / float(np.median(seconds))
+
+
+def round_robin(
+    calls: Mapping[str, Call], rounds: int, warmup: int, block: int = 3
+) -> dict[str, list[float]]:
+    """Time many models in turn, ``rounds`` turns each, and return every model's timed seconds.
+
+    The interleaved screen for picking the fastest of many variants: all of them share each
+    stretch of the machine's latency regimes, so their medians rank them as they run side by side
+    (a pairwise :func:`interleave` then gives the chosen one its interval). Each turn is one
+    untimed call, so that the timed ones follow a call of the same model, then ``block`` timed
+    calls; the order rotates by one model every round, so no model always follows the same one.
+    """
+    names = list(calls)
+    for name in names:
+        for _ in range(warmup):
+            calls[name]()
+    timed: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(rounds):
+        start = index % len(names) if names else 0
+        for name in names[start:] + names[:start]:
+            calls[name]()
+            timed[name].extend(time_call(calls[name]) for _ in range(block))
+    return timed

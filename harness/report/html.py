@@ -22,7 +22,7 @@ from harness.report.summary import count_line, summary_frame
 from harness.report.tables import MISSING
 from harness.results import RunResults
 
-__all__ = ["ReportTable", "render_html", "html_table"]
+__all__ = ["ReportTable", "html_table", "render_html"]
 
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 _CSS = """
@@ -147,7 +147,8 @@ def _plots(plots: Sequence[RenderedPlot]) -> str:
         return ""
     legend = (
         '<p class="legend">One marker per variant with both values; the black step line and rings mark '
-        "the Pareto front (lower x and higher mAP50-95 are better).</p>"
+        "the Pareto front (lower x and higher mAP50-95 are better); a gold star marks the recommended "
+        "variant in each recommendation plot.</p>"
     )
     figures = "".join(_figure(p) for p in plots)
     return f'<section id="section-plots"><h2>Pareto fronts</h2>{legend}{figures}</section>'

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
 from harness.fsutil import atomic_write_bytes
-from harness.results import RunResults
+from harness.results import RECOMMENDATION, RunResults
 
 __all__ = [
     "PARETO_PLOTS",
@@ -33,6 +33,7 @@ __all__ = [
     "RenderedPlot",
     "pareto_front",
     "plot_points",
+    "recommendation_points",
     "render_plot",
     "render_plots",
     "write_plots",
@@ -214,11 +215,15 @@ def _draw_front(ax: Axes, points: Sequence[PlotPoint]) -> None:
     ax.scatter(xs, ys, s=110, facecolors="none", edgecolors="black", linewidths=1.2, zorder=4)
 
 
-def _figure(plot: ParetoPlot, points: Sequence[PlotPoint]) -> Figure:
-    """The plot's figure (not attached to pyplot, so nothing global is touched)."""
+def _figure(plot: ParetoPlot, points: Sequence[PlotPoint], highlight: PlotPoint | None = None) -> Figure:
+    """The plot's figure (not attached to pyplot, so nothing global is touched); ``highlight`` is
+    starred (the recommended variant)."""
     fig = Figure(figsize=(8.0, 4.8), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     _draw_front(ax, points)
+    if highlight is not None:
+        ax.scatter([highlight.x], [highlight.y], s=320, marker="*", facecolors="gold", edgecolors="black",
+                   linewidths=0.8, zorder=5, label="recommended")  # fmt: skip
     ax.set(title=plot.title, xlabel=plot.xlabel, ylabel="mAP50-95 (higher is better)")
     ax.grid(True, linewidth=0.4, alpha=0.5)
     ax.margins(x=0.2, y=0.08)  # room for the annotations at the edges
@@ -228,12 +233,14 @@ def _figure(plot: ParetoPlot, points: Sequence[PlotPoint]) -> Figure:
     return fig
 
 
-def render_plot(plot: ParetoPlot, points: Sequence[PlotPoint]) -> RenderedPlot:
+def render_plot(
+    plot: ParetoPlot, points: Sequence[PlotPoint], highlight: PlotPoint | None = None
+) -> RenderedPlot:
     """Render ``points`` (at least one) as PNG and SVG bytes; raises ValueError when empty."""
     if not points:
         raise ValueError(f"{plot.stem}: no variant to plot")
     with rc_context({"svg.hashsalt": "harness-report", "svg.fonttype": "path", "font.size": 9.0}):
-        fig = _figure(plot, points)
+        fig = _figure(plot, points, highlight)
         png, svg = io.BytesIO(), io.BytesIO()
         fig.savefig(png, format="png", metadata={"Software": None})
         fig.savefig(svg, format="svg", metadata={"Date": None})
@@ -241,13 +248,34 @@ def render_plot(plot: ParetoPlot, points: Sequence[PlotPoint]) -> RenderedPlot:
 
 
 def render_plots(run: RunResults) -> list[RenderedPlot]:
-    """Every plot of :data:`PARETO_PLOTS` that has at least one variant to show."""
+    """Every plot of :data:`PARETO_PLOTS` that has at least one variant to show, then one
+    recommendation plot per model with a recommendation study row."""
     rendered = []
     for plot in PARETO_PLOTS:
         points = plot_points(run, plot)
         if points:
             rendered.append(render_plot(plot, points))
+    for model, (points, chosen) in recommendation_points(run).items():
+        title = f"{model}: mAP50-95 vs latency of every candidate (round-robin screen)"
+        plot = ParetoPlot(
+            f"recommendation-{model}", title, "latency_median_ms", 1.0, "p50 latency, ms per image"
+        )
+        rendered.append(render_plot(plot, points, chosen))
     return rendered
+
+
+def recommendation_points(run: RunResults) -> dict[str, tuple[list[PlotPoint], PlotPoint | None]]:
+    """Per model, the timed candidates of the recommendation study and the recommended one."""
+    found: dict[str, tuple[list[PlotPoint], PlotPoint | None]] = {}
+    for row in run.studies.get(RECOMMENDATION, []):
+        x, y = row.get("latency_median_ms"), row.get(ACCURACY)
+        if not isinstance(x, int | float) or not isinstance(y, int | float):
+            continue
+        point = PlotPoint(str(row["variant"]), str(row["backend"]), str(row["precision"]), float(x), float(y))
+        points, chosen = found.get(str(row["model"]), ([], None))
+        points.append(point)
+        found[str(row["model"])] = (points, point if row.get("recommended") else chosen)
+    return found
 
 
 def write_plots(plots: Iterable[RenderedPlot], out_dir: Path) -> list[Path]:

@@ -24,6 +24,7 @@ from harness.report.plots import render_plots, write_plots
 from harness.report.pruning import PRUNING_TABLES
 from harness.report.qat import QAT_TABLES
 from harness.report.quant import QUANT_TABLES
+from harness.report.recommendation import RECOMMENDATION_TABLES
 from harness.report.studies import layout_tables
 from harness.report.summary import count_line, summary_frame
 from harness.report.tables import DEPLOYMENT_COLUMNS, deployment_table, to_csv, to_markdown
@@ -31,8 +32,14 @@ from harness.report.traces import TRACE_TABLES, place_traces
 from harness.results import VERDICTS, RunResults
 
 __all__ = [
-    "render_markdown", "render_summary_markdown", "report_tables", "write_tables", "write_run", "LATEST",
-    "REPORT_HTML", "DEPLOYMENT_LEGEND",
+    "DEPLOYMENT_LEGEND",
+    "LATEST",
+    "REPORT_HTML",
+    "render_markdown",
+    "render_summary_markdown",
+    "report_tables",
+    "write_run",
+    "write_tables",
 ]  # fmt: skip
 
 LATEST = "latest"
@@ -43,7 +50,7 @@ DEPLOYMENT_LEGEND = (
 )
 _DEPLOYMENT_FORMATS = {c.header: f".{c.digits}f" for c in DEPLOYMENT_COLUMNS} | {"Prune": ".2f"}
 STUDY_TABLES = {
-    **ABLATION_TABLES, **QUANT_TABLES, **MIXED_TABLES, **QAT_TABLES, **PRUNING_TABLES, **DISTILL_TABLES,
+    **RECOMMENDATION_TABLES, **ABLATION_TABLES, **QUANT_TABLES, **MIXED_TABLES, **QAT_TABLES, **PRUNING_TABLES, **DISTILL_TABLES,
     **IMBALANCE_TABLES, **INPUT_TABLES, **TRACE_TABLES,
 }  # fmt: skip
 """File stem -> table, written next to the deployment table when it has rows."""

@@ -14,8 +14,12 @@ Rows (:data:`ROWS`), each one change against Baseline (the model's FP32 referenc
 - **+TTA**: the reference with Ultralytics' test-time augmentation (``augment=True``: three scales,
   one flipped), on PyTorch, because TTA is a PyTorch inference option;
 - **+Pruning**: the model's first structured pruning configuration (fine-tuned per ``[pruning]``);
-- **All combined**: the pruned KD student (else the pruned model) quantized with the +INT8
-  configuration. Multi-scale training and TTA are not part of it (its reason says why).
+- **All combined**: the pruned KD student (else the pruned model) quantized with the INT8
+  configuration of the fastest backend that holds the budget: the model's unpruned INT8
+  configurations (one per backend in the matrix) are timed in a round-robin, and the student is
+  quantized with the fastest first, then the next, until its drop does not fail its budget (none
+  holds: the fastest is kept, and the note says so). Its latency baseline is the FP32 reference on
+  that backend. Multi-scale training and TTA are not part of it (its reason says why).
 
 Every row is measured, never derived: mAP50/mAP50-95 on the val split with a paired bootstrap
 interval of its drop against Baseline (the row's own baseline where it has one: +TTA's is the
@@ -30,7 +34,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import cast
+
+import numpy as np
 
 from harness.backends.base import Runner
 from harness.backends.torch_backend import TorchRunner
@@ -41,7 +48,7 @@ from harness.config.budgets import Budget
 from harness.config.trainargs import Hyp
 from harness.errors import BackendUnavailable
 from harness.matrix import data_recipe, finetune_recipe
-from harness.measure.latency import interleave
+from harness.measure.latency import interleave, round_robin
 from harness.measure.mapboot import paired_map_drop
 from harness.measure.size import file_bytes
 from harness.measure.stats import Interval
@@ -50,7 +57,10 @@ from harness.replicates import training_difference
 from harness.results import ABLATION
 from harness.studies.base import Bar, Study
 
-__all__ = ["ROWS", "AblationRow", "AblationStudy", "measure_row", "plan", "safe_measure", "tta_unsupported"]
+__all__ = [
+    "ROWS", "AblationRow", "AblationStudy", "measure_row", "plan", "resolve_combined", "safe_measure",
+    "tta_unsupported",
+]  # fmt: skip
 
 _OWN_BUDGET = ("+INT8", "+Pruning", "All combined")
 """Rows judged by their variant's own ``[budgets]``; the others by ``ablation.max_map_drop``."""
@@ -72,6 +82,7 @@ class AblationRow:
     components: str
     reason: str = ""
     tta: bool = False
+    alternatives: tuple[Variant, ...] = ()  # All combined: the unpruned INT8 configurations to try
 
     @property
     def slug(self) -> str:
@@ -112,8 +123,17 @@ def plan(bench: Bench, model: str) -> list[AblationRow]:
             pruned.prune.slug if pruned and pruned.prune else "",
             _why(pruned, "structured pruning ratio"),
         ),  # fmt: skip
-        _combined(row, kd_pruned or pruned, int8),
+        _combined(row, kd_pruned or pruned, int8, _int8_per_backend(bench, model)),
     ]
+
+
+def _int8_per_backend(bench: Bench, model: str) -> tuple[Variant, ...]:
+    """The model's first unpruned, undistilled INT8 variant on each backend, in matrix order."""
+    found: dict[str, Variant] = {}
+    for v in bench.variants:
+        if v.model == model and v.precision == "int8" and v.prune is None and v.distill is None:
+            found.setdefault(v.backend, v)
+    return tuple(found.values())
 
 
 @dataclass(frozen=True)
@@ -211,16 +231,89 @@ def _scaled(hyp: Hyp, multi_scale: float) -> Hyp:
     return tuple(sorted({**dict(hyp), "multi_scale": multi_scale}.items()))
 
 
-def _combined(row: _Rows, student: Variant | None, int8: Variant | None) -> AblationRow:
-    """The pruned (KD) student quantized like +INT8."""
+def _combined(
+    row: _Rows, student: Variant | None, int8: Variant | None, alternatives: tuple[Variant, ...]
+) -> AblationRow:
+    """The pruned (KD) student quantized like the fastest backend's INT8 that holds the budget
+    (chosen when measured: :func:`resolve_combined`); planned on the +INT8 configuration."""
     name = "All combined"
-    if student is None or int8 is None:
+    first = int8 or (alternatives[0] if alternatives else None)
+    if student is None or first is None:
         return row.make(name, None, "", "needs a pruned model and an INT8 configuration in the matrix")
-    variant = dataclasses.replace(student, backend=int8.backend, precision="int8", quant=int8.quant)
+    variant = _quantized(student, first)
     parts = ["KD"] if student.distill else []
     parts += ["pruning", "INT8"]
-    note = NOT_COMBINED.format(backend=int8.backend)
-    return dataclasses.replace(row.make(name, variant, " + ".join(parts)), reason=note)
+    note = NOT_COMBINED.format(backend=first.backend)
+    planned = row.make(name, variant, " + ".join(parts))
+    return dataclasses.replace(planned, reason=note, alternatives=alternatives)
+
+
+def _quantized(student: Variant, int8: Variant) -> Variant:
+    """``student`` on ``int8``'s backend with its INT8 configuration."""
+    return dataclasses.replace(student, backend=int8.backend, precision="int8", quant=int8.quant)
+
+
+def resolve_combined(bench: Bench, row: AblationRow) -> AblationRow:
+    """All combined on the fastest backend whose quantized student does not fail its budget.
+
+    The unpruned INT8 alternatives are timed in a round-robin; the student is quantized for each,
+    fastest first, until one's drop interval against the FP32 reference does not lie wholly above
+    its ``max_map_drop``. The row's baseline becomes the FP32 reference on that backend."""
+    if row.variant is None or len(row.alternatives) < 2:
+        return row
+    ordered, screen = _by_speed(bench, row.alternatives)
+    student = dataclasses.replace(row.variant, backend="torch", precision="fp32", quant=None)
+    tried: list[str] = []
+    chosen = _quantized(student, ordered[0])
+    for int8 in ordered:
+        candidate = _quantized(student, int8)
+        if _holds(bench, row, candidate):
+            chosen = candidate
+            break
+        tried.append(int8.backend)
+    held = chosen.backend not in tried
+    timing = ", ".join(f"{v.backend} {ms:.2f} ms" for v, ms in screen)
+    why = (
+        f"backend {chosen.backend}: the fastest unpruned INT8 whose combined drop holds its budget"
+        if held else f"backend {chosen.backend}: no backend's combined drop holds its budget; the fastest is shown"
+    )  # fmt: skip
+    skipped = f"; {', '.join(tried)} failed it first" if tried and held else ""
+    note = f"{why}{skipped} (unpruned INT8 screen: {timing}); {NOT_COMBINED.format(backend=chosen.backend)}"
+    baseline = dataclasses.replace(row.baseline, backend=chosen.backend)
+    return dataclasses.replace(row, variant=chosen, baseline=baseline, reason=note)
+
+
+def _by_speed(
+    bench: Bench, variants: tuple[Variant, ...]
+) -> tuple[list[Variant], list[tuple[Variant, float]]]:
+    """``variants`` that run here, fastest first by a round-robin screen, with their medians in ms."""
+    runnable = []
+    for v in variants:
+        try:
+            runnable.append((v, bench.runner(v)))
+        except BackendUnavailable:
+            continue
+    if not runnable:
+        return list(variants), []
+    x = bench.input_batch(runnable[0][0], 1)
+    timed = round_robin(
+        {str(i): partial(r, x) for i, (_, r) in enumerate(runnable)}, 10, bench.config.latency.warmup
+    )
+    medians = [(v, float(np.median(timed[str(i)])) * 1e3) for i, (v, _) in enumerate(runnable)]
+    medians.sort(key=lambda item: item[1])
+    return [v for v, _ in medians], medians
+
+
+def _holds(bench: Bench, row: AblationRow, variant: Variant) -> bool:
+    """The variant runs here and its drop interval is not wholly above its budget."""
+    try:
+        bench.runner(variant)
+    except BackendUnavailable:
+        return False
+    drop = training_difference(bench, row.baseline, variant)
+    budget = bench.config.budgets.for_variant(variant.slug, variant.precision, variant.prune is not None)
+    limit = budget.limit("max_map_drop", bench.accuracy(row.baseline).map50_95)
+    return limit is None or drop.low <= limit
 
 
 def _runner(bench: Bench, row: AblationRow) -> Runner:
@@ -240,6 +333,8 @@ def _runner(bench: Bench, row: AblationRow) -> Runner:
 
 def measure_row(bench: Bench, row: AblationRow) -> dict[str, object]:
     """Measure one row (raises BackendUnavailable when its runtime is absent)."""
+    if row.alternatives:
+        row = resolve_combined(bench, row)
     out = _unmeasured(row, row.reason)
     if row.variant is None:
         return out
@@ -325,8 +420,9 @@ class AblationStudy(Study[AblationRow, dict[str, object]]):
         if "map50_95" not in row or variant is None:
             return [Bar.skipped("map_drop", f"{case.model} {case.name}: {row['reason']}")]
         config = bench.config
-        if case.name in _OWN_BUDGET:
-            budget = config.budgets.for_variant(variant.slug, variant.precision, variant.prune is not None)
+        if case.name in _OWN_BUDGET:  # All combined: the backend it was measured on
+            slug = str(row.get("variant", variant.slug))
+            budget = config.budgets.for_variant(slug, variant.precision, variant.prune is not None)
         else:
             budget = Budget(max_map_drop=config.ablation.max_map_drop)
         low, high = cast(list[float], row["map_drop_ci"])
@@ -335,7 +431,7 @@ class AblationStudy(Study[AblationRow, dict[str, object]]):
         level, n = config.verdicts.accuracy_confidence, cast(int, row["map_drop_n"])
         drop = Interval(estimate, low, high, level, n, cast(str, row["map_drop_unit"]))
         check = check_map_drop(
-            budget, f"{variant.slug} ({case.name})", value, reference, None, drop,
+            budget, f"{row.get('variant', variant.slug)} ({case.name})", value, reference, None, drop,
             config.verdicts.inconclusive_fails,
         )  # fmt: skip
         return [Bar("map_drop", (check,))]

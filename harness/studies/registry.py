@@ -27,6 +27,7 @@ BUILTIN = (
     "harness.studies.qat:QatStudy",
     "harness.studies.imbalance:ImbalanceStudy",
     "harness.studies.tflite:TfliteStudy",
+    "harness.studies.recommendation:RecommendationStudy",
 )
 """The harness's studies: adding one is its module plus one line here."""
 

@@ -79,3 +79,16 @@ def test_same_call_as_both_sides_gets_the_same_warm_ups() -> None:
 
     interleave(call, call, rounds=6, warmup=0)
     assert len(calls) == 6 * 3 + 1
+
+
+def test_round_robin_times_every_call_in_rotating_turns() -> None:
+    from harness.measure.latency import round_robin
+
+    order: list[str] = []
+    calls = {name: (lambda n=name: order.append(n)) for name in ("a", "b", "c")}
+    timed = round_robin(calls, rounds=3, warmup=1, block=2)
+    assert {k: len(v) for k, v in timed.items()} == {"a": 6, "b": 6, "c": 6}
+    assert order[:3] == ["a", "b", "c"]  # warm-up, one each
+    turns = order[3:]
+    firsts = [turns[i] for i in range(0, len(turns), 9)]  # each round: 3 models x (1 untimed + 2 timed)
+    assert firsts == ["a", "b", "c"]  # the order rotates every round

@@ -13,7 +13,7 @@ from harness.bench import Bench
 from harness.config import HarnessConfig, load_config
 from harness.config.ablation import ROWS
 from harness.recipes import DistillRecipe, TrainRecipe, WeightsRecipe
-from harness.studies.ablation import AblationRow, plan, tta_unsupported
+from harness.studies.ablation import AblationRow, plan, resolve_combined, tta_unsupported
 
 TWO_MODELS = (
     '[[models]]\nname = "yolo11n"\ncfg = "yolo11n.yaml"\n[[models]]\nname = "yolo11s"\ncfg = "yolo11s.yaml"\n'
@@ -103,6 +103,25 @@ def test_all_combined_is_the_pruned_kd_student_at_int8(default_rows: dict[str, A
     )
     assert row.components == "KD + pruning + INT8"
     assert "multi-scale" in row.reason and "TTA" in row.reason
+    assert sorted(v.backend for v in row.alternatives) == ["ncnn", "onnxruntime", "openvino"]
+    assert all(v.precision == "int8" and v.prune is None for v in row.alternatives)
+
+
+def test_all_combined_moves_to_the_fastest_backend_that_holds(tmp_path: Path, shared_cache: Path) -> None:
+    body = (
+        f'cache_dir = "{shared_cache}"\n[matrix]\nprune = [0.0, 0.3]\nprecision = ["fp32", "int8"]\n'
+        'backend = ["torch", "onnxruntime", "openvino"]\nquant = [{calib_size = 8}]\n'
+        "[pruning]\nfinetune_epochs = 0\n[budgets]\nmax_map_drop = 1.0\n[budgets.pruned]\nmax_map_drop = 1.0\n"
+    )
+    bench = Bench.from_config(_config(tmp_path, body, profile="quick"))
+    row = {r.name: r for r in plan(bench, "yolo11n")}["All combined"]
+    resolved = resolve_combined(bench, row)
+    assert resolved.variant is not None and resolved.variant.prune is not None
+    ordered = resolved.reason.split("unpruned INT8 screen: ")[1].split(")")[0].split(", ")
+    fastest = ordered[0].split(" ")[0]
+    assert resolved.variant.backend == fastest == resolved.baseline.backend  # every drop holds a 1.0 budget
+    assert resolved.baseline.precision == "fp32" and resolved.baseline.prune is None
+    assert "holds its budget" in resolved.reason and "multi-scale" in resolved.reason
 
 
 def test_slugs_are_unique(default_rows: dict[str, AblationRow]) -> None:
