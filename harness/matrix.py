@@ -19,6 +19,7 @@ from harness.config.distillation import REFERENCE_TEACHER, StudentChoice
 from harness.config.pruning import PruningSpec
 from harness.config.trainargs import Hyp, checkpoint_hyp, with_overrides
 from harness.errors import ConfigError, WeightsError
+from harness.prune.criteria import needs_gradients
 from harness.recipes import (
     DataRecipe,
     DistillRecipe,
@@ -132,7 +133,7 @@ def prune_recipe(
         seed=config.seed,
         versions=(*versions("torch", "ultralytics", "torch-pruning"), ("harness-prune", BUILDER_VERSION)),
         hyp=finetune_hyp(source, model),
-        taylor_batches=config.pruning.taylor_batches if spec.criterion == "taylor" else 0,
+        taylor_batches=config.pruning.taylor_batches if needs_gradients(spec.criterion) else 0,
     )
 
 

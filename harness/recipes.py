@@ -173,7 +173,7 @@ class WeightsRecipe(Recipe):
 
 
 PRUNE_CHOICES: dict[str, tuple[str, ...]] = {
-    "criterion": ("l1", "l2", "taylor", "lamp", "random"),
+    "criterion": ("l1", "l2", "taylor", "fisher", "lamp", "random"),
     "strategy": ("uniform", "global"),
     "method": ("structured", "unstructured"),
 }
@@ -186,7 +186,8 @@ class PruneSpec:
 
     ``ratio``: fraction of channels removed (structured) or of weights zeroed (unstructured), in
     (0, 1). ``criterion``: channel importance, "l1", "l2" (group norm), "taylor" (first-order,
-    gradients from labelled training batches), "lamp" or "random" (a control). ``strategy``:
+    gradients from labelled training batches), "fisher" (second-order: Optimal Brain Damage with the
+    empirical Fisher diagonal from labelled training images), "lamp" or "random" (a control). ``strategy``:
     "uniform" (the same ratio in every layer) or "global" (channels ranked across layers).
     ``method``: "structured" (channels removed, tensors shrink) or "unstructured" (L1 weights
     zeroed with ``torch.nn.utils.prune``; tensors keep their shape). ``round_to``: kept channel

@@ -55,7 +55,7 @@ def test_full_profile_crosses_every_axis(tmp_path: Path) -> None:
     per_backend = len(m.precision) - 1 + len(m.quant)  # int8 expands over the quant configurations
     unpruned = len(m.backend) * per_backend
     cases = len(prune_specs(m, config.pruning))  # ratios > 0 x criteria x strategies, + unstructured
-    assert cases == 3 * 5 * 2 + 3
+    assert cases == 3 * 6 * 2 + 3
     pruned = cases * len(config.pruning.backends or ()) * len(config.pruning.precisions or ())
     assert len(variants) == len(config.models) * (unpruned + pruned)
     assert len({v.slug for v in variants}) == len(variants)

@@ -185,14 +185,17 @@ def prune_in_process(job: PruneJob) -> dict[str, Any]:
 def _prune_structured(model: Any, job: PruneJob) -> Any:
     import torch
 
-    from harness.prune.criteria import needs_gradients
+    from harness.prune.criteria import needs_gradients, needs_squared_gradients
     from harness.prune.structured import prune_model
 
     batches = None
     if needs_gradients(job.spec.criterion):
         from harness.prune.taylor import loss_batches
 
-        batches = loss_batches(job.data_yaml, job.imgsz, job.taylor_batches, job.batch, job.seed)
+        # Fisher: the same images one per batch, so that each squared gradient is one image's
+        per_image = needs_squared_gradients(job.spec.criterion)
+        count, size = (job.taylor_batches * job.batch, 1) if per_image else (job.taylor_batches, job.batch)
+        batches = loss_batches(job.data_yaml, job.imgsz, count, size, job.seed)
     return prune_model(
         model,
         job.ratio,

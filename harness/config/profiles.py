@@ -184,7 +184,7 @@ _FULL: dict[str, object] = {
     "matrix": {
         # Pruning studies: ratio x criterion x strategy per model, plus unstructured L1 rows.
         "prune": [0.0, 0.2, 0.3, 0.5],
-        "prune_criterion": ["l1", "l2", "taylor", "lamp", "random"],
+        "prune_criterion": ["l1", "l2", "taylor", "fisher", "lamp", "random"],
         "prune_strategy": ["uniform", "global"],
         "prune_method": ["structured", "unstructured"],
         "precision": ["fp32", "fp16", "bf16", "int8"],

@@ -8,7 +8,7 @@ the settings shared by every pruned variant::
     round_to = 16           # kept channel counts are multiples of 16 (1: no rounding)
     steps = 1               # iterative pruning: this many prune + fine-tune steps
     finetune_epochs = 3     # epochs of fine-tuning after each step
-    taylor_batches = 8      # labelled training batches whose gradients rank channels (taylor)
+    taylor_batches = 8      # labelled training batches whose gradients rank channels (taylor, fisher)
     backends = ["torch", "onnxruntime"]   # pruned variants run on these (default: every backend)
     precisions = ["fp32"]                 # and at these precisions (default: every precision)
     max_seconds = 60        # dependency graph + pruning, per model

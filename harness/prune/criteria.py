@@ -13,6 +13,10 @@ what makes scores from different groups comparable in global pruning.
   A group whose gradients are all zero (e.g. a YOLO26 one-to-one box branch at a scale where the
   calibration batches assign no object) scores NaN (0 / 0 in the mean normalization): global
   pruning then leaves it whole, uniform pruning removes arbitrary channels from it.
+- ``fisher``: second order, Optimal Brain Damage with the diagonal of the empirical Fisher
+  information as the Hessian: sum of w^2 * E[(dL/dw)^2] per channel (``GroupHessianImportance``),
+  the expectation over single labelled images (:func:`harness.prune.taylor.accumulate_fisher`
+  fills ``.grad`` with it; Torch-Pruning 1.6's own ``accumulate_grad`` keeps only the last sample).
 - ``lamp``: layer-adaptive magnitude pruning scores over the squared L2 norms (``LAMPImportance(p=2)``).
 - ``random``: uniform random scores, the baseline every other criterion should beat (``RandomImportance``).
 
@@ -29,10 +33,11 @@ from harness.errors import HarnessError
 if TYPE_CHECKING:
     import torch_pruning as tp
 
-CRITERIA: tuple[str, ...] = ("l1", "l2", "taylor", "lamp", "random")
+CRITERIA: tuple[str, ...] = ("l1", "l2", "taylor", "fisher", "lamp", "random")
 """Names ``importance`` accepts."""
 
-_GRADIENT_CRITERIA = frozenset({"taylor"})
+_GRADIENT_CRITERIA = frozenset({"taylor", "fisher"})
+_SQUARED_GRADIENT_CRITERIA = frozenset({"fisher"})
 
 
 class UnknownCriterionError(HarnessError):
@@ -66,6 +71,16 @@ def needs_gradients(criterion: str) -> bool:
     return check_criterion(criterion) in _GRADIENT_CRITERIA
 
 
+def needs_squared_gradients(criterion: str) -> bool:
+    """Whether ``criterion`` reads the mean squared per-image gradient (the empirical Fisher diagonal)
+    from ``.grad`` rather than the summed gradient.
+
+    Raises:
+        UnknownCriterionError: ``criterion`` is not one of ``CRITERIA``.
+    """
+    return check_criterion(criterion) in _SQUARED_GRADIENT_CRITERIA
+
+
 def _l1() -> tp.importance.Importance:
     import torch_pruning as tp
 
@@ -84,6 +99,12 @@ def _taylor() -> tp.importance.Importance:
     return tp.importance.GroupTaylorImportance()
 
 
+def _fisher() -> tp.importance.Importance:
+    import torch_pruning as tp
+
+    return tp.importance.GroupHessianImportance()
+
+
 def _lamp() -> tp.importance.Importance:
     import torch_pruning as tp
 
@@ -100,6 +121,7 @@ _FACTORIES: dict[str, Callable[[], tp.importance.Importance]] = {
     "l1": _l1,
     "l2": _l2,
     "taylor": _taylor,
+    "fisher": _fisher,
     "lamp": _lamp,
     "random": _random,
 }

@@ -46,10 +46,10 @@ import torch
 from torch import nn
 
 from harness.errors import HarnessError
-from harness.prune.criteria import importance, needs_gradients
+from harness.prune.criteria import importance, needs_gradients, needs_squared_gradients
 from harness.prune.modules import AttentionMix, AttentionScores, PrunableAttention, tracing_barriers
 from harness.prune.rewrite import rewrite_for_pruning
-from harness.prune.taylor import accumulate_gradients
+from harness.prune.taylor import accumulate_fisher, accumulate_gradients
 
 if TYPE_CHECKING:
     import torch_pruning as tp
@@ -251,7 +251,9 @@ def prune_model(
     rss_before = _peak_rss_mib()
     start = time.perf_counter()
     pruner = build_pruner(model, ratio, criterion, round_to, example_inputs, strategy)
-    gradient_seconds = _fill_gradients(model, batches) if batches else None
+    gradient_seconds = (
+        _fill_gradients(model, batches, needs_squared_gradients(criterion)) if batches else None
+    )
     pruner.step()
     seconds = time.perf_counter() - start - (gradient_seconds or 0.0)
     model.zero_grad(set_to_none=True)
@@ -285,16 +287,17 @@ def _gradient_batches(
     batches = list(gradient_batches or [])
     if not batches:
         raise HarnessError(
-            f"pruning criterion {criterion!r} scores channels by |weight x gradient| and needs calibration "
+            f"pruning criterion {criterion!r} scores channels from loss gradients and needs calibration "
             "batches with labels: pass gradient_batches (see harness.prune.taylor.loss_batches)"
         )
     return batches
 
 
-def _fill_gradients(model: nn.Module, batches: list[Mapping[str, Any]]) -> float:
-    """Accumulate the loss gradient of ``batches`` into ``.grad``; return the seconds it took."""
+def _fill_gradients(model: nn.Module, batches: list[Mapping[str, Any]], squared: bool) -> float:
+    """Accumulate the loss gradient of ``batches`` into ``.grad`` (``squared``: the mean squared
+    gradient, for the Fisher criterion); return the seconds it took."""
     start = time.perf_counter()
-    accumulate_gradients(model, batches)
+    (accumulate_fisher if squared else accumulate_gradients)(model, batches)
     return time.perf_counter() - start
 
 

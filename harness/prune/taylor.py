@@ -6,7 +6,9 @@ rectangular batches), and preprocesses each batch as the detection trainer does 
 float in [0, 1]). ``detection_loss`` is the training loss of a detector on one batch, for every
 Ultralytics detection family (``v8DetectionLoss`` for YOLOv8 / YOLO11, ``E2ELoss`` for the
 end-to-end YOLO26 head). ``accumulate_gradients`` fills ``.grad`` with the summed loss gradient
-over a set of batches, leaving batch-norm statistics and ``requires_grad`` flags as they were.
+over a set of batches, leaving batch-norm statistics and ``requires_grad`` flags as they were;
+``accumulate_fisher`` fills it with the mean squared gradient over the batches instead (the
+diagonal of the empirical Fisher information when each batch is one image).
 """
 
 from __future__ import annotations
@@ -162,6 +164,28 @@ def accumulate_gradients(model: nn.Module, batches: Iterable[Mapping[str, Any]])
         for batch in batches:
             detection_loss(model, batch).backward()
             count += 1
+    return count
+
+
+def accumulate_fisher(model: nn.Module, batches: Iterable[Mapping[str, Any]]) -> int:
+    """Fill ``.grad`` with the mean over ``batches`` of each batch's squared loss gradient; return the
+    batch count. With one image per batch this is the diagonal of the empirical Fisher information,
+    E[(dL/dw)^2], the Hessian estimate of Optimal Brain Damage. Modes and flags as
+    :func:`accumulate_gradients`.
+    """
+    squares: dict[nn.Parameter, torch.Tensor] = {}
+    count = 0
+    with _gradient_mode(model), torch.enable_grad():
+        for batch in batches:
+            model.zero_grad(set_to_none=True)
+            detection_loss(model, batch).backward()
+            for p in model.parameters():
+                if p.grad is not None:
+                    squares[p] = squares[p] + p.grad.pow(2) if p in squares else p.grad.pow(2)
+            count += 1
+    model.zero_grad(set_to_none=True)
+    for p, total in squares.items():
+        p.grad = total / count
     return count
 
 

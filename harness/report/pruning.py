@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from harness.config.pruning import SPEED_BACKENDS
-from harness.report.tables import StudyTable
+from harness.report.tables import StudyTable, seed_interval_text
 from harness.report.tables import number_or_nan as _number
 from harness.results import PRUNING, RunResults
 
@@ -34,7 +34,10 @@ PRUNING_LEGEND = (
     "Before = the unpruned model, after = pruned and fine-tuned. Latency: FP32 batch-1 median in ms, "
     "pruned and unpruned timed interleaved on the same backend and input in this run; speedup = before / "
     "after (the geometric mean of the paired calls' ratios, the centre of its 99 % interval). "
-    "mAP50-95 pruned: right after pruning, no fine-tuning. Drop: reference - fine-tuned. "
+    "mAP50-95 pruned: right after pruning, no fine-tuning. Drop: reference - fine-tuned. vs L1 control: "
+    "mAP50-95 of this criterion minus the same pruning ranked by L1 (ratio, strategy, rounding, steps, "
+    "fine-tune), mean over training seeds with its 95 % interval over seeds and val images; verdict: "
+    "better or worse when the interval excludes zero. "
     "Graph+prune: Torch-Pruning's dependency graph and pruning, all steps; Peak MiB: the pruning "
     "process's peak resident memory. Unstructured rows zero weights without shrinking tensors: their "
     "sparsity is measured, their latency is measured, and no speedup is claimed. `-` = not measured."
@@ -83,8 +86,9 @@ def _pruning_row(row: Mapping[str, object]) -> dict[str, object]:
     return out | {
         "mAP50-95 ref": ref, "mAP50-95 pruned": _number(row.get("map50_95_pruned")),
         "mAP50-95 fine-tuned": tuned,
-        "Drop": ref - tuned, "Graph+prune s": _number(row.get("graph_prune_s")),
-        "Peak MiB": _number(row.get("peak_memory_mib")),
+        "Drop": ref - tuned,
+        "vs L1 control": seed_interval_text(row, "vs_l1"), "vs L1 verdict": row.get("vs_l1_verdict") or "-",
+        "Graph+prune s": _number(row.get("graph_prune_s")), "Peak MiB": _number(row.get("peak_memory_mib")),
     }  # fmt: skip
 
 

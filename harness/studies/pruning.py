@@ -8,7 +8,10 @@ fine-tuning, then measures:
 - size: parameters, GFLOPs, ``.pt`` and ONNX file bytes, before and after (unstructured: sparsity);
 - speed: for each FP32 backend pruned variants run on (PyTorch, ONNX Runtime), the pruned model
   timed interleaved against the unpruned one on the same backend and input, in this run;
-- accuracy: mAP50-95 of the reference, of the pruned model before and after fine-tuning.
+- accuracy: mAP50-95 of the reference, of the pruned model before and after fine-tuning, and, for
+  a criterion other than L1 whose L1 control (same ratio, strategy, rounding, steps and fine-tune)
+  is in the matrix too, its mAP50-95 difference from that control over training seeds and val
+  images (``vs_l1``): better, worse, or no decided difference.
 
 Nothing is estimated: a figure that could not be measured (a backend that cannot run here) is
 None. Rows go to ``results.json`` ``studies.pruning``; the report renders the pruning table and
@@ -35,7 +38,7 @@ from harness.replicates import training_difference
 from harness.results import PRUNING
 from harness.studies.base import Bar, Study
 
-__all__ = ["PruneCase", "PruneRow", "PruningStudy", "cases", "measure_case"]
+__all__ = ["PruneCase", "PruneRow", "PruningStudy", "cases", "decided", "l1_control", "measure_case"]
 
 Figure = float | None
 
@@ -77,6 +80,7 @@ class PruneRow:
     map_finetuned: Figure = None
     notes: list[str] = field(default_factory=list)
     finetune_gain_ci: Interval | None = None  # fine-tuned - pruned, over training seeds and val images
+    vs_l1_ci: Interval | None = None  # this criterion - its L1 control, over training seeds and val images
 
     def speedup(self, backend: str) -> Figure:
         """Unpruned latency / pruned latency on ``backend`` (same run, interleaved): the centre of its
@@ -130,6 +134,8 @@ class PruneRow:
             "map50_95_pruned": self.map_pruned,
             "map50_95_finetuned": self.map_finetuned,
             **interval_fields("finetune_gain", self.finetune_gain_ci),
+            **interval_fields("vs_l1", self.vs_l1_ci),
+            "vs_l1_verdict": decided(self.vs_l1_ci),
             "safe_drop": pruning.safe_drop,
             "aggressive_drop": pruning.aggressive_drop,
         }
@@ -203,6 +209,32 @@ def _accuracy(bench: Bench, case: PruneCase, row: PruneRow) -> None:
     row.map_pruned = row.map_finetuned if raw == case.variant else bench.accuracy(raw).map50_95
     if raw != case.variant:  # the fine-tune at every training seed; the pruned model is its input
         row.finetune_gain_ci = training_difference(bench, case.variant, raw)
+    control = l1_control(bench, case.variant)
+    if control is not None:
+        row.vs_l1_ci = training_difference(bench, case.variant, control)
+
+
+def l1_control(bench: Bench, variant: Variant) -> Variant | None:
+    """The matrix's variant pruned like ``variant`` but ranked by L1 (None: ``variant`` is L1,
+    unstructured, or its control is not in the matrix)."""
+    spec = variant.prune
+    if spec is None or spec.criterion == "l1" or spec.method != "structured":
+        return None
+    wanted = dataclasses.replace(spec, criterion="l1")
+    return next(
+        (dataclasses.replace(v, backend=variant.backend, precision=variant.precision, quant=variant.quant)
+         for v in bench.variants if v.model == variant.model and v.prune == wanted and v.distill is None),
+        None,
+    )  # fmt: skip
+
+
+def decided(interval: Interval | None) -> str | None:
+    """``better`` / ``worse`` when the interval excludes zero, else ``no decided difference``."""
+    if interval is None:
+        return None
+    if interval.low > 0:
+        return "better"
+    return "worse" if interval.high < 0 else "no decided difference"
 
 
 def without_finetune(variant: Variant) -> Variant:

@@ -84,6 +84,15 @@ def test_taylor_ranks_with_labelled_batches(session, quick_source) -> None:  # t
 
 
 @pytest.mark.slow
+def test_fisher_ranks_with_one_image_per_gradient(session, quick_source) -> None:  # type: ignore[no-untyped-def]
+    artifact = build(_recipe(quick_source, PruneSpec(0.3, "fisher"), taylor_batches=2), session.ctx)
+    (step,) = read_report(artifact.directory)["steps"]
+    # taylor_batches 2 of the recipe's batch 4: the same 8 images, one image per gradient
+    assert step["criterion"] == "fisher" and step["gradient_batches"] == 2 * 4
+    assert step["params_after"] < step["params_before"]
+
+
+@pytest.mark.slow
 def test_unstructured_zeroes_weights_without_shrinking(session, quick_source) -> None:  # type: ignore[no-untyped-def]
     import torch
 

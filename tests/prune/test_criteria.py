@@ -6,19 +6,26 @@ import pytest
 import torch_pruning as tp
 
 from harness.errors import HarnessError
-from harness.prune.criteria import CRITERIA, UnknownCriterionError, importance, needs_gradients
+from harness.prune.criteria import (
+    CRITERIA,
+    UnknownCriterionError,
+    importance,
+    needs_gradients,
+    needs_squared_gradients,
+)
 
 EXPECTED: dict[str, tuple[type, int | None]] = {
     "l1": (tp.importance.GroupMagnitudeImportance, 1),
     "l2": (tp.importance.GroupMagnitudeImportance, 2),
     "taylor": (tp.importance.GroupTaylorImportance, None),
+    "fisher": (tp.importance.GroupHessianImportance, None),
     "lamp": (tp.importance.LAMPImportance, 2),
     "random": (tp.importance.RandomImportance, None),
 }
 
 
 def test_criteria_are_the_documented_names() -> None:
-    assert CRITERIA == ("l1", "l2", "taylor", "lamp", "random")
+    assert CRITERIA == ("l1", "l2", "taylor", "fisher", "lamp", "random")
     assert set(CRITERIA) == set(EXPECTED)
 
 
@@ -33,13 +40,14 @@ def test_each_name_builds_its_estimator(criterion: str) -> None:
 
 
 def test_group_norms_reduce_over_the_whole_group() -> None:
-    for criterion in ("l1", "l2", "taylor", "lamp"):
+    for criterion in ("l1", "l2", "taylor", "fisher", "lamp"):
         assert importance(criterion).group_reduction == "mean"
 
 
 @pytest.mark.parametrize("criterion", CRITERIA)
-def test_only_taylor_needs_gradients(criterion: str) -> None:
-    assert needs_gradients(criterion) is (criterion == "taylor")
+def test_only_taylor_and_fisher_need_gradients(criterion: str) -> None:
+    assert needs_gradients(criterion) is (criterion in ("taylor", "fisher"))
+    assert needs_squared_gradients(criterion) is (criterion == "fisher")
 
 
 @pytest.mark.parametrize("lookup", [importance, needs_gradients])
@@ -49,4 +57,4 @@ def test_unknown_criterion_names_the_value_and_the_choices(lookup: object, bad: 
         lookup(bad)  # type: ignore[operator]
     assert isinstance(info.value, HarnessError)
     assert repr(bad) in str(info.value)
-    assert "l1, l2, taylor, lamp, random" in str(info.value)
+    assert "l1, l2, taylor, fisher, lamp, random" in str(info.value)

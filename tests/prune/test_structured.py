@@ -204,8 +204,9 @@ def test_every_criterion_prunes_yolo11n(criterion: str, run: Callable[..., Run])
     assert tuple(y.shape) == result.output_shape and torch.isfinite(y).all()
 
 
-def test_taylor_ranks_channels_unlike_l1(run: Callable[..., Run]) -> None:
-    l1, taylor = (run("yolo11n", c).model for c in ("l1", "taylor"))
+@pytest.mark.parametrize("criterion", ["taylor", "fisher"])
+def test_gradient_criteria_rank_channels_unlike_l1(criterion: str, run: Callable[..., Run]) -> None:
+    l1, taylor = (run("yolo11n", c).model for c in ("l1", criterion))
     assert _conv_shapes(l1) == _conv_shapes(taylor)  # uniform: the same widths either way
     l1_convs, taylor_convs = dict(l1.named_modules()), dict(taylor.named_modules())
     names = _prunable_names(l1)
@@ -234,7 +235,9 @@ def test_taylor_without_batches_is_refused_before_the_model_changes(
 
 
 def test_unknown_criterion_is_refused_naming_it() -> None:
-    with pytest.raises(UnknownCriterionError, match="'l3'; expected one of: l1, l2, taylor, lamp, random"):
+    with pytest.raises(
+        UnknownCriterionError, match="'l3'; expected one of: l1, l2, taylor, fisher, lamp, random"
+    ):
         prune_model(nn.Sequential(), RATIO, "l3", None, torch.zeros(1))
 
 

@@ -44,6 +44,16 @@ def test_pruning_table_shows_before_after_and_measured_speedups() -> None:
     assert math.isnan(row["ONNX MB after"]) and row["ONNX MB"] == 10.0
     assert row["Drop"] == REFERENCE - 0.64 and row["mAP50-95 pruned"] == 0.0
     assert row["Pruning"].startswith("structured l1 uniform, round 16")
+    assert row["vs L1 control"] == "-" and row["vs L1 verdict"] == "-"  # L1 has no L1 control
+
+
+def test_a_criterion_shows_its_difference_from_the_l1_control() -> None:
+    from harness.measure.stats import Interval
+
+    row = PruneRow("m", PruneSpec(0.3, "fisher", finetune_epochs=4), None)
+    row.vs_l1_ci = Interval(0.012, 0.004, 0.02, 0.95, 3, "training seeds")
+    (shown,) = pruning_table(_run(row.to_dict(PruningSpec()))).to_dict("records")
+    assert shown["vs L1 control"] == "+0.0120 (+0.0040 to +0.0200)" and shown["vs L1 verdict"] == "better"
 
 
 def test_guideline_picks_the_largest_ratio_within_each_drop() -> None:

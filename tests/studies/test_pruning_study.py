@@ -146,3 +146,25 @@ def test_speedup_bar_without_interval_uses_the_point() -> None:
     row.speedup_ci = {}
     (check,) = row.speedup_checks(1.3)
     assert check.failed and check.interval is None
+
+
+def test_a_non_l1_criterion_is_compared_with_its_l1_control(tmp_path: Path) -> None:
+    from harness.studies.pruning import decided, l1_control
+
+    body = (
+        '[matrix]\nprune = [0.0, 0.3]\nprune_criterion = ["l1", "fisher", "random"]\nprecision = ["fp32"]\n'
+    )
+    (tmp_path / "harness.toml").write_text(body)
+    bench = Bench.from_config(load_config(tmp_path, profile="quick"))
+    pruned = {v.prune.criterion: v for v in bench.variants if v.prune is not None and v.backend == "torch"}
+    control = l1_control(bench, pruned["fisher"])
+    assert control is not None and control.prune == dataclasses.replace(
+        pruned["fisher"].prune, criterion="l1"
+    )
+    assert l1_control(bench, pruned["l1"]) is None
+    no_control = Bench.from_config(dataclasses.replace(bench.config, matrix=dataclasses.replace(
+        bench.config.matrix, prune_criterion=("fisher",))))  # fmt: skip
+    assert l1_control(no_control, pruned["fisher"]) is None
+    assert decided(Interval(0.01, 0.002, 0.02, 0.95)) == "better"
+    assert decided(Interval(-0.01, -0.02, -0.002, 0.95)) == "worse"
+    assert decided(Interval(0.01, -0.002, 0.02, 0.95)) == "no decided difference" and decided(None) is None
