@@ -380,10 +380,12 @@ class ExportRecipe(Recipe):
     batch: int
     half: bool
     versions: tuple[tuple[str, str], ...]
+    end2end: bool | None = omitted_when_none()  # True: the one-to-one (NMS-free) head (Ultralytics nms=False)
 
     def describe(self) -> str:
-        """E.g. ``export onnx (batch 1, imgsz 320)``."""
-        return f"export {self.format} (batch {self.batch}, imgsz {self.imgsz}{', fp16' if self.half else ''})"
+        """E.g. ``export onnx (batch 1, imgsz 320)`` (``, end-to-end head``)."""
+        extra = (", fp16" if self.half else "") + (", end-to-end head" if self.end2end else "")
+        return f"export {self.format} (batch {self.batch}, imgsz {self.imgsz}{extra})"
 
 
 QUANT_CHOICES: dict[str, tuple[str, ...]] = {

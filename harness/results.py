@@ -30,6 +30,7 @@ __all__ = [
     "INPUTS",
     "INT8_CALIBRATION",
     "MIXED_PRECISION",
+    "MODEL_SELECTION",
     "PRUNING",
     "QAT",
     "RECOMMENDATION",
@@ -59,6 +60,7 @@ INPUTS = "inputs"
 INT8_CALIBRATION = "int8_calibration"
 MIXED_PRECISION = "mixed_precision"
 PRUNING = "pruning"
+MODEL_SELECTION = "model_selection"  # every model side by side per backend (harness.studies.model_selection)
 RECOMMENDATION = (
     "recommendation"  # the fastest variant within budget, per model (harness.studies.recommendation)
 )
@@ -81,6 +83,7 @@ STUDY_NAMES = (
     CLASS_IMBALANCE,
     TFLITE,
     RECOMMENDATION,
+    MODEL_SELECTION,
 )
 _VARIANT_TYPES: dict[str, type | tuple[type, ...]] = {
     "variant": str, "model": str, "backend": str, "precision": str, "prune": (int, float),

@@ -64,12 +64,15 @@ class TorchBackend:
         ensure_supported(self, request)
         return self.open(materialize(request.variant.source, request.ctx), "", request)
 
-    def open(self, path: Path, sha256: str, request: LoadRequest) -> TorchRunner:
-        """Load the checkpoint at ``path``, fuse Conv+BN, move it to the device and dtype."""
+    def open(self, path: Path, sha256: str, request: LoadRequest, end2end: bool = False) -> TorchRunner:
+        """Load the checkpoint at ``path``, fuse Conv+BN, move it to the device and dtype;
+        ``end2end``: keep the one-to-one (NMS-free) head instead of the one-to-many one."""
         import torch
 
         torch.set_num_threads(request.ctx.threads)
         yolo = load_yolo(path)
+        if end2end:
+            yolo.model.end2end = True  # fuse() then drops the one-to-many branch
         yolo.fuse()
         dtype = _DTYPES[request.variant.precision]
         net = yolo.model.to(request.ctx.device).to(getattr(torch, dtype)).eval()

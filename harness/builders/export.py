@@ -16,6 +16,7 @@ def _export(recipe: ExportRecipe, ctx: BuildContext, tmp: Path) -> str:
     local = tmp / "model.pt"
     shutil.copy2(source, local)
     model = load_yolo(local)
+    extra = {"nms": False} if recipe.end2end else {}  # Ultralytics' switch to the one-to-one head
     out = model.export(
         format=recipe.format,
         imgsz=recipe.imgsz,
@@ -25,6 +26,7 @@ def _export(recipe: ExportRecipe, ctx: BuildContext, tmp: Path) -> str:
         simplify=True,
         device=ctx.device,
         verbose=False,
+        **extra,
     )
     local.unlink()
     return Path(out).relative_to(tmp).as_posix()

@@ -176,6 +176,9 @@ _FULL: dict[str, object] = {
     # configuration within budget (an OpenVINO INT8 build and score per checkpoint and seed).
     "studies": {
         "recommendation": {"combine": True},
+        # Every model's FP32 reference per backend, timed side by side with and without postprocessing
+        # (the model-size selection and version comparison tables).
+        "model_selection": {},
         "qat": {"epochs": 2, "models": ["yolo11n", "yolo26n"]},
         "class_imbalance": {"models": ["yolo11n"]},
     },

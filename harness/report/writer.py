@@ -20,6 +20,7 @@ from harness.report.html import ReportTable, render_html
 from harness.report.imbalance import IMBALANCE_TABLES
 from harness.report.inputs import INPUT_TABLES
 from harness.report.mixed_precision import MIXED_TABLES
+from harness.report.model_selection import MODEL_SELECTION_TABLES
 from harness.report.plots import render_plots, write_plots
 from harness.report.pruning import PRUNING_TABLES
 from harness.report.qat import QAT_TABLES
@@ -50,7 +51,7 @@ DEPLOYMENT_LEGEND = (
 )
 _DEPLOYMENT_FORMATS = {c.header: f".{c.digits}f" for c in DEPLOYMENT_COLUMNS} | {"Prune": ".2f"}
 STUDY_TABLES = {
-    **RECOMMENDATION_TABLES, **ABLATION_TABLES, **QUANT_TABLES, **MIXED_TABLES, **QAT_TABLES, **PRUNING_TABLES, **DISTILL_TABLES,
+    **RECOMMENDATION_TABLES, **MODEL_SELECTION_TABLES, **ABLATION_TABLES, **QUANT_TABLES, **MIXED_TABLES, **QAT_TABLES, **PRUNING_TABLES, **DISTILL_TABLES,
     **IMBALANCE_TABLES, **INPUT_TABLES, **TRACE_TABLES,
 }  # fmt: skip
 """File stem -> table, written next to the deployment table when it has rows."""

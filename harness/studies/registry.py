@@ -28,6 +28,7 @@ BUILTIN = (
     "harness.studies.imbalance:ImbalanceStudy",
     "harness.studies.tflite:TfliteStudy",
     "harness.studies.recommendation:RecommendationStudy",
+    "harness.studies.model_selection:ModelSelectionStudy",
 )
 """The harness's studies: adding one is its module plus one line here."""
 
