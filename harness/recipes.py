@@ -266,9 +266,10 @@ class PruneRecipe(Recipe):
         return f"prune {self.spec.slug}{tune} at {self.imgsz} px"
 
 
-DISTILL_METHODS = ("response", "feature", "cwd")
+DISTILL_METHODS = ("response", "feature", "cwd", "attention", "relational")
 """Knowledge-distillation methods: response (logit) KD, feature KD through Ultralytics'
-``distill_model``, and channel-wise (CWD) feature KD."""
+``distill_model``, channel-wise (CWD) feature KD, attention transfer and relational KD (RKD) on
+the head's input features (:mod:`harness.distill.relations`)."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ trainer as its non-KD control, plus the teacher:
 
 - "feature": Ultralytics' built-in feature distillation, its ``distill_model`` (the teacher's
   ``.pt``) and ``dis`` (the weight) training arguments;
-- "response" and "cwd": the harness's own losses (:mod:`harness.distill`), installed into the
+- "response", "cwd", "attention" and "relational": the harness's own losses (:mod:`harness.distill`), installed into the
   trainer by an ``on_train_start`` callback.
 
 Teacher and student are checked first (class count and names, feature levels, strides): a pair
@@ -32,7 +32,9 @@ from harness.fsutil import atomic_write_text
 from harness.recipes import DistillRecipe
 
 REPORT_FILE = "distill.json"
-BUILDER_VERSION = "2"  # part of every DistillRecipe's hash: bump when the training procedure changes (2: channels-last)
+BUILDER_VERSION = (
+    "2"  # part of every DistillRecipe's hash: bump when the training procedure changes (2: channels-last)
+)
 KD_LOSS_COLUMNS = ("train/kd_loss", "train/dis_loss")  # ours, Ultralytics' feature KD
 
 

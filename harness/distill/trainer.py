@@ -1,4 +1,5 @@
-"""Apply response or channel-wise KD inside Ultralytics' own training loop, through public hooks.
+"""Apply response, channel-wise, attention or relational KD inside Ultralytics' own training loop,
+through public hooks.
 
 An ``on_train_start`` callback (Ultralytics' callback API) replaces the student's loss criterion
 with :class:`KDCriterion`: the stock detection loss plus the KD term, reported as ``kd_loss``.
@@ -10,18 +11,23 @@ CWD's projection layers have their own optimizer, stepped by an ``on_train_batch
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from harness.distill.cwd import ChannelWiseKD
+from harness.distill.relations import attention_transfer, relational_kd
 from harness.distill.response import head_branches, response_kd
+
+FEATURE_RELATIONS = {"attention": attention_transfer, "relational": relational_kd}
+"""Feature-level KD losses that need no projection (a pruned student's fewer channels are fine)."""
 
 
 class KDCriterion:
-    """The student's detection loss plus ``weight`` x the KD loss of ``method`` ("response" or "cwd")."""
+    """The student's detection loss plus ``weight`` x the KD loss of ``method`` ("response", "cwd",
+    "attention" or "relational")."""
 
     def __init__(
         self, base: Any, teacher: nn.Module, method: str, weight: float, temperature: float, reg_max: int
@@ -50,6 +56,10 @@ class KDCriterion:
         """The unweighted KD loss between the two models' head outputs."""
         if self.method == "response":
             return response_kd(student, teacher, self.reg_max, self.temperature)
+        if self.method in FEATURE_RELATIONS:
+            s_feats = cast(Sequence[torch.Tensor], head_branches(student)[0]["feats"])
+            t_feats = cast(Sequence[torch.Tensor], head_branches(teacher)[0]["feats"])
+            return FEATURE_RELATIONS[self.method](s_feats, t_feats)
         if self.cwd is None:
             raise RuntimeError("CWD projections were not set up (call attach_cwd first)")
         s_feats = head_branches(student)[0]["feats"]

@@ -90,6 +90,8 @@ def test_full_table_round_trips(tmp_path: Path) -> None:
         "response": MethodLoss(0.5, 3.0),
         "feature": MethodLoss(2.0, 1.0),
         "cwd": MethodLoss(3.0, 2.0),
+        "attention": MethodLoss(500.0, 1.0),
+        "relational": MethodLoss(2.0, 1.0),
     }
     assert kd.bars == (DistillBar("yolo11n", "yolo11s", "cwd", False, 0.02, 0.03),)
 

@@ -295,3 +295,23 @@ def test_install_cwd_trains_the_projections_apart_from_the_student(make_detector
         assert proj.weight.grad is None
         assert 0.018 < float((proj.weight.detach() - old).abs().max()) < 0.0205  # AdamW's first step at lr0
     assert all(torch.equal(p, q) for p, q in zip(student.parameters(), student_before, strict=True))
+
+
+@pytest.mark.parametrize("method", ["attention", "relational"])
+def test_feature_relation_methods_read_the_head_features(make_detector: Make, method: str) -> None:
+    """AT and RKD need no projection: a yolo11n student learns from a yolo11s teacher's features."""
+    from harness.distill.trainer import FEATURE_RELATIONS
+
+    student, teacher = make_detector("yolo11n.yaml"), make_detector("yolo11s.yaml", seed=1).eval()
+    crit = KDCriterion(student.init_criterion(), teacher, method, weight=2.0, temperature=1.0, reg_max=16)
+    batch = _batch()  # RKD needs three images for a relation that is not trivially equal
+    batch["img"] = torch.cat([batch["img"], batch["img"].flip(-1)[:1]])
+    preds = student.train()(batch["img"])
+    loss, items = crit(preds, batch)
+    with torch.no_grad():
+        t_preds = teacher(batch["img"])
+    expected = FEATURE_RELATIONS[method](head_branches(preds)[0]["feats"], head_branches(t_preds)[0]["feats"])
+    assert float(expected) > 0
+    torch.testing.assert_close(items["kd_loss"], 2.0 * expected.detach())
+    loss[-1].backward()
+    assert any(p.grad is not None for p in student.parameters())
