@@ -176,16 +176,40 @@ def distilled_variants(
     out: dict[str, Variant] = {}  # by slug: two student entries may share a teacher
     for student in (s for s in kd.students if s.model in (None, model.name)):
         start = student_start(student, source, data, model, config)
-        for teacher, method in itertools.product(teachers_for(model, student, config), kd.methods):
-            if teacher in (REFERENCE_TEACHER, model.name) and student.prune == 0.0:
-                continue  # the unpruned reference would teach itself
-            recipe = distill_recipe(start, teacher, method, data, model, config)
-            for backend in backends:
-                variant = Variant(
-                    model.name, recipe, prune_spec_of(start), "fp32", backend, recipe.spec.slug, config.imgsz
-                )
-                out.setdefault(variant.slug, variant)
+        teachers = [  # the unpruned reference would teach itself
+            t for t in teachers_for(model, student, config)
+            if not (t in (REFERENCE_TEACHER, model.name) and student.prune == 0.0)
+        ]  # fmt: skip
+        recipes = [
+            distill_recipe(start, teacher, method, data, model, config)
+            for teacher, method in itertools.product(teachers, kd.methods)
+            if method != MULTI_TEACHER
+        ]
+        if MULTI_TEACHER in kd.methods and len(teachers) >= 2:
+            recipes.append(multi_teacher_recipe(start, teachers, data, model, config))
+        for recipe, backend in itertools.product(recipes, backends):
+            variant = Variant(
+                model.name, recipe, prune_spec_of(start), "fp32", backend, recipe.spec.slug, config.imgsz
+            )
+            out.setdefault(variant.slug, variant)
     return list(out.values())
+
+
+MULTI_TEACHER = "multi"
+"""The multi-teacher method: one student per entry with all its teachers (at least two)."""
+
+
+def multi_teacher_recipe(
+    start: SourceRecipe, teachers: list[str | Path], data: DataRecipe, model: ModelSpec, config: HarnessConfig
+) -> DistillRecipe:
+    """Distil every teacher of ``teachers`` into the student at once (labelled ``a+b``)."""
+    first = distill_recipe(start, teachers[0], MULTI_TEACHER, data, model, config)
+    label = "+".join(teacher_label(t) for t in teachers)
+    return dataclasses.replace(
+        first,
+        spec=dataclasses.replace(first.spec, teacher=label),
+        extra_teachers=tuple(teacher_source(t, model, data, config) for t in teachers[1:]),
+    )
 
 
 def teachers_for(model: ModelSpec, student: StudentChoice, config: HarnessConfig) -> list[str | Path]:

@@ -266,10 +266,11 @@ class PruneRecipe(Recipe):
         return f"prune {self.spec.slug}{tune} at {self.imgsz} px"
 
 
-DISTILL_METHODS = ("response", "feature", "cwd", "attention", "relational")
+DISTILL_METHODS = ("response", "feature", "cwd", "attention", "relational", "multi")
 """Knowledge-distillation methods: response (logit) KD, feature KD through Ultralytics'
 ``distill_model``, channel-wise (CWD) feature KD, attention transfer and relational KD (RKD) on
-the head's input features (:mod:`harness.distill.relations`)."""
+the head's input features (:mod:`harness.distill.relations`), and multi-teacher response KD from
+every teacher of the student, per anchor the most confident one."""
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,13 @@ class DistillRecipe(Recipe):
     seed: int
     versions: tuple[tuple[str, str], ...]
     hyp: tuple[tuple[str, object], ...] = ()
+    # multi-teacher KD: the teachers after ``teacher`` (None: one teacher)
+    extra_teachers: tuple[TrainRecipe | WeightsRecipe | PruneRecipe, ...] | None = omitted_when_none()
+
+    @property
+    def teachers(self) -> tuple[TrainRecipe | WeightsRecipe | PruneRecipe, ...]:
+        """Every teacher, ``teacher`` first."""
+        return (self.teacher, *(self.extra_teachers or ()))
 
     def describe(self) -> str:
         """E.g. ``distill response KD from reference: 6 epochs at 320 px``."""

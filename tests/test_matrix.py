@@ -64,8 +64,9 @@ def test_full_profile_crosses_every_axis(tmp_path: Path) -> None:
     distilled = [v for v in everything if v.distill is not None]
     assert len({v.slug for v in everything}) == len(everything)
     # every model (yolo11n, yolov8n, yolo26n, yolo11s) p30 from its reference; yolo11n p30 and p00
-    # also from yolo11s
-    assert len(distilled) == (4 + 1 + 1) * len(config.distill.methods) * len(config.distill.backends)
+    # also from yolo11s, and p30 from both at once (multi-teacher)
+    single = len(config.distill.methods) - 1
+    assert len(distilled) == ((4 + 1 + 1) * single + 1) * len(config.distill.backends)
 
 
 def test_user_weights_are_hashed_by_content(tmp_path: Path) -> None:
@@ -521,3 +522,20 @@ def test_a_checkpoint_changed_since_it_was_hashed_is_not_loaded(tmp_path: Path) 
     (tmp_path / "w.pt").write_bytes(b"not the file that was hashed")
     with pytest.raises(WeightsError, match=r"w\.pt changed"):
         checkpoint_args(str(tmp_path / "w.pt"), "0" * 64)
+
+
+def test_multi_teacher_is_one_student_per_entry_with_all_its_teachers(tmp_path: Path) -> None:
+    config = _distill_config(
+        tmp_path, models=YOLO11S, methods='["response", "multi"]', teachers='["reference", "yolo11s"]'
+    )
+    slugs = [v.slug for v in _distilled(config) if v.model == "yolo11n"]
+    assert slugs == [
+        "yolo11n-p30-l1-kd-response-reference-fp32-torch",
+        "yolo11n-p30-l1-kd-response-yolo11s-fp32-torch",
+        "yolo11n-p30-l1-kd-multi-reference+yolo11s-fp32-torch",
+    ]
+    multi = next(v for v in _distilled(config) if "multi" in v.slug and v.model == "yolo11n").source
+    assert isinstance(multi, DistillRecipe) and multi.extra_teachers is not None
+    assert [t.cfg for t in multi.teachers] == ["yolo11n.yaml", "yolo11s.yaml"]  # type: ignore[union-attr]
+    single = _distill_config(tmp_path, methods='["multi"]')  # one teacher: no multi-teacher student
+    assert _distilled(single) == []

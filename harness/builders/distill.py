@@ -6,7 +6,8 @@ trainer as its non-KD control, plus the teacher:
 
 - "feature": Ultralytics' built-in feature distillation, its ``distill_model`` (the teacher's
   ``.pt``) and ``dis`` (the weight) training arguments;
-- "response", "cwd", "attention" and "relational": the harness's own losses (:mod:`harness.distill`), installed into the
+- "response", "cwd", "attention", "relational" and "multi" (every teacher of the recipe, per anchor
+  the most confident): the harness's own losses (:mod:`harness.distill`), installed into the
   trainer by an ``on_train_start`` callback.
 
 Teacher and student are checked first (class count and names, feature levels, strides): a pair
@@ -45,6 +46,12 @@ def _distill(recipe: DistillRecipe, ctx: BuildContext, tmp: Path) -> str:
     teacher_path = materialize(recipe.teacher, ctx)
     student, teacher = load_yolo(student_path), load_yolo(teacher_path)
     check_pair(teacher.model, student.model, teacher_path, student_path)
+    others = []
+    for extra in recipe.extra_teachers or ():
+        extra_path = materialize(extra, ctx)
+        other = load_yolo(extra_path)
+        check_pair(other.model, student.model, extra_path, student_path)
+        others.append(other.model)
     spec = recipe.spec
     hyp = recipe.hyp
     if spec.method == "feature":
@@ -58,6 +65,7 @@ def _distill(recipe: DistillRecipe, ctx: BuildContext, tmp: Path) -> str:
             method=spec.method,
             weight=spec.weight,
             temperature=spec.temperature,
+            extra_teachers=others,
         )
         student.add_callback("on_train_start", install)
     ctx.log(f"harness: distilling {spec.slug} for {spec.epochs} epochs")

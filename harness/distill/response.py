@@ -14,7 +14,8 @@ The student learns the teacher's raw head outputs at every anchor:
   the background the teacher is sure of does not drown the objects.
 
 End-to-end heads (YOLO26) give both branches, one-to-many and one-to-one; each is distilled and
-the two losses are averaged.
+the two losses are averaged. With several teachers (multi-teacher KD), :func:`most_confident` picks,
+per image and anchor, the scores and boxes of the teacher most confident there.
 """
 
 from __future__ import annotations
@@ -96,6 +97,27 @@ def response_terms(student: Preds, teacher: Preds, reg_max: int, temperature: fl
     else:
         box = box_l1(student["boxes"], teacher["boxes"])
     return ResponseTerms(cls=cls, box=(box * weight).sum() / norm)
+
+
+def most_confident(teachers: list[object]) -> object:
+    """One head output from several teachers' (same shapes): per image and anchor, the class scores
+    and boxes of the teacher whose highest class probability there is the highest."""
+    if len(teachers) == 1:
+        return teachers[0]
+    per_teacher = [head_branches(t) for t in teachers]
+    merged = [_pick(list(branches)) for branches in zip(*per_teacher, strict=True)]
+    return {"one2many": merged[0], "one2one": merged[1]} if len(merged) == 2 else merged[0]
+
+
+def _pick(branches: list[Preds]) -> dict[str, torch.Tensor]:
+    """The per-anchor most confident teacher's ``scores`` and ``boxes`` of one branch."""
+    choice = torch.stack([confidence(b["scores"]) for b in branches]).argmax(dim=0)  # (batch, anchors)
+    out = {}
+    for key in ("scores", "boxes"):
+        stacked = torch.stack([b[key].detach() for b in branches])  # (teachers, batch, channels, anchors)
+        index = choice[None, :, None, :].expand(1, *stacked.shape[1:])
+        out[key] = stacked.gather(0, index)[0]
+    return out
 
 
 def response_kd(student: object, teacher: object, reg_max: int, temperature: float) -> torch.Tensor:

@@ -19,7 +19,7 @@ from torch import nn
 
 from harness.distill.cwd import ChannelWiseKD
 from harness.distill.relations import attention_transfer, relational_kd
-from harness.distill.response import head_branches, response_kd
+from harness.distill.response import head_branches, most_confident, response_kd
 
 FEATURE_RELATIONS = {"attention": attention_transfer, "relational": relational_kd}
 """Feature-level KD losses that need no projection (a pruned student's fewer channels are fine)."""
@@ -27,13 +27,22 @@ FEATURE_RELATIONS = {"attention": attention_transfer, "relational": relational_k
 
 class KDCriterion:
     """The student's detection loss plus ``weight`` x the KD loss of ``method`` ("response", "cwd",
-    "attention" or "relational")."""
+    "attention", "relational", or "multi": response KD against, per anchor, the most confident of
+    ``teacher`` and ``extra_teachers``)."""
 
     def __init__(
-        self, base: Any, teacher: nn.Module, method: str, weight: float, temperature: float, reg_max: int
+        self,
+        base: Any,
+        teacher: nn.Module,
+        method: str,
+        weight: float,
+        temperature: float,
+        reg_max: int,
+        extra_teachers: Sequence[nn.Module] = (),
     ):
         self.base = base
         self.teacher = teacher
+        self.extra_teachers = list(extra_teachers)  # multi-teacher KD: the others
         self.method = method
         self.weight = weight
         self.temperature = temperature
@@ -48,13 +57,16 @@ class KDCriterion:
         loss, items = self.base(preds, batch)
         with torch.no_grad():
             teacher_preds = self.teacher(batch["img"])
+            if self.method == "multi":
+                others = [t(batch["img"]) for t in self.extra_teachers]
+                teacher_preds = most_confident([teacher_preds, *others])
         kd = self.weight * self.kd(preds, teacher_preds)
         items = {**items, "kd_loss": kd.detach()}
         return torch.cat([loss, (kd * batch["img"].shape[0]).reshape(1)]), items
 
     def kd(self, student: Any, teacher: Any) -> torch.Tensor:
         """The unweighted KD loss between the two models' head outputs."""
-        if self.method == "response":
+        if self.method in ("response", "multi"):
             return response_kd(student, teacher, self.reg_max, self.temperature)
         if self.method in FEATURE_RELATIONS:
             s_feats = cast(Sequence[torch.Tensor], head_branches(student)[0]["feats"])
@@ -133,13 +145,19 @@ def projector_stepper(cwd: ChannelWiseKD, lr: float) -> Callable[[Any], None]:
 
 
 def install_kd(
-    trainer: Any, teacher: nn.Module, method: str, weight: float, temperature: float
+    trainer: Any,
+    teacher: nn.Module,
+    method: str,
+    weight: float,
+    temperature: float,
+    extra_teachers: Sequence[nn.Module] = (),
 ) -> KDCriterion:
     """Give ``trainer``'s model a :class:`KDCriterion` (an ``on_train_start`` callback's job)."""
     model = trainer.model.module if hasattr(trainer.model, "module") else trainer.model
     teacher = fused_teacher(teacher).to(trainer.device)
+    others = [fused_teacher(t).to(trainer.device) for t in extra_teachers]
     criterion = KDCriterion(
-        model.init_criterion(), teacher, method, weight, temperature, int(model.model[-1].reg_max)
+        model.init_criterion(), teacher, method, weight, temperature, int(model.model[-1].reg_max), others
     )
     if method == "cwd":
         imgsz = int(trainer.args.imgsz)

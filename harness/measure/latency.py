@@ -96,6 +96,19 @@ class Interleaved:
         return paired_block_speedup(self.candidate_s, self.reference_s, self.block, confidence)
 
 
+SETTLE_S = 0.01
+"""Seconds of idle before switching models: PyTorch's OpenMP workers spin-wait for new work after a
+call (libgomp's default policy), and a model timed right after PyTorch ran on cores they were still
+spinning on. Measured here, a pruned yolo11n on OpenVINO INT8 interleaved with PyTorch FP32 eager:
+3.44 ms right after PyTorch, 1.94 ms with OMP_WAIT_POLICY=PASSIVE (which slows PyTorch itself from
+15.9 to 28.2 ms), 1.96 ms after a 5 ms idle. 10 ms lets every runtime's spinning threads sleep."""
+
+
+def settle() -> None:
+    """Sleep :data:`SETTLE_S`: the previous model's idle threads stop spinning (see there)."""
+    time.sleep(SETTLE_S)
+
+
 def time_call(fn: Call) -> float:
     """Seconds one call takes."""
     start = time.perf_counter()
@@ -115,7 +128,8 @@ def interleave(candidate: Call, reference: Call, rounds: int, warmup: int, block
     0.83 at lag 1, 0.57 at lag 5), so the nearer the paired calls, the more of that noise cancels.
     Replayed on a 12000-call trace at 60 rounds and 99 %, blocks of 1 caught 99.9 % of 10 %
     slowdowns and blocks of 5 caught 73 % (100 real trials: 57 %), with A/A false alarms at 0.2 %
-    for both.
+    for both. Before the untimed call of each block the machine :func:`settle` s, so that the other
+    model's idle worker threads stop spinning first.
     """
     for _ in range(warmup):
         candidate()
@@ -128,6 +142,7 @@ def interleave(candidate: Call, reference: Call, rounds: int, warmup: int, block
         pairs = [(candidate, cand), (reference, ref)]
         for fn, out in pairs if i % 2 == 0 else pairs[::-1]:
             if out is not last:
+                settle()
                 fn()
             out.extend(time_call(fn) for _ in range(n))
             last = out
@@ -161,6 +176,7 @@ def round_robin(
     for index in range(rounds):
         start = index % len(names) if names else 0
         for name in names[start:] + names[:start]:
+            settle()
             calls[name]()
             timed[name].extend(time_call(calls[name]) for _ in range(block))
     return timed

@@ -157,7 +157,8 @@ def _case(bench: Bench, variant: Variant, backend: str) -> DistillCase:
     model = bench.config.model(variant.model)
     control = control_recipe(recipe.student, recipe.data, model, bench.config)
     control_prune = control.spec if isinstance(control, PruneRecipe) else None
-    teacher_model = variant.model if recipe.spec.teacher == REFERENCE_TEACHER else recipe.spec.teacher
+    first = recipe.spec.teacher.split("+")[0]  # multi-teacher: the first teacher is timed and scored
+    teacher_model = variant.model if first == REFERENCE_TEACHER else first
     return DistillCase(
         variant=variant,
         control=dataclasses.replace(variant, source=control, prune=control_prune, distill=None),

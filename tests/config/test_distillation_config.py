@@ -92,6 +92,7 @@ def test_full_table_round_trips(tmp_path: Path) -> None:
         "cwd": MethodLoss(3.0, 2.0),
         "attention": MethodLoss(500.0, 1.0),
         "relational": MethodLoss(2.0, 1.0),
+        "multi": MethodLoss(1.0, 2.0),
     }
     assert kd.bars == (DistillBar("yolo11n", "yolo11s", "cwd", False, 0.02, 0.03),)
 

@@ -315,3 +315,24 @@ def test_feature_relation_methods_read_the_head_features(make_detector: Make, me
     torch.testing.assert_close(items["kd_loss"], 2.0 * expected.detach())
     loss[-1].backward()
     assert any(p.grad is not None for p in student.parameters())
+
+
+def test_multi_teacher_distils_the_most_confident_teacher_per_anchor(make_detector: Make) -> None:
+    from harness.distill.response import most_confident
+
+    student = make_detector("yolo11n.yaml")
+    teachers = [make_detector("yolo11n.yaml", seed=1).eval(), make_detector("yolo11s.yaml", seed=2).eval()]
+    with torch.no_grad():  # the second teacher surer on the first level's anchors: it wins there
+        teachers[1].model[-1].cv3[0][-1].bias += 3.0
+    crit = KDCriterion(
+        student.init_criterion(), teachers[0], "multi", 1.0, 2.0, 16, extra_teachers=teachers[1:]
+    )
+    batch = _batch()
+    preds = student.train()(batch["img"])
+    _, items = crit(preds, batch)
+    with torch.no_grad():
+        merged = most_confident([t(batch["img"]) for t in teachers])
+        expected = response_kd(preds, merged, 16, 2.0)
+        alone = response_kd(preds, teachers[0](batch["img"]), 16, 2.0)
+    torch.testing.assert_close(items["kd_loss"], expected)
+    assert not torch.isclose(expected, alone)  # the second teacher changed the targets

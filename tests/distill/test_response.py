@@ -265,3 +265,19 @@ def test_response_kd_refuses_end_to_end_against_one_branch() -> None:
     student = {"one2many": _preds(27), "one2one": _preds(28)}
     with pytest.raises(ValueError):
         response_kd(student, _preds(29), REG_MAX, 1.0)
+
+
+def test_most_confident_picks_per_anchor_the_surest_teacher() -> None:
+    from harness.distill.response import most_confident
+
+    scores_a = torch.tensor([[[5.0, -5.0, 0.0]]])  # (batch 1, 1 class, 3 anchors): sure, unsure, middling
+    scores_b = torch.tensor([[[0.0, 4.0, -1.0]]])
+    boxes_a, boxes_b = torch.zeros(1, 4, 3), torch.ones(1, 4, 3)
+    merged = most_confident([{"scores": scores_a, "boxes": boxes_a}, {"scores": scores_b, "boxes": boxes_b}])
+    assert isinstance(merged, dict)
+    torch.testing.assert_close(merged["scores"], torch.tensor([[[5.0, 4.0, 0.0]]]))
+    torch.testing.assert_close(merged["boxes"][0, 0], torch.tensor([0.0, 1.0, 0.0]))
+    one = {"scores": scores_a, "boxes": boxes_a}
+    assert most_confident([one]) is one
+    both = most_confident([{"one2many": one, "one2one": one}, {"one2many": one, "one2one": one}])
+    assert isinstance(both, dict) and set(both) == {"one2many", "one2one"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from collections.abc import Callable
 from unittest.mock import patch
 
@@ -92,3 +94,17 @@ def test_round_robin_times_every_call_in_rotating_turns() -> None:
     turns = order[3:]
     firsts = [turns[i] for i in range(0, len(turns), 9)]  # each round: 3 models x (1 untimed + 2 timed)
     assert firsts == ["a", "b", "c"]  # the order rotates every round
+
+
+def test_every_switch_of_model_settles_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    import harness.measure.latency as latency
+
+    events: list[str] = []
+    monkeypatch.setattr(latency, "settle", lambda: events.append("settle"))
+    latency.interleave(lambda: events.append("a"), lambda: events.append("b"), rounds=4, warmup=0)
+    # ABBA: a block starts with a settle and an untimed call only where the model changes
+    assert events[:6] == ["settle", "a", "a", "settle", "b", "b"]
+    # rounds: a|b, then b|a (b continues: no settle), a|b (a continues), b|a: five switches
+    assert events.count("settle") == 5  # and an untimed call after each: a 4 timed + 3, b 4 timed + 2
+    assert (events.count("a"), events.count("b")) == (7, 6)
+    assert latency.SETTLE_S >= 0.005
