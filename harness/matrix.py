@@ -183,8 +183,10 @@ def distilled_variants(
         recipes = [
             distill_recipe(start, teacher, method, data, model, config)
             for teacher, method in itertools.product(teachers, kd.methods)
-            if method != MULTI_TEACHER
+            if method not in (MULTI_TEACHER, PROGRESSIVE)
         ]
+        if PROGRESSIVE in kd.methods and student.prune > 0.0:
+            recipes += [progressive_recipe(start, t, student, source, data, model, config) for t in teachers]
         if MULTI_TEACHER in kd.methods and len(teachers) >= 2:
             recipes.append(multi_teacher_recipe(start, teachers, data, model, config))
         for recipe, backend in itertools.product(recipes, backends):
@@ -193,6 +195,33 @@ def distilled_variants(
             )
             out.setdefault(variant.slug, variant)
     return list(out.values())
+
+
+PROGRESSIVE = "progressive"
+"""Progressive KD: the teacher teaches an assistant (the student's model pruned half as much), which
+teaches the student."""
+
+
+def progressive_recipe(
+    start: SourceRecipe,
+    teacher: str | Path,
+    student: StudentChoice,
+    source: SourceRecipe,
+    data: DataRecipe,
+    model: ModelSpec,
+    config: HarnessConfig,
+) -> DistillRecipe:
+    """The student at ``start`` taught by a teacher assistant: ``source`` pruned to half the
+    student's ratio (same criterion, strategy, rounding) and distilled from ``teacher`` with
+    response KD for as many epochs; the student then learns from the assistant (response KD)."""
+    spec = student_spec(student, config)
+    assert spec is not None  # progressive KD needs a pruned student
+    half = dataclasses.replace(spec, ratio=round(spec.ratio / 2, 4)).without_finetune()
+    assistant = distill_recipe(
+        prune_recipe(source, half, data, model, config), teacher, "response", data, model, config
+    )
+    recipe = distill_recipe(start, teacher, PROGRESSIVE, data, model, config)
+    return dataclasses.replace(recipe, teacher=assistant)
 
 
 MULTI_TEACHER = "multi"

@@ -266,11 +266,13 @@ class PruneRecipe(Recipe):
         return f"prune {self.spec.slug}{tune} at {self.imgsz} px"
 
 
-DISTILL_METHODS = ("response", "feature", "cwd", "attention", "relational", "multi")
+DISTILL_METHODS = ("response", "feature", "cwd", "attention", "relational", "multi", "progressive")
 """Knowledge-distillation methods: response (logit) KD, feature KD through Ultralytics'
 ``distill_model``, channel-wise (CWD) feature KD, attention transfer and relational KD (RKD) on
 the head's input features (:mod:`harness.distill.relations`), and multi-teacher response KD from
-every teacher of the student, per anchor the most confident one."""
+every teacher of the student, per anchor the most confident one, and progressive KD through a
+teacher assistant (the teacher distilled into the student pruned half as much, which then teaches
+the student)."""
 
 
 @dataclass(frozen=True)
@@ -317,7 +319,7 @@ class DistillRecipe(Recipe):
 
     kind: ClassVar[str] = "distill"
     student: TrainRecipe | WeightsRecipe | PruneRecipe
-    teacher: TrainRecipe | WeightsRecipe | PruneRecipe
+    teacher: TrainRecipe | WeightsRecipe | PruneRecipe | DistillRecipe  # a distilled one: a teacher assistant
     data: DataRecipe
     spec: DistillSpec
     imgsz: int

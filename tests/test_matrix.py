@@ -64,9 +64,10 @@ def test_full_profile_crosses_every_axis(tmp_path: Path) -> None:
     distilled = [v for v in everything if v.distill is not None]
     assert len({v.slug for v in everything}) == len(everything)
     # every model (yolo11n, yolov8n, yolo26n, yolo11s) p30 from its reference; yolo11n p30 and p00
-    # also from yolo11s, and p30 from both at once (multi-teacher)
-    single = len(config.distill.methods) - 1
-    assert len(distilled) == ((4 + 1 + 1) * single + 1) * len(config.distill.backends)
+    # also from yolo11s, p30 from both at once (multi-teacher), and every pruned student through a
+    # teacher assistant (progressive: the four p30 students from their references, yolo11n's from yolo11s)
+    single = len(config.distill.methods) - 2
+    assert len(distilled) == ((4 + 1 + 1) * single + 1 + 5) * len(config.distill.backends)
 
 
 def test_user_weights_are_hashed_by_content(tmp_path: Path) -> None:
@@ -539,3 +540,33 @@ def test_multi_teacher_is_one_student_per_entry_with_all_its_teachers(tmp_path: 
     assert [t.cfg for t in multi.teachers] == ["yolo11n.yaml", "yolo11s.yaml"]  # type: ignore[union-attr]
     single = _distill_config(tmp_path, methods='["multi"]')  # one teacher: no multi-teacher student
     assert _distilled(single) == []
+
+
+def test_progressive_kd_teaches_through_an_assistant_pruned_half_as_much(tmp_path: Path) -> None:
+    config = _distill_config(tmp_path, methods='["progressive"]')
+    (variant,) = _distilled(config)
+    assert variant.slug == "yolo11n-p30-l1-kd-progressive-reference-fp32-torch"
+    recipe = variant.source
+    assert isinstance(recipe, DistillRecipe) and recipe.spec.method == "progressive"
+    assistant = recipe.teacher
+    assert isinstance(assistant, DistillRecipe) and assistant.spec.method == "response"
+    assert isinstance(assistant.student, PruneRecipe) and assistant.student.spec.ratio == 0.15
+    assert assistant.student.spec.finetune_epochs == 0 and assistant.spec.epochs == recipe.spec.epochs
+    assert assistant.teacher == variant.reference().source  # the reference teaches the assistant
+    assert variant.prune == PruneSpec(0.3)  # the student's own pruning
+    from harness.bench import Bench
+    from harness.studies.distillation import cases
+
+    (case,) = cases(Bench.from_config(config))
+    assert case.teacher.source == assistant and case.teacher.prune == assistant.student.spec
+    assert case.teacher.distill == "kd-response-reference"
+    unpruned = _distill_config(
+        tmp_path,
+        methods='["progressive"]',
+        students='{model = "yolo11n"}',
+        teachers='["yolo11s"]',
+        models=YOLO11S,
+    )
+    assert [
+        v for v in _distilled(unpruned) if v.model == "yolo11n"
+    ] == []  # an unpruned student has no assistant

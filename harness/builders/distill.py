@@ -6,8 +6,9 @@ trainer as its non-KD control, plus the teacher:
 
 - "feature": Ultralytics' built-in feature distillation, its ``distill_model`` (the teacher's
   ``.pt``) and ``dis`` (the weight) training arguments;
-- "response", "cwd", "attention", "relational" and "multi" (every teacher of the recipe, per anchor
-  the most confident): the harness's own losses (:mod:`harness.distill`), installed into the
+- "response", "cwd", "attention", "relational", "multi" (every teacher of the recipe, per anchor
+  the most confident) and "progressive" (response KD from a teacher assistant, itself a distilled
+  checkpoint): the harness's own losses (:mod:`harness.distill`), installed into the
   trainer by an ``on_train_start`` callback.
 
 Teacher and student are checked first (class count and names, feature levels, strides): a pair

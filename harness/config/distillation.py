@@ -51,7 +51,7 @@ REFERENCE_TEACHER = "reference"
 # yolo11n's detection loss was 3.34 per image, response KD (T 2) 6.07, AT 0.0081 (x 500 = 4.1) and
 # RKD 1.20 (x 2 = 2.4).
 _DEFAULT_LOSS = {"response": (1.0, 2.0), "feature": (1.0, 1.0), "cwd": (3.0, 4.0), "attention": (500.0, 1.0),
-                 "relational": (2.0, 1.0), "multi": (1.0, 2.0)}  # fmt: skip
+                 "relational": (2.0, 1.0), "multi": (1.0, 2.0), "progressive": (1.0, 2.0)}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,7 @@ _FULL: dict[str, object] = {
             {"model": "yolo11n", "prune": 0.3, "teachers": ["reference", "yolo11s"]},  # + multi-teacher
             {"model": "yolo11n", "teachers": ["yolo11s"]},
         ],
-        "methods": ["response", "feature", "cwd", "attention", "relational", "multi"],
+        "methods": ["response", "feature", "cwd", "attention", "relational", "multi", "progressive"],
     },
     "mixed_precision": {**_DEFAULT["mixed_precision"], "max_steps": 12, "search_images": 128},  # type: ignore[dict-item]
     # QAT (2 epochs, lr0 1e-4, ModelOpt through Ultralytics' quantize=8) against the best PTQ INT8 and

@@ -27,8 +27,8 @@ FEATURE_RELATIONS = {"attention": attention_transfer, "relational": relational_k
 
 class KDCriterion:
     """The student's detection loss plus ``weight`` x the KD loss of ``method`` ("response", "cwd",
-    "attention", "relational", or "multi": response KD against, per anchor, the most confident of
-    ``teacher`` and ``extra_teachers``)."""
+    "attention", "relational", "multi": response KD against, per anchor, the most confident of
+    ``teacher`` and ``extra_teachers``, or "progressive": response KD from a teacher assistant)."""
 
     def __init__(
         self,
@@ -66,7 +66,7 @@ class KDCriterion:
 
     def kd(self, student: Any, teacher: Any) -> torch.Tensor:
         """The unweighted KD loss between the two models' head outputs."""
-        if self.method in ("response", "multi"):
+        if self.method in ("response", "multi", "progressive"):
             return response_kd(student, teacher, self.reg_max, self.temperature)
         if self.method in FEATURE_RELATIONS:
             s_feats = cast(Sequence[torch.Tensor], head_branches(student)[0]["feats"])

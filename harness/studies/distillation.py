@@ -34,7 +34,7 @@ from harness.matrix import control_recipe
 from harness.measure.latency import interleave
 from harness.measure.seeds import SEED_UNIT, interval_fields
 from harness.measure.stats import Interval
-from harness.recipes import DistillRecipe, DistillSpec, PruneRecipe, Variant
+from harness.recipes import DistillRecipe, DistillSpec, PruneRecipe, Variant, prune_recipe_of
 from harness.replicates import training_difference
 from harness.results import DISTILLATION
 from harness.studies.base import Bar, Study
@@ -162,9 +162,17 @@ def _case(bench: Bench, variant: Variant, backend: str) -> DistillCase:
     return DistillCase(
         variant=variant,
         control=dataclasses.replace(variant, source=control, prune=control_prune, distill=None),
-        teacher=Variant(teacher_model, recipe.teacher, None, "fp32", backend, None, variant.imgsz),
+        teacher=_teacher(teacher_model, recipe, backend, variant.imgsz),
         start=dataclasses.replace(variant, source=recipe.student, distill=None),
     )
+
+
+def _teacher(model: str, recipe: DistillRecipe, backend: str, imgsz: int) -> Variant:
+    """The teacher as a variant (a progressive student's: its teacher assistant, pruned and distilled)."""
+    teacher = recipe.teacher
+    pruning = prune_recipe_of(teacher)
+    distill = teacher.spec.slug if isinstance(teacher, DistillRecipe) else None
+    return Variant(model, teacher, pruning.spec if pruning else None, "fp32", backend, distill, imgsz)
 
 
 def measure_case(bench: Bench, case: DistillCase) -> DistillRow:

@@ -93,6 +93,7 @@ def test_full_table_round_trips(tmp_path: Path) -> None:
         "attention": MethodLoss(500.0, 1.0),
         "relational": MethodLoss(2.0, 1.0),
         "multi": MethodLoss(1.0, 2.0),
+        "progressive": MethodLoss(1.0, 2.0),
     }
     assert kd.bars == (DistillBar("yolo11n", "yolo11s", "cwd", False, 0.02, 0.03),)
 
