@@ -334,3 +334,30 @@ def test_an_int8_slower_than_its_fp32_fails_test_speed(
     )
     (row,) = [r for r in _results(project)["studies"]["verdicts"] if r["check"] == "fp32_speed"]
     assert row["verdict"] == "waived" and row["waiver"] == "kept for its accuracy"
+
+
+def test_recommendation_end_to_end(project: pytest.Pytester, shared_cache: Path) -> None:
+    """The generic study suite runs the recommendation; the report gets its table and plot."""
+    _write_config(project, shared_cache, """
+[matrix]
+prune = [0.0]
+precision = ["fp32"]
+backend = ["torch", "onnxruntime"]
+[studies.recommendation]
+screen_rounds = 3
+min_speedup = 0.01
+""")  # fmt: skip
+    result = _run(project, "-k", "recommendation", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*harness: recommendation yolo11n: yolo11n-p00-fp32-*"])
+    rows = _results(project)["studies"]["recommendation"]
+    assert {r["variant"] for r in rows} == {"yolo11n-p00-fp32-torch", "yolo11n-p00-fp32-onnxruntime"}
+    assert [r["recommended"] for r in rows].count(True) == 1
+    checks = {
+        v["check"]: v
+        for v in _results(project)["studies"]["verdicts"]
+        if v["subject"].endswith("recommended) vs PyTorch FP32 eager")
+    }
+    assert checks["min_speedup"]["verdict"] == "pass"
+    latest = project.path / "reports" / "latest"
+    assert (latest / "recommendation.md").is_file() and (latest / "recommendation-yolo11n.svg").is_file()
