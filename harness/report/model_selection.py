@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -106,12 +107,42 @@ def scale_sweep_table(run: RunResults) -> pd.DataFrame:
             "mAP50-95 baseline": number_or_nan(r.get("map50_95_reference")),
             "pruned": number_or_nan(r.get("map50_95_control")), "pruned + KD": number_or_nan(r.get("map50_95_kd")),
             "KD gain": seed_interval_text(r, "gain"), "Recovered": _recovered(r),
-            "Below baseline": seed_interval_text(r, "reference_drop"),
+            "Below baseline": seed_interval_text(r, "reference_drop"), "KD vs baseline": _versus(r),
         })  # fmt: skip
     columns = ["Model", "Pruned", "KD", "Params M", "Params -%", "Latency -%", "mAP50-95 baseline", "pruned",
-               "pruned + KD", "KD gain", "Recovered", "Below baseline"]  # fmt: skip
-    frame = pd.DataFrame(records, columns=columns)
-    return frame.sort_values("Params M", kind="stable").reset_index(drop=True)
+               "pruned + KD", "KD gain", "Recovered", "Below baseline", "KD vs baseline", "Prunes better"]  # fmt: skip
+    frame = pd.DataFrame(records, columns=[c for c in columns if c != "Prunes better"])
+    frame = frame.sort_values("Params M", kind="stable").reset_index(drop=True)
+    frame["Prunes better"] = _prunes_better(frame)
+    return frame[columns]
+
+
+def _versus(row: Row) -> str:
+    """Pruned + KD against the baseline, by the interval of baseline - (pruned + KD) over seeds."""
+    low, high = (
+        number_or_nan(row.get("reference_drop_ci_low")),
+        number_or_nan(row.get("reference_drop_ci_high")),
+    )
+    if math.isnan(low) or math.isnan(high):  # not measured over seeds
+        return "-"
+    if high < 0:
+        return "beats"
+    return "below" if low > 0 else "undecided"
+
+
+def _prunes_better(frame: pd.DataFrame) -> list[str]:
+    """Per row, whether the model loses less to pruning (baseline - pruned) than the next smaller model
+    with the same pruning and KD method ("-" for the smallest); the source document's trend."""
+    out = []
+    for i, row in frame.iterrows():
+        smaller = frame[(frame.index < i) & (frame["Pruned"] == row["Pruned"]) & (frame["KD"] == row["KD"])]
+        if smaller.empty:
+            out.append("-")
+            continue
+        prev = smaller.iloc[-1]
+        mine, theirs = row["mAP50-95 baseline"] - row["pruned"], prev["mAP50-95 baseline"] - prev["pruned"]
+        out.append("yes" if mine < theirs else "no")
+    return out
 
 
 SIZE_LEGEND = (
@@ -133,7 +164,10 @@ SWEEP_LEGEND = (
     "-% and Latency -%: the student against the reference (PyTorch FP32, timed interleaved in the "
     "distillation study). KD gain: pruned + KD - pruned; Below baseline: baseline - (pruned + KD); both "
     "the mean over training seeds with its 95 % interval. Recovered: share of the pruning loss KD takes "
-    "back at the run's seed (above 1: KD beats the baseline). `-` = not measured."
+    "back at the run's seed (above 1: KD beats the baseline). KD vs baseline: beats / below when the "
+    "interval of baseline - (pruned + KD) excludes zero, else undecided. Prunes better: the model "
+    "loses less to the same pruning (baseline - pruned, at the run's seed) than the next smaller model "
+    "(the source document's trend: larger models prune better). `-` = not measured."
 )
 _FORMATS = {"Params M": ".3f", "GFLOPs": ".2f", "mAP50-95": ".4f", "Params -%": ".1f", "Latency -%": ".1f",
             "mAP50-95 baseline": ".4f", "pruned": ".4f", "pruned + KD": ".4f", "Recovered": ".2f",

@@ -36,7 +36,8 @@ def _run() -> RunResults:
     run.studies[DISTILLATION] = [
         base | {"model": "yolo11s", "params_teacher": 9.4e6, "params_student": 4.7e6, "teacher_ms": 30.0,
                 "kd_ms": 18.0, "map50_95_reference": 0.72, "map50_95_control": 0.70, "map50_95_kd": 0.73,
-                "gain_seed_mean": 0.03, "gain_ci_low": 0.01, "gain_ci_high": 0.05},
+                "gain_seed_mean": 0.03, "gain_ci_low": 0.01, "gain_ci_high": 0.05,
+                "reference_drop_seed_mean": -0.01, "reference_drop_ci_low": -0.02, "reference_drop_ci_high": -0.001},
         base | {"model": "yolo11n", "params_teacher": 2.6e6, "params_student": 0.9e6, "teacher_ms": 10.0,
                 "kd_ms": 8.0, "map50_95_reference": 0.68, "map50_95_control": 0.63, "map50_95_kd": 0.655},
         base | {"model": "yolo11n", "kd_teacher": "yolo11s"},  # another teacher: not the sweep's
@@ -69,6 +70,9 @@ def test_scale_sweep_takes_own_reference_students_smallest_first(tmp_path: Path)
     assert small["Recovered"] == pytest.approx(0.5) and large["Recovered"] == pytest.approx(1.5)
     assert large["Params -%"] == pytest.approx(50.0) and large["Latency -%"] == pytest.approx(40.0)
     assert large["KD gain"] == "+0.0300 (+0.0100 to +0.0500)" and small["KD gain"] == "-"
+    assert (small["Prunes better"], large["Prunes better"]) == ("-", "yes")  # 0.02 lost against 0.05
+    assert large["KD vs baseline"] == "beats"
+    assert small["KD vs baseline"] == "-"
     written = write_tables(_run(), tmp_path)
     for stem in ("model-size", "version-comparison", "scale-sweep"):
         assert tmp_path / f"{stem}.md" in written
