@@ -25,6 +25,7 @@ from harness.metrics import METRICS
 
 __all__ = [
     "ABLATION",
+    "ADAPTIVE_PRUNING",
     "CLASS_IMBALANCE",
     "DISTILLATION",
     "INPUTS",
@@ -60,6 +61,9 @@ INPUTS = "inputs"
 INT8_CALIBRATION = "int8_calibration"
 MIXED_PRECISION = "mixed_precision"
 PRUNING = "pruning"
+ADAPTIVE_PRUNING = (
+    "adaptive_pruning"  # gradual pruning adapted on held-out images (harness.studies.adaptive_pruning)
+)
 MODEL_SELECTION = "model_selection"  # every model side by side per backend (harness.studies.model_selection)
 RECOMMENDATION = (
     "recommendation"  # the fastest variant within budget, per model (harness.studies.recommendation)
@@ -84,6 +88,7 @@ STUDY_NAMES = (
     TFLITE,
     RECOMMENDATION,
     MODEL_SELECTION,
+    ADAPTIVE_PRUNING,
 )
 _VARIANT_TYPES: dict[str, type | tuple[type, ...]] = {
     "variant": str, "model": str, "backend": str, "precision": str, "prune": (int, float),

@@ -179,6 +179,8 @@ _FULL: dict[str, object] = {
         # Every model's FP32 reference per backend, timed side by side with and without postprocessing
         # (the model-size selection and version comparison tables).
         "model_selection": {},
+        # yolo11n pruned toward 50 % in steps adapted on held-out images, against one-shot pruning.
+        "adaptive_pruning": {"models": ["yolo11n"]},
         "qat": {"epochs": 2, "models": ["yolo11n", "yolo26n"]},
         "class_imbalance": {"models": ["yolo11n"]},
     },

@@ -29,6 +29,7 @@ BUILTIN = (
     "harness.studies.tflite:TfliteStudy",
     "harness.studies.recommendation:RecommendationStudy",
     "harness.studies.model_selection:ModelSelectionStudy",
+    "harness.studies.adaptive_pruning:AdaptivePruningStudy",
 )
 """The harness's studies: adding one is its module plus one line here."""
 

@@ -1,0 +1,224 @@
+"""Gradual pruning with a schedule adapted on validation, against one-shot pruning to the same ratio.
+
+Per model, from its reference, the study prunes in steps (each a cached :class:`PruneRecipe` whose
+source is the last kept checkpoint, fine-tuned ``finetune_epochs`` after pruning) and scores each
+step on held-out calib images (never the val split that judges, never calibration images):
+
+- a step whose mAP50-95 stays within ``max_drop`` of the reference is kept, and the next step is
+  ``grow`` times larger;
+- a step that loses more is rejected, and the next try from the last kept checkpoint is ``shrink``
+  times smaller; below ``min_step``, or after ``max_steps`` tries, or at ``target``, it stops.
+
+Every try is recorded (the path). The schedule runs again at every training seed (its steps
+fine-tune at that seed, so the path may differ). Its control, at each seed, is one-shot pruning of
+the reference to the ratio the schedule reached, fine-tuned as many epochs as the kept steps were
+in all. The result: the final model's mAP50-95 minus the control's on the val split, over training
+seeds and val images. Ratios are shares of the original channels; rounding to ``round_to``
+channels makes the realized parameter counts differ a little, so both are recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from harness.bench import Bench
+from harness.builders import build, materialize
+from harness.builders.quantize.calibration import held_out_samples
+from harness.config.adaptive_pruning import AdaptiveSpec
+from harness.matrix import data_recipe, prune_recipe, prune_specs
+from harness.measure.accuracy import evaluate
+from harness.measure.seeds import interval_fields, replicate_difference
+from harness.measure.stats import Interval
+from harness.recipes import PruneRecipe, PruneSpec, QuantSpec, SourceRecipe, Variant
+from harness.results import ADAPTIVE_PRUNING, StudyColumn, StudyLayout
+from harness.studies.base import Bar, Study
+from harness.studies.pruning import decided
+
+__all__ = ["AdaptiveCase", "AdaptivePruningStudy", "AdaptiveResult", "adaptive_spec", "cases", "measure_case"]
+
+
+@dataclass(frozen=True)
+class AdaptiveCase:
+    """One model's reference and the pruning the steps use (criterion, strategy, rounding)."""
+
+    reference: Variant
+    base: PruneSpec
+
+    @property
+    def slug(self) -> str:
+        """Test id, e.g. ``yolo11n-adaptive-l1``."""
+        return f"{self.reference.model}-adaptive-{self.base.criterion}"
+
+
+@dataclass
+class AdaptiveResult:
+    """The path of every seed, the final and control variants, and their difference."""
+
+    case: AdaptiveCase
+    paths: list[list[dict[str, object]]] = field(default_factory=list)
+    finals: list[Variant | None] = field(default_factory=list)
+    controls: list[Variant | None] = field(default_factory=list)
+    difference: Interval | None = None
+    summary: dict[str, object] = field(default_factory=dict)
+
+
+def adaptive_spec(bench: Bench) -> AdaptiveSpec | None:
+    """The run's ``[studies.adaptive_pruning]`` settings, or None when the config has no such table."""
+    tables = bench.config.studies
+    if not tables.has(ADAPTIVE_PRUNING):
+        return None
+    return AdaptiveSpec.from_table(tables.table(ADAPTIVE_PRUNING), tables.where(ADAPTIVE_PRUNING))
+
+
+def cases(bench: Bench) -> list[AdaptiveCase]:
+    """One case per chosen model, pruned like the matrix's first structured configuration."""
+    spec = adaptive_spec(bench)
+    if spec is None:
+        return []
+    structured = [
+        s for s in prune_specs(bench.config.matrix, bench.config.pruning) if s.method == "structured"
+    ]
+    base = structured[0] if structured else PruneSpec(spec.first_step)
+    chosen = bench.models if spec.models is None else [m for m in bench.models if m in spec.models]
+    return [AdaptiveCase(bench.reference(m), base) for m in chosen]
+
+
+def _step_recipe(
+    bench: Bench, case: AdaptiveCase, source: SourceRecipe, ratio: float, epochs: int, offset: int
+) -> PruneRecipe:
+    """Prune ``source`` by ``ratio`` of its channels and fine-tune ``epochs``, at seed + ``offset``."""
+    config, reference = bench.config, case.reference.source
+    model = config.model(case.reference.model)
+    spec = dataclasses.replace(case.base, ratio=round(ratio, 4), steps=1, finetune_epochs=epochs)
+    template = prune_recipe(reference, spec, data_recipe(config), model, config)  # type: ignore[arg-type]
+    return dataclasses.replace(template, source=source, seed=template.seed + offset)  # type: ignore[arg-type]
+
+
+def _held_out_map(bench: Bench, case: AdaptiveCase, recipe: SourceRecipe, images: int) -> float:
+    """mAP50-95 of ``recipe``'s checkpoint on held-out calib images, on PyTorch."""
+    artifact = build(recipe, bench.ctx) if isinstance(recipe, PruneRecipe) else None
+    path = artifact.path if artifact else materialize(recipe, bench.ctx)
+    runner = bench.runner_at(case.reference, path, artifact.sha256 if artifact else "reference")
+    samples = held_out_samples(bench.data.yaml_path, QuantSpec().calib_size, images)
+    return evaluate(runner, samples, bench.data.names, case.reference.imgsz).map50_95
+
+
+def run_schedule(
+    bench: Bench, case: AdaptiveCase, spec: AdaptiveSpec, offset: int
+) -> tuple[list[dict[str, object]], PruneRecipe | None, float, int]:
+    """The adapted schedule at seed + ``offset``: every try, the last kept checkpoint, the ratio
+    reached (share of the original channels) and the number of kept steps."""
+    reference = case.reference.source
+    base = _held_out_map(bench, case, reference, spec.eval_images)
+    current: SourceRecipe = reference
+    kept: PruneRecipe | None = None
+    removed, step, accepted = 0.0, spec.first_step, 0
+    path: list[dict[str, object]] = []
+    while removed < spec.target - 1e-9 and len(path) < spec.max_steps and step >= spec.min_step - 1e-12:
+        total = min(removed + step, spec.target)
+        recipe = _step_recipe(
+            bench, case, current, 1.0 - (1.0 - total) / (1.0 - removed), spec.finetune_epochs, offset
+        )
+        score = _held_out_map(bench, case, recipe, spec.eval_images)
+        ok = base - score <= spec.max_drop
+        path.append({"seed_offset": offset, "try": len(path) + 1, "ratio_from": removed, "ratio_to": total,
+                     "step": total - removed, "held_out_map": score, "held_out_drop": base - score, "kept": ok})  # fmt: skip
+        if ok:
+            current, kept, removed, accepted = recipe, recipe, total, accepted + 1
+            step *= spec.grow
+        else:
+            step *= spec.shrink
+    return path, kept, removed, accepted
+
+
+def measure_case(bench: Bench, case: AdaptiveCase) -> AdaptiveResult:
+    """The schedule and its one-shot control at every training seed, then their difference on val."""
+    spec = adaptive_spec(bench) or AdaptiveSpec()
+    result = AdaptiveResult(case)
+    config, pairs = bench.config, []
+    for offset in range(config.verdicts.training_seeds):
+        path, kept, removed, accepted = run_schedule(bench, case, spec, offset)
+        result.paths.append(path)
+        if kept is None:
+            result.finals.append(None)
+            result.controls.append(None)
+            continue
+        final = dataclasses.replace(case.reference, source=kept, prune=kept.spec)
+        one_shot = _step_recipe(
+            bench, case, case.reference.source, removed, spec.finetune_epochs * accepted, offset
+        )
+        control = dataclasses.replace(case.reference, source=one_shot, prune=one_shot.spec)
+        result.finals.append(final)
+        result.controls.append(control)
+        pairs.append((bench.matches(final), bench.matches(control)))
+        if offset == 0:
+            result.summary = _summary(bench, case, final, control, removed, accepted)
+    if pairs:
+        verdicts = config.verdicts
+        result.difference = replicate_difference(
+            pairs, verdicts.accuracy_confidence, verdicts.accuracy_resamples
+        )
+    return result
+
+
+def _summary(
+    bench: Bench, case: AdaptiveCase, final: Variant, control: Variant, removed: float, accepted: int
+) -> dict[str, object]:
+    return {
+        "ratio_reached": removed, "kept_steps": accepted,
+        "params_final": bench.network_size(final).get("params"), "params_control": bench.network_size(control).get("params"),
+        "map50_95_reference": bench.accuracy(case.reference).map50_95,
+        "map50_95_final": bench.accuracy(final).map50_95, "map50_95_control": bench.accuracy(control).map50_95,
+    }  # fmt: skip
+
+
+LAYOUT = StudyLayout(
+    "Gradual pruning adapted on validation, against one-shot pruning to the same ratio",
+    (
+        StudyColumn("model", "model"), StudyColumn("row", "row"), StudyColumn("seed_offset", "seed +", 0),
+        StudyColumn("try", "try", 0), StudyColumn("ratio_from", "from", 3), StudyColumn("ratio_to", "to", 3),
+        StudyColumn("held_out_map", "held-out mAP50-95", 4), StudyColumn("held_out_drop", "held-out drop", 4),
+        StudyColumn("kept", "kept"), StudyColumn("ratio_reached", "ratio reached", 3),
+        StudyColumn("params_final", "params final", 0), StudyColumn("params_control", "params one-shot", 0),
+        StudyColumn("map50_95_final", "val mAP50-95 final", 4), StudyColumn("map50_95_control", "one-shot", 4),
+        StudyColumn("vs_one_shot_seed_mean", "final - one-shot", 4), StudyColumn("vs_one_shot_ci_low", "CI low", 4),
+        StudyColumn("vs_one_shot_ci_high", "CI high", 4), StudyColumn("verdict", "verdict"),
+    ),
+)  # fmt: skip
+
+
+class AdaptivePruningStudy(Study[AdaptiveCase, AdaptiveResult]):
+    """Adaptive gradual pruning: the path it took and the result against one-shot pruning."""
+
+    name = ADAPTIVE_PRUNING
+    empty = "no [studies.adaptive_pruning] table in the config"
+    layout = LAYOUT
+
+    def cases(self, bench: Bench) -> list[AdaptiveCase]:
+        """One case per chosen model (:func:`cases`)."""
+        return cases(bench)
+
+    def measure(self, bench: Bench, case: AdaptiveCase) -> AdaptiveResult:
+        """Run the schedule and its control at every seed (:func:`measure_case`)."""
+        return measure_case(bench, case)
+
+    def rows(self, bench: Bench, row: AdaptiveResult) -> list[dict[str, object]]:
+        """Every try of every seed, then the summary row."""
+        model = row.case.reference.model
+        tries = [{"model": model, "row": "try", **step} for path in row.paths for step in path]
+        summary = {"model": model, "row": "result", **row.summary, **interval_fields("vs_one_shot", row.difference),
+                   "verdict": decided(row.difference)}  # fmt: skip
+        return [*tries, summary]
+
+    def bars(self, bench: Bench, case: AdaptiveCase, row: AdaptiveResult) -> list[Bar]:
+        """None judged: the path and the comparison are recorded (the verdict column says which way)."""
+        if row.difference is None:
+            return [
+                Bar.skipped("vs_one_shot", f"{case.slug}: no step was kept at some seed; nothing to compare")
+            ]
+        return [
+            Bar.skipped(
+                "vs_one_shot", f"{case.slug}: final - one-shot {row.difference.describe(4)}: recorded, no bar"
+            )
+        ]
