@@ -341,6 +341,28 @@ class DistillRecipe(Recipe):
         return f"distill {spec.method} KD from {spec.teacher}: {spec.epochs} epochs at {self.imgsz} px"
 
 
+@dataclass(frozen=True)
+class LayerPruneRecipe(Recipe):
+    """Remove whole residual blocks (``blocks``, qualified module names) from ``source`` and
+    fine-tune ``finetune_epochs`` on ``data`` (:mod:`harness.prune.layers`). The artifact is an
+    ordinary Ultralytics ``.pt`` plus ``layers.json`` (the blocks and the parameters removed)."""
+
+    kind: ClassVar[str] = "layer-prune"
+    source: TrainRecipe | WeightsRecipe
+    data: DataRecipe
+    blocks: tuple[str, ...]
+    finetune_epochs: int
+    imgsz: int
+    batch: int
+    seed: int
+    versions: tuple[tuple[str, str], ...]
+    hyp: tuple[tuple[str, object], ...] = ()
+
+    def describe(self) -> str:
+        """E.g. ``remove 2 residual blocks + fine-tune 4 epochs at 320 px``."""
+        return f"remove {len(self.blocks)} residual blocks + fine-tune {self.finetune_epochs} epochs at {self.imgsz} px"
+
+
 SourceRecipe = TrainRecipe | WeightsRecipe | PruneRecipe | DistillRecipe
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "DISTILLATION",
     "INPUTS",
     "INT8_CALIBRATION",
+    "LAYER_PRUNING",
     "MIXED_PRECISION",
     "MODEL_SELECTION",
     "PRUNING",
@@ -61,6 +62,7 @@ INPUTS = "inputs"
 INT8_CALIBRATION = "int8_calibration"
 MIXED_PRECISION = "mixed_precision"
 PRUNING = "pruning"
+LAYER_PRUNING = "layer_pruning"  # residual blocks removed (harness.studies.layer_pruning)
 ADAPTIVE_PRUNING = (
     "adaptive_pruning"  # gradual pruning adapted on held-out images (harness.studies.adaptive_pruning)
 )
@@ -89,6 +91,7 @@ STUDY_NAMES = (
     RECOMMENDATION,
     MODEL_SELECTION,
     ADAPTIVE_PRUNING,
+    LAYER_PRUNING,
 )
 _VARIANT_TYPES: dict[str, type | tuple[type, ...]] = {
     "variant": str, "model": str, "backend": str, "precision": str, "prune": (int, float),

@@ -181,6 +181,8 @@ _FULL: dict[str, object] = {
         "model_selection": {},
         # yolo11n pruned toward 50 % in steps adapted on held-out images, against one-shot pruning.
         "adaptive_pruning": {"models": ["yolo11n"]},
+        # yolo11n without its two least important residual blocks, against the reference fine-tuned as long.
+        "layer_pruning": {"models": ["yolo11n"]},
         "qat": {"epochs": 2, "models": ["yolo11n", "yolo26n"]},
         "class_imbalance": {"models": ["yolo11n"]},
     },

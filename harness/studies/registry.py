@@ -30,6 +30,7 @@ BUILTIN = (
     "harness.studies.recommendation:RecommendationStudy",
     "harness.studies.model_selection:ModelSelectionStudy",
     "harness.studies.adaptive_pruning:AdaptivePruningStudy",
+    "harness.studies.layer_pruning:LayerPruningStudy",
 )
 """The harness's studies: adding one is its module plus one line here."""
 

@@ -1,0 +1,52 @@
+"""The ``[studies.layer_pruning]`` table: remove the least important residual blocks::
+
+    [studies.layer_pruning]
+    blocks = 2                          # how many residual blocks to remove
+    finetune_epochs = 4                 # fine-tuning afterwards; the control fine-tunes the
+                                        # unpruned reference as long
+    eval_images = 64                    # held-out calib images that rank the blocks
+    backends = ["torch", "onnxruntime"] # FP32 backends the speedup is timed on
+    models = ["yolo11n"]                # [[models]] names (absent: every model)
+
+The study runs when the table is present (the full profile has one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from harness.config.reader import Where, check_keys
+
+__all__ = ["LAYER_KEYS", "LayerSpec"]
+
+LAYER_KEYS = ("blocks", "finetune_epochs", "eval_images", "backends", "models")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """How many blocks go, how the rest is fine-tuned and ranked, and where it is timed."""
+
+    blocks: int = 2
+    finetune_epochs: int = 4
+    eval_images: int = 64
+    backends: tuple[str, ...] = ("torch", "onnxruntime")
+    models: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, object], where: Where) -> LayerSpec:
+        """Parse the table; a bad key or value is a ConfigError naming it."""
+        check_keys(table, LAYER_KEYS, where)
+        d = cls()
+        models, backends = table.get("models"), table.get("backends", list(d.backends))
+        return cls(
+            blocks=where.integer(table.get("blocks", d.blocks), "blocks", 1),
+            finetune_epochs=where.integer(
+                table.get("finetune_epochs", d.finetune_epochs), "finetune_epochs", 1
+            ),
+            eval_images=where.integer(table.get("eval_images", d.eval_images), "eval_images", 8),
+            backends=tuple(where.string(b, "backends") for b in where.sequence(backends, "backends")),
+            models=None
+            if models is None
+            else tuple(where.string(m, "models") for m in where.sequence(models, "models")),
+        )
