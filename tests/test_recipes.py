@@ -167,7 +167,7 @@ def _distilled(student: TrainRecipe | WeightsRecipe | PruneRecipe, spec: Distill
 
 def test_distill_spec_slug_and_methods() -> None:
     """The slug names the method, then the teacher's label."""
-    assert DISTILL_METHODS == ("response", "feature", "cwd")
+    assert DISTILL_METHODS == ("response", "feature", "cwd", "attention", "relational", "multi", "progressive")
     assert SPEC.slug == "kd-response-reference"
     assert DistillSpec("cwd", "yolo11s", 1.0, 4.0, 3).slug == "kd-cwd-yolo11s"
     assert SPEC.to_dict() == {"method": "response", "teacher": "reference", "weight": 1.0, "temperature": 2.0,
@@ -177,7 +177,7 @@ def test_distill_spec_slug_and_methods() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"method": "logit"}, r"distill\.method must be one of \('response', 'feature', 'cwd'\), got 'logit"),
+        ({"method": "logit"}, r"distill\.method must be one of \('response', 'feature', 'cwd', .*\), got 'logit"),
         ({"weight": 0.0}, r"weight"),
         ({"weight": -1.0}, r"weight"),
         ({"temperature": 0.0}, r"temperature"),
@@ -264,3 +264,14 @@ def test_user_weights_follow_pruning_distillation_and_fine_tunes() -> None:
                     _distilled(tuned)):  # fmt: skip
         assert user_weights(derived) == weights
     assert user_weights(TRAIN) is None and user_weights(_distilled(_pruned(PruneSpec(0.3)))) is None
+
+
+def test_new_recipe_options_keep_the_cache_keys_of_recipes_without_them() -> None:
+    """end2end on exports is left out of the hash while None (every existing export keeps its key)."""
+    import dataclasses
+
+    from harness.recipes import ExportRecipe
+
+    export = ExportRecipe(source=TRAIN, format="onnx", imgsz=320, batch=1, half=False, versions=())
+    assert "end2end" not in export.to_dict(for_hash=True)
+    assert dataclasses.replace(export, end2end=True).key() != export.key()
