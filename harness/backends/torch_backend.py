@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,15 +66,18 @@ class TorchBackend:
         ensure_supported(self, request)
         return self.open(materialize(request.variant.source, request.ctx), "", request)
 
-    def open(self, path: Path, sha256: str, request: LoadRequest, end2end: bool = False) -> TorchRunner:
+    def open(
+        self, path: Path, sha256: str, request: LoadRequest, prepare: Callable[[Any], object] | None = None
+    ) -> TorchRunner:
         """Load the checkpoint at ``path``, fuse Conv+BN, move it to the device and dtype;
-        ``end2end``: keep the one-to-one (NMS-free) head instead of the one-to-many one."""
+        ``prepare`` changes the loaded network first (a study's variant of the checkpoint: its
+        one-to-one head kept, residual blocks removed)."""
         import torch
 
         torch.set_num_threads(request.ctx.threads)
         yolo = load_yolo(path)
-        if end2end:
-            yolo.model.end2end = True  # fuse() then drops the one-to-many branch
+        if prepare is not None:
+            prepare(yolo.model)
         yolo.fuse()
         dtype = _DTYPES[request.variant.precision]
         net = yolo.model.to(request.ctx.device).to(getattr(torch, dtype)).eval()

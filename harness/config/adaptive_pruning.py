@@ -50,7 +50,6 @@ class AdaptiveSpec:
         """Parse the table; a bad key or value is a ConfigError naming it."""
         check_keys(table, ADAPTIVE_KEYS, where)
         d = cls()
-        models = table.get("models")
         return cls(
             target=where.number(table.get("target", d.target), "target", 0.01, 0.95),
             max_drop=where.number(table.get("max_drop", d.max_drop), "max_drop", 0.0),
@@ -63,7 +62,5 @@ class AdaptiveSpec:
             ),
             max_steps=where.integer(table.get("max_steps", d.max_steps), "max_steps", 1),
             eval_images=where.integer(table.get("eval_images", d.eval_images), "eval_images", 8),
-            models=None
-            if models is None
-            else tuple(where.string(m, "models") for m in where.sequence(models, "models")),
+            models=where.optional_strings(table.get("models"), "models"),
         )

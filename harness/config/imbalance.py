@@ -66,8 +66,8 @@ class ImbalanceSpec:
             )),
             epochs=where.integer(table.get("epochs", default.epochs), "epochs", minimum=1),
             imgsz=where.integer(table.get("imgsz", default.imgsz), "imgsz", minimum=32),
-            models=_names(table.get("models"), "models", where),
-            rare=_names(table.get("rare"), "rare", where),
+            models=where.optional_strings(table.get("models"), "models"),
+            rare=where.optional_strings(table.get("rare"), "rare"),
             loss_weights=_gains(table.get("loss_weights", dict(default.loss_weights)), where),
             gamma=where.child("focal").number(focal.get("gamma", default.gamma), "gamma", 0.0),
             alpha=where.child("focal").number(focal.get("alpha", default.alpha), "alpha", 0.0, 1.0),
@@ -86,12 +86,6 @@ def _frequencies(value: object, where: Where) -> tuple[float, ...] | None:
 
 def _optional_number(value: object, name: str, where: Where) -> float | None:
     return None if value is None else where.number(value, name, -1.0, 1.0)
-
-
-def _names(value: object, name: str, where: Where) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    return tuple(where.string(v, name) for v in where.sequence(value, name))
 
 
 def _gains(value: object, where: Where) -> dict[str, float]:

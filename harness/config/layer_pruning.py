@@ -38,15 +38,12 @@ class LayerSpec:
         """Parse the table; a bad key or value is a ConfigError naming it."""
         check_keys(table, LAYER_KEYS, where)
         d = cls()
-        models, backends = table.get("models"), table.get("backends", list(d.backends))
         return cls(
             blocks=where.integer(table.get("blocks", d.blocks), "blocks", 1),
             finetune_epochs=where.integer(
                 table.get("finetune_epochs", d.finetune_epochs), "finetune_epochs", 1
             ),
             eval_images=where.integer(table.get("eval_images", d.eval_images), "eval_images", 8),
-            backends=tuple(where.string(b, "backends") for b in where.sequence(backends, "backends")),
-            models=None
-            if models is None
-            else tuple(where.string(m, "models") for m in where.sequence(models, "models")),
+            backends=where.strings(table.get("backends", list(d.backends)), "backends"),
+            models=where.optional_strings(table.get("models"), "models"),
         )

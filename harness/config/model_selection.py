@@ -35,11 +35,8 @@ class ModelSelectionSpec:
         """Parse the table; a bad key or value is a ConfigError naming it."""
         check_keys(table, MODEL_SELECTION_KEYS, where)
         default = cls()
-        backends = table.get("backends")
         return cls(
-            backends=None
-            if backends is None
-            else tuple(where.string(b, "backends") for b in where.sequence(backends, "backends")),
+            backends=where.optional_strings(table.get("backends"), "backends"),
             rounds=where.integer(table.get("rounds", default.rounds), "rounds", 3),
             conf=where.number(table.get("conf", default.conf), "conf", 0.0, 1.0),
         )

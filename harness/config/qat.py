@@ -46,14 +46,14 @@ class QatSpec:
         return cls(
             epochs=where.integer(table.get("epochs", default.epochs), "epochs", minimum=1),
             backends=_backends(table.get("backends", list(default.backends)), where),
-            models=_models(table.get("models"), where),
+            models=where.optional_strings(table.get("models"), "models"),
             lr0=where.number(table.get("lr0", default.lr0), "lr0", 0.0),
             recover=where.number(table.get("recover", default.recover), "recover", 0.0, 1.0),
         )
 
 
 def _backends(value: object, where: Where) -> tuple[str, ...]:
-    names = [where.string(v, "backends") for v in where.sequence(value, "backends")]
+    names = where.strings(value, "backends")
     for name in names:
         if name not in QDQ_BACKENDS:
             raise ConfigError(
@@ -61,9 +61,3 @@ def _backends(value: object, where: Where) -> tuple[str, ...]:
                 f"graph QAT exports (QAT runs on {', '.join(QDQ_BACKENDS)})"
             )
     return tuple(dict.fromkeys(names))
-
-
-def _models(value: object, where: Where) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    return tuple(where.string(v, "models") for v in where.sequence(value, "models"))

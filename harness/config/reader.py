@@ -67,6 +67,14 @@ class Where:
             raise self.error(name, "a non-empty string", value)
         return value
 
+    def strings(self, value: object, name: str) -> tuple[str, ...]:
+        """``value`` as a list of non-empty strings (model or backend names), as a tuple."""
+        return tuple(self.string(item, name) for item in self.sequence(value, name))
+
+    def optional_strings(self, value: object, name: str) -> tuple[str, ...] | None:
+        """:meth:`strings`, or None when the key is absent (``value`` None)."""
+        return None if value is None else self.strings(value, name)
+
     def integer(self, value: object, name: str, minimum: int | None = None) -> int:
         """``value`` as an integer (booleans rejected), at least ``minimum`` if given."""
         if isinstance(value, int) and not isinstance(value, bool):

@@ -41,14 +41,11 @@ class RecommendationSpec:
         """Parse the table; a bad key or type is a ConfigError naming it."""
         check_keys(table, RECOMMENDATION_KEYS, where)
         default = cls()
-        models = table.get("models")
         combine = table.get("combine", default.combine)
         if not isinstance(combine, bool):
             raise where.error("combine", "true or false", combine)
         return cls(
-            models=None
-            if models is None
-            else tuple(where.string(m, "models") for m in where.sequence(models, "models")),
+            models=where.optional_strings(table.get("models"), "models"),
             screen_rounds=where.integer(
                 table.get("screen_rounds", default.screen_rounds), "screen_rounds", 3
             ),

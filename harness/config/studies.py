@@ -12,8 +12,9 @@ whose name no registered study has is an error with a suggestion, once the studi
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from harness.config.reader import Where, did_you_mean
 from harness.errors import ConfigError
@@ -21,6 +22,7 @@ from harness.errors import ConfigError
 __all__ = ["StudyTables"]
 
 _PROFILE_DEFAULTS = Where("the profile defaults")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class StudyTables:
     def table(self, name: str) -> Mapping[str, object]:
         """The settings of study ``name`` (empty when the config has none)."""
         return next((t for n, t in self.tables if n == name), {})
+
+    def read(self, name: str, parse: Callable[[Mapping[str, object], Where], _T]) -> _T | None:
+        """Study ``name``'s settings through ``parse`` (a spec's ``from_table``, given the table and its
+        position for errors), or None when the config has no ``[studies.<name>]`` table."""
+        return parse(self.table(name), self.where(name)) if self.has(name) else None
 
     def where(self, name: str) -> Where:
         """The position of study ``name``'s sub-table, for typed reads with clear errors."""

@@ -180,3 +180,10 @@ def round_robin(
             calls[name]()
             timed[name].extend(time_call(calls[name]) for _ in range(block))
     return timed
+
+
+def screen_ms(calls: Mapping[str, Call], rounds: int, warmup: int) -> dict[str, float]:
+    """Each call's median in ms over a :func:`round_robin`: the figure a screen ranks models by."""
+    return {
+        name: float(np.median(seconds)) * 1e3 for name, seconds in round_robin(calls, rounds, warmup).items()
+    }

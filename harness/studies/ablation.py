@@ -37,8 +37,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import cast
 
-import numpy as np
-
 from harness.backends.base import Runner
 from harness.backends.torch_backend import TorchRunner
 from harness.bench import Bench
@@ -48,7 +46,7 @@ from harness.config.budgets import Budget
 from harness.config.trainargs import Hyp
 from harness.errors import BackendUnavailable
 from harness.matrix import data_recipe, finetune_recipe
-from harness.measure.latency import interleave, round_robin
+from harness.measure.latency import interleave, screen_ms
 from harness.measure.mapboot import paired_map_drop
 from harness.measure.size import file_bytes
 from harness.measure.stats import Interval
@@ -296,10 +294,10 @@ def _by_speed(
     if not runnable:
         return list(variants), []
     x = bench.input_batch(runnable[0][0], 1)
-    timed = round_robin(
+    ms = screen_ms(
         {str(i): partial(r, x) for i, (_, r) in enumerate(runnable)}, 10, bench.config.latency.warmup
     )
-    medians = [(v, float(np.median(timed[str(i)])) * 1e3) for i, (v, _) in enumerate(runnable)]
+    medians = [(v, ms[str(i)]) for i, (v, _) in enumerate(runnable)]
     medians.sort(key=lambda item: item[1])
     return [v for v, _ in medians], medians
 

@@ -28,6 +28,7 @@ from harness.bench import Bench
 from harness.builders import build, materialize
 from harness.builders.quantize.calibration import held_out_samples
 from harness.config.adaptive_pruning import AdaptiveSpec
+from harness.datasets.yolo import Sample
 from harness.matrix import data_recipe, finetune_recipe, prune_recipe, prune_specs
 from harness.measure.accuracy import evaluate
 from harness.measure.seeds import interval_fields, replicate_difference
@@ -75,10 +76,7 @@ class AdaptiveResult:
 
 def adaptive_spec(bench: Bench) -> AdaptiveSpec | None:
     """The run's ``[studies.adaptive_pruning]`` settings, or None when the config has no such table."""
-    tables = bench.config.studies
-    if not tables.has(ADAPTIVE_PRUNING):
-        return None
-    return AdaptiveSpec.from_table(tables.table(ADAPTIVE_PRUNING), tables.where(ADAPTIVE_PRUNING))
+    return bench.config.studies.read(ADAPTIVE_PRUNING, AdaptiveSpec.from_table)
 
 
 def cases(bench: Bench) -> list[AdaptiveCase]:
@@ -105,12 +103,11 @@ def _step_recipe(
     return dataclasses.replace(template, source=source, seed=template.seed + offset)  # type: ignore[arg-type]
 
 
-def _held_out_map(bench: Bench, case: AdaptiveCase, recipe: SourceRecipe, images: int) -> float:
-    """mAP50-95 of ``recipe``'s checkpoint on held-out calib images, on PyTorch."""
+def _held_out_map(bench: Bench, case: AdaptiveCase, recipe: SourceRecipe, samples: list[Sample]) -> float:
+    """mAP50-95 of ``recipe``'s checkpoint on the held-out ``samples``, on PyTorch."""
     artifact = build(recipe, bench.ctx) if isinstance(recipe, PruneRecipe) else None
     path = artifact.path if artifact else materialize(recipe, bench.ctx)
     runner = bench.runner_at(case.reference, path, artifact.sha256 if artifact else "reference")
-    samples = held_out_samples(bench.data.yaml_path, QuantSpec().calib_size, images)
     return evaluate(runner, samples, bench.data.names, case.reference.imgsz).map50_95
 
 
@@ -133,9 +130,8 @@ def run_schedule(
     """The adapted schedule at seed + ``offset``: every try, the last kept checkpoint, the ratio
     reached (share of the original channels) and the number of kept steps."""
     reference = case.reference.source
-    base = _held_out_map(
-        bench, case, _tuned_reference(bench, case, spec.finetune_epochs, offset), spec.eval_images
-    )
+    samples = held_out_samples(bench.data.yaml_path, QuantSpec().calib_size, spec.eval_images)
+    base = _held_out_map(bench, case, _tuned_reference(bench, case, spec.finetune_epochs, offset), samples)
     current: SourceRecipe = reference
     kept: PruneRecipe | None = None
     removed, step, accepted = 0.0, spec.first_step, 0
@@ -145,7 +141,7 @@ def run_schedule(
         recipe = _step_recipe(
             bench, case, current, 1.0 - (1.0 - total) / (1.0 - removed), spec.finetune_epochs, offset
         )
-        score = _held_out_map(bench, case, recipe, spec.eval_images)
+        score = _held_out_map(bench, case, recipe, samples)
         ok = base - score <= spec.max_drop
         path.append({"seed_offset": offset, "try": len(path) + 1, "ratio_from": removed, "ratio_to": total,
                      "step": total - removed, "held_out_map": score, "held_out_drop": base - score, "kept": ok})  # fmt: skip

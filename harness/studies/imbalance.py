@@ -106,10 +106,7 @@ class ImbalanceRow:
 
 def imbalance_spec(bench: Bench) -> ImbalanceSpec | None:
     """The run's ``[studies.class_imbalance]`` settings, or None when the config has no such table."""
-    tables = bench.config.studies
-    if not tables.has(CLASS_IMBALANCE):
-        return None
-    return ImbalanceSpec.from_table(tables.table(CLASS_IMBALANCE), tables.where(CLASS_IMBALANCE))
+    return bench.config.studies.read(CLASS_IMBALANCE, ImbalanceSpec.from_table)
 
 
 def cases(bench: Bench) -> list[ImbalanceCase]:

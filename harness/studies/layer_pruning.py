@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import harness.builders.layers  # noqa: F401  (registers the LayerPruneRecipe builder)
+from harness.backends.base import LoadRequest
 from harness.backends.torch_backend import TorchRunner
 from harness.bench import Bench
 from harness.builders import materialize
@@ -76,10 +77,7 @@ class LayerResult:
 
 def layer_spec(bench: Bench) -> LayerSpec | None:
     """The run's ``[studies.layer_pruning]`` settings, or None when the config has no such table."""
-    tables = bench.config.studies
-    if not tables.has(LAYER_PRUNING):
-        return None
-    return LayerSpec.from_table(tables.table(LAYER_PRUNING), tables.where(LAYER_PRUNING))
+    return bench.config.studies.read(LAYER_PRUNING, LayerSpec.from_table)
 
 
 def cases(bench: Bench) -> list[LayerCase]:
@@ -92,14 +90,13 @@ def cases(bench: Bench) -> list[LayerCase]:
 
 
 def _runner(bench: Bench, case: LayerCase, drop: tuple[str, ...]) -> TorchRunner:
-    """The reference on PyTorch with ``drop`` removed (no fine-tuning), fused, in eval mode."""
+    """The reference on PyTorch with ``drop`` removed (no fine-tuning), as the PyTorch backend runs it."""
+    from harness.backends.torch_backend import TorchBackend
     from harness.prune.layers import drop_blocks
 
     path = materialize(case.reference.source, bench.ctx)
-    yolo = load_yolo(path)
-    drop_blocks(yolo.model, drop)  # type: ignore[arg-type]
-    yolo.fuse()
-    return TorchRunner(yolo.model.eval(), bench.ctx.device, "float32", path)  # type: ignore[union-attr]
+    request = LoadRequest(case.reference, 1, bench.ctx)
+    return TorchBackend().open(path, "", request, prepare=partial(drop_blocks, names=drop))
 
 
 def block_importance(bench: Bench, case: LayerCase, images: int) -> tuple[dict[str, float], dict[str, int]]:

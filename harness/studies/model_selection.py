@@ -29,7 +29,7 @@ from harness.builders import build
 from harness.config.model_selection import ModelSelectionSpec
 from harness.errors import BackendUnavailable
 from harness.measure.accuracy import postprocess
-from harness.measure.latency import round_robin
+from harness.measure.latency import screen_ms
 from harness.planning import onnx_recipe
 from harness.recipes import Variant
 from harness.results import MODEL_SELECTION
@@ -68,10 +68,7 @@ class ModelSelectionRow:
 
 def model_selection_spec(bench: Bench) -> ModelSelectionSpec | None:
     """The run's ``[studies.model_selection]`` settings, or None when the config has no such table."""
-    tables = bench.config.studies
-    if not tables.has(MODEL_SELECTION):
-        return None
-    return ModelSelectionSpec.from_table(tables.table(MODEL_SELECTION), tables.where(MODEL_SELECTION))
+    return bench.config.studies.read(MODEL_SELECTION, ModelSelectionSpec.from_table)
 
 
 def cases(bench: Bench) -> list[ModelSelectionCase]:
@@ -110,7 +107,7 @@ def measure_case(bench: Bench, case: ModelSelectionCase) -> ModelSelectionRow:
     for model, runner in heads.items():
         calls[f"{model}:e2e"] = partial(runner, x)
         calls[f"{model}:e2e+post"] = partial(_with_postprocess, runner, x, spec.conf)
-    timed = round_robin(calls, spec.rounds, bench.config.latency.warmup)
+    timed = screen_ms(calls, spec.rounds, bench.config.latency.warmup)
     for variant in case.variants:
         if variant.model in runners:
             row = _row(bench, variant, runners[variant.model](x), timed)
@@ -140,17 +137,19 @@ def end_to_end_runner(bench: Bench, variant: Variant) -> Runner | None:
         from harness.backends.torch_backend import TorchBackend
         from harness.builders import materialize
 
-        return TorchBackend().open(materialize(variant.source, bench.ctx), "", request, end2end=True)
+        return TorchBackend().open(materialize(variant.source, bench.ctx), "", request, prepare=_one_to_one)
     export = onnx_recipe(variant, 1)
     artifact = build(dataclasses.replace(export, end2end=True), bench.ctx)
     return bench.runner_at(variant, artifact.path, artifact.sha256)
 
 
-def _e2e_fields(
-    bench: Bench, variant: Variant, runner: Runner, timed: dict[str, list[float]]
-) -> dict[str, object]:
-    alone = float(np.median(timed[f"{variant.model}:e2e"])) * 1e3
-    both = float(np.median(timed[f"{variant.model}:e2e+post"])) * 1e3
+def _one_to_one(net: Any) -> None:
+    """Select the one-to-one head: fusing then drops the one-to-many branch."""
+    net.end2end = True
+
+
+def _e2e_fields(bench: Bench, variant: Variant, runner: Runner, timed: dict[str, float]) -> dict[str, object]:
+    alone, both = timed[f"{variant.model}:e2e"], timed[f"{variant.model}:e2e+post"]
     result, _ = bench.score_runner(runner, variant, mode="end2end")
     return {"e2e_latency_median_ms": alone, "e2e_latency_with_post_ms": both, "e2e_map50_95": result.map50_95}
 
@@ -159,10 +158,10 @@ def _with_postprocess(runner: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
     return postprocess(runner(x), conf=conf)
 
 
-def _row(bench: Bench, variant: Variant, raw: np.ndarray, timed: dict[str, list[float]]) -> dict[str, object]:
+def _row(bench: Bench, variant: Variant, raw: np.ndarray, timed: dict[str, float]) -> dict[str, object]:
+    """One model's figures; ``timed``: the screen's medians in ms."""
     size = bench.network_size(variant)
-    alone = float(np.median(timed[variant.model])) * 1e3
-    both = float(np.median(timed[f"{variant.model}+post"])) * 1e3
+    alone, both = timed[variant.model], timed[f"{variant.model}+post"]
     return {
         "case": f"models-{variant.backend}", "backend": variant.backend, "model": variant.model,
         "params": size.get("params"), "gflops": size.get("gflops"),

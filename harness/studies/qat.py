@@ -139,10 +139,7 @@ def _label(row: QatRow, role: str) -> str:
 
 def qat_spec(bench: Bench) -> QatSpec | None:
     """The run's ``[studies.qat]`` settings, or None when the config has no such table."""
-    tables = bench.config.studies
-    if not tables.has(QAT):
-        return None
-    return QatSpec.from_table(tables.table(QAT), tables.where(QAT))
+    return bench.config.studies.read(QAT, QatSpec.from_table)
 
 
 def cases(bench: Bench) -> list[QatCase]:

@@ -26,14 +26,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-import numpy as np
-
 from harness.bench import Bench
 from harness.checks import check_bound, check_speedup
 from harness.config.budgets import Budget
 from harness.config.recommendation import RecommendationSpec
 from harness.errors import BackendUnavailable
-from harness.measure.latency import interleave, round_robin
+from harness.measure.latency import interleave, screen_ms
 from harness.measure.roofline import Peak, missing_openvino, peak_int8, roofline_ms
 from harness.measure.seeds import span_fields
 from harness.measure.stats import Interval
@@ -145,10 +143,7 @@ class RecommendationResult:
 
 def recommendation_spec(bench: Bench) -> RecommendationSpec | None:
     """The run's ``[studies.recommendation]`` settings, or None when the config has no such table."""
-    tables = bench.config.studies
-    if not tables.has(RECOMMENDATION):
-        return None
-    return RecommendationSpec.from_table(tables.table(RECOMMENDATION), tables.where(RECOMMENDATION))
+    return bench.config.studies.read(RECOMMENDATION, RecommendationSpec.from_table)
 
 
 def cases(bench: Bench) -> list[RecommendationCase]:
@@ -190,10 +185,10 @@ def _screen(bench: Bench, case: RecommendationCase, found: Sequence[Candidate], 
     runnable = [c for c in found if c.map50_95 is not None]
     calls = {f"{i}": partial(bench.runner(c.variant), x) for i, c in enumerate(runnable)}
     calls["reference"] = partial(bench.runner(case.reference), x)
-    timed = round_robin(calls, rounds, bench.config.latency.warmup)
+    ms = screen_ms(calls, rounds, bench.config.latency.warmup)
     for i, c in enumerate(runnable):
-        c.latency_ms = float(np.median(timed[f"{i}"])) * 1e3
-    return float(np.median(timed["reference"])) * 1e3
+        c.latency_ms = ms[f"{i}"]
+    return ms["reference"]
 
 
 def combined_candidates(found: Sequence[Candidate]) -> list[Variant]:

@@ -38,3 +38,13 @@ def test_an_empty_study_table_is_still_present() -> None:
 
     tables = StudyTables.from_mapping({"qat": {}}, Where("harness.toml"))
     assert tables.has("qat") and not tables.has("class_imbalance") and tables.table("qat") == {}
+
+
+def test_read_parses_a_present_table_and_gives_none_for_an_absent_one() -> None:
+    from harness.config.reader import Where
+    from harness.config.studies import StudyTables
+
+    tables = StudyTables((("qat", {"epochs": 3}),), Where("harness.toml", "studies"))
+    assert tables.read("qat", lambda table, where: (dict(table), where.key("epochs"))) == (
+        {"epochs": 3}, "studies.qat.epochs")  # fmt: skip
+    assert tables.read("tflite", lambda table, where: 1) is None

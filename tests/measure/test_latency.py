@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from collections.abc import Callable
 from unittest.mock import patch
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -97,7 +96,7 @@ def test_round_robin_times_every_call_in_rotating_turns() -> None:
 
 
 def test_every_switch_of_model_settles_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.measure.latency as latency
+    from harness.measure import latency
 
     events: list[str] = []
     monkeypatch.setattr(latency, "settle", lambda: events.append("settle"))
@@ -108,3 +107,10 @@ def test_every_switch_of_model_settles_first(monkeypatch: pytest.MonkeyPatch) ->
     assert events.count("settle") == 5  # and an untimed call after each: a 4 timed + 3, b 4 timed + 2
     assert (events.count("a"), events.count("b")) == (7, 6)
     assert latency.SETTLE_S >= 0.005
+
+
+def test_screen_ms_is_each_calls_round_robin_median_in_ms() -> None:
+    from harness.measure.latency import screen_ms
+
+    ms = screen_ms({"a": lambda: None, "b": lambda: None}, rounds=3, warmup=0)
+    assert set(ms) == {"a", "b"} and all(0.0 <= v < 50.0 for v in ms.values())
