@@ -2,13 +2,14 @@
 
     [studies.adaptive_pruning]
     target = 0.5          # fraction of channels to remove in all
-    max_drop = 0.01       # a step is kept when held-out mAP50-95 stays within this of the reference
+    max_drop = 0.02       # a step is kept when held-out mAP50-95 stays within this of the reference
+                          # fine-tuned as often
     first_step = 0.1      # the first step's share of the original channels
     grow = 1.5            # after a kept step, the next is this much larger
     shrink = 0.5          # after a rejected step, the next try is this much smaller
     min_step = 0.025      # stop when a try would be smaller than this
-    finetune_epochs = 2   # fine-tuning after every step (the one-shot control: the same in all)
-    max_steps = 10        # tries, kept or not
+    finetune_epochs = 4   # fine-tuning after every step (the one-shot control: the same in all)
+    max_steps = 10        # trained tries, kept or not
     eval_images = 128     # held-out calib images (never val, never calibration) that decide
     models = ["yolo11n"]  # [[models]] names (absent: every model)
 
@@ -35,12 +36,12 @@ class AdaptiveSpec:
     """How far to prune, how the step adapts, and what decides."""
 
     target: float = 0.5
-    max_drop: float = 0.01
+    max_drop: float = 0.02
     first_step: float = 0.1
     grow: float = 1.5
     shrink: float = 0.5
     min_step: float = 0.025
-    finetune_epochs: int = 2
+    finetune_epochs: int = 4
     max_steps: int = 10
     eval_images: int = 128
     models: tuple[str, ...] | None = None

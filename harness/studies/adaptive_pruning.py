@@ -4,12 +4,16 @@ Per model, from its reference, the study prunes in steps (each a cached :class:`
 source is the last kept checkpoint, fine-tuned ``finetune_epochs`` after pruning) and scores each
 step on held-out calib images (never the val split that judges, never calibration images):
 
-- a step whose mAP50-95 stays within ``max_drop`` of the reference fine-tuned as many epochs at the
-  same seed (so that the fine-tune's own effect is not charged to pruning: on the embedded default a
+- a step whose mAP50-95 stays within ``max_drop`` of the reference fine-tuned as many times at the
+  same seed (so that the fine-tunes' own effect is not charged to pruning: on the embedded default a
   2-epoch fine-tune alone moved the held-out mAP50-95 by 0.04) is kept, and the next step is
   ``grow`` times larger;
 - a step that loses more is rejected, and the next try from the last kept checkpoint is ``shrink``
-  times smaller; below ``min_step``, or after ``max_steps`` tries, or at ``target``, it stops.
+  times smaller; below ``min_step``, or after ``max_steps`` trained tries, or at ``target``, it stops.
+
+Steps are rounding-aware (channels rounded to ``round_to`` make many step sizes give one network):
+a try is pruned first without fine-tuning, and one that gives an already rejected network is not
+trained again, while one that removes nothing ends the schedule.
 
 Every try is recorded (the path). The schedule runs again at every training seed (its steps
 fine-tune at that seed, so the path may differ). Its control, at each seed, is one-shot pruning of
@@ -111,46 +115,107 @@ def _held_out_map(bench: Bench, case: AdaptiveCase, recipe: SourceRecipe, sample
     return evaluate(runner, samples, bench.data.names, case.reference.imgsz).map50_95
 
 
-def _tuned_reference(bench: Bench, case: AdaptiveCase, epochs: int, offset: int) -> SourceRecipe:
-    """The reference fine-tuned ``epochs`` at seed + ``offset`` with the pruning fine-tune's arguments:
-    what a step is measured against, so that the fine-tune's own effect is not charged to pruning
-    (a user's ``.pt`` or a reference that is not a training run is used as it is)."""
-    reference = case.reference.source
-    if not isinstance(reference, TrainRecipe | WeightsRecipe):
-        return reference
-    step = _step_recipe(bench, case, reference, 0.5, epochs, offset)  # for its data, hyp, seed
+def _tuned_reference(bench: Bench, case: AdaptiveCase, epochs: int, offset: int, times: int) -> SourceRecipe:
+    """The reference fine-tuned ``times`` times ``epochs`` at seed + ``offset`` with the pruning
+    fine-tune's arguments, each fine-tune starting from the last: what a step that has been
+    fine-tuned as often is measured against, so that the fine-tunes' own effect is not charged to
+    pruning (a user's ``.pt`` or a reference that is not a training run is used as it is)."""
+    tuned = case.reference.source
+    if not isinstance(tuned, TrainRecipe | WeightsRecipe):
+        return tuned
+    step = _step_recipe(bench, case, tuned, 0.5, epochs, offset)  # for its data, hyp, seed
     config = bench.config
-    tuned = finetune_recipe(reference, epochs, step.data, config.model(case.reference.model), config)
-    return dataclasses.replace(tuned, hyp=step.hyp, seed=step.seed)
+    for _ in range(times):
+        tuned = finetune_recipe(tuned, epochs, step.data, config.model(case.reference.model), config)
+        tuned = dataclasses.replace(tuned, hyp=step.hyp, seed=step.seed)
+    return tuned
+
+
+def _params(bench: Bench, case: AdaptiveCase, recipe: SourceRecipe) -> float | None:
+    """Parameters of ``recipe``'s network."""
+    spec = recipe.spec if isinstance(recipe, PruneRecipe) else None
+    return bench.network_size(dataclasses.replace(case.reference, source=recipe, prune=spec)).get("params")
+
+
+@dataclass
+class _Schedule:
+    """Where a schedule stands: the last kept checkpoint, the ratio removed, the tries so far."""
+
+    current: SourceRecipe
+    params: float | None
+    kept: PruneRecipe | None = None
+    removed: float = 0.0
+    accepted: int = 0
+    trained: int = 0
+    rejected: set[float] = field(default_factory=set)  # parameter counts rejected from ``current``
+    baselines: dict[int, float] = field(default_factory=dict)  # kept steps -> tuned reference's score
 
 
 def run_schedule(
     bench: Bench, case: AdaptiveCase, spec: AdaptiveSpec, offset: int
 ) -> tuple[list[dict[str, object]], PruneRecipe | None, float, int]:
     """The adapted schedule at seed + ``offset``: every try, the last kept checkpoint, the ratio
-    reached (share of the original channels) and the number of kept steps."""
-    reference = case.reference.source
+    reached (share of the original channels) and the number of kept steps.
+
+    Steps are rounding-aware: each try is first pruned without fine-tuning to see the network it
+    gives. A try that removes nothing (rounding kept every layer) ends the schedule, as no smaller
+    step can remove more; a try that gives the network of a try already rejected from the same
+    checkpoint is recorded, not trained again, and the step shrinks."""
     samples = held_out_samples(bench.data.yaml_path, QuantSpec().calib_size, spec.eval_images)
-    base = _held_out_map(bench, case, _tuned_reference(bench, case, spec.finetune_epochs, offset), samples)
-    current: SourceRecipe = reference
-    kept: PruneRecipe | None = None
-    removed, step, accepted = 0.0, spec.first_step, 0
-    path: list[dict[str, object]] = []
-    while removed < spec.target - 1e-9 and len(path) < spec.max_steps and step >= spec.min_step - 1e-12:
-        total = min(removed + step, spec.target)
-        recipe = _step_recipe(
-            bench, case, current, 1.0 - (1.0 - total) / (1.0 - removed), spec.finetune_epochs, offset
-        )
-        score = _held_out_map(bench, case, recipe, samples)
-        ok = base - score <= spec.max_drop
-        path.append({"seed_offset": offset, "try": len(path) + 1, "ratio_from": removed, "ratio_to": total,
-                     "step": total - removed, "held_out_map": score, "held_out_drop": base - score, "kept": ok})  # fmt: skip
-        if ok:
-            current, kept, removed, accepted = recipe, recipe, total, accepted + 1
+    state = _Schedule(case.reference.source, _params(bench, case, case.reference.source))
+    step, path = spec.first_step, list[dict[str, object]]()
+    while (
+        state.removed < spec.target - 1e-9
+        and state.trained < spec.max_steps
+        and step >= spec.min_step - 1e-12
+    ):
+        total = min(state.removed + step, spec.target)
+        ratio = 1.0 - (1.0 - total) / (1.0 - state.removed)
+        params = _params(bench, case, _step_recipe(bench, case, state.current, ratio, 0, offset))
+        entry: dict[str, object] = {"seed_offset": offset, "try": len(path) + 1, "ratio_from": state.removed,
+                                    "ratio_to": total, "step": total - state.removed, "params": params}  # fmt: skip
+        path.append(entry)
+        if params is not None and state.params is not None and params >= state.params:
+            entry |= {"kept": False, "note": "rounding removes nothing: stop"}
+            break
+        if params in state.rejected:
+            entry |= {"kept": False, "note": "same network as a rejected try"}
+            step *= spec.shrink
+            continue
+        if _try(bench, case, spec, offset, samples, state, ratio, entry):
+            state.removed, state.params = total, params
             step *= spec.grow
         else:
+            state.rejected.add(params)  # type: ignore[arg-type]
             step *= spec.shrink
-    return path, kept, removed, accepted
+    return path, state.kept, state.removed, state.accepted
+
+
+def _try(
+    bench: Bench,
+    case: AdaptiveCase,
+    spec: AdaptiveSpec,
+    offset: int,
+    samples: list[Sample],
+    state: _Schedule,
+    ratio: float,
+    entry: dict[str, object],
+) -> bool:
+    """Prune ``state.current`` by ``ratio``, fine-tune, score against the reference fine-tuned as
+    often; record it in ``entry`` and, when kept, move ``state`` on to it."""
+    state.trained += 1
+    if state.accepted not in state.baselines:
+        tuned = _tuned_reference(bench, case, spec.finetune_epochs, offset, state.accepted + 1)
+        state.baselines[state.accepted] = _held_out_map(bench, case, tuned, samples)
+    base = state.baselines[state.accepted]
+    recipe = _step_recipe(bench, case, state.current, ratio, spec.finetune_epochs, offset)
+    score = _held_out_map(bench, case, recipe, samples)
+    ok = base - score <= spec.max_drop
+    entry |= {"held_out_map": score, "held_out_base": base, "held_out_drop": base - score, "kept": ok}
+    if ok:
+        state.current, state.kept, state.accepted = recipe, recipe, state.accepted + 1
+        state.rejected = set()
+    return ok
 
 
 def measure_case(bench: Bench, case: AdaptiveCase) -> AdaptiveResult:
@@ -199,8 +264,9 @@ LAYOUT = StudyLayout(
     (
         StudyColumn("model", "model"), StudyColumn("row", "row"), StudyColumn("seed_offset", "seed +", 0),
         StudyColumn("try", "try", 0), StudyColumn("ratio_from", "from", 3), StudyColumn("ratio_to", "to", 3),
-        StudyColumn("held_out_map", "held-out mAP50-95", 4), StudyColumn("held_out_drop", "held-out drop", 4),
-        StudyColumn("kept", "kept"), StudyColumn("ratio_reached", "ratio reached", 3),
+        StudyColumn("params", "params", 0), StudyColumn("held_out_map", "held-out mAP50-95", 4),
+        StudyColumn("held_out_base", "tuned reference", 4), StudyColumn("held_out_drop", "held-out drop", 4),
+        StudyColumn("kept", "kept"), StudyColumn("note", "note"), StudyColumn("ratio_reached", "ratio reached", 3),
         StudyColumn("params_final", "params final", 0), StudyColumn("params_control", "params one-shot", 0),
         StudyColumn("map50_95_final", "val mAP50-95 final", 4), StudyColumn("map50_95_control", "one-shot", 4),
         StudyColumn("vs_one_shot_seed_mean", "final - one-shot", 4), StudyColumn("vs_one_shot_ci_low", "CI low", 4),

@@ -2,9 +2,12 @@
 
 Per model, each residual block of the reference (:func:`harness.prune.layers.residual_blocks`) is
 removed alone and the network scored on held-out calib images (never val, never calibration): its
-importance is the mAP50-95 lost. The ``blocks`` least important ones are removed together and the
-network fine-tuned ``finetune_epochs`` (:class:`~harness.recipes.LayerPruneRecipe`), at every
-training seed. The fair control is the unpruned reference fine-tuned as many epochs at the same
+importance is the mAP50-95 lost. Each removal is also timed on PyTorch FP32 in one round-robin with
+the unpruned network: the ms it saves. ``rank = "latency"`` (the default) removes the ``blocks``
+blocks that save the most ms together while their losses alone add up to at most ``max_loss`` (the
+least important blocks of the embedded yolo11n sit at 10x10 and 20x20 and save no measurable time),
+``rank = "accuracy"`` the ``blocks`` least important ones. They are removed together and the network
+fine-tuned ``finetune_epochs`` (:class:`~harness.recipes.LayerPruneRecipe`), at every training seed. The fair control is the unpruned reference fine-tuned as many epochs at the same
 seed, so that the extra epochs are not credited either way. Recorded: every block's importance,
 parameters before and after, the val mAP50-95 of both, their difference over seeds and val images,
 and the speedup against the unpruned reference on each FP32 backend, timed interleaved.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import combinations
 
 import harness.builders.layers  # noqa: F401  (registers the LayerPruneRecipe builder)
 from harness.backends.base import LoadRequest
@@ -27,7 +31,7 @@ from harness.config.layer_pruning import LayerSpec
 from harness.errors import BackendUnavailable
 from harness.matrix import data_recipe, finetune_recipe
 from harness.measure.accuracy import evaluate
-from harness.measure.latency import interleave
+from harness.measure.latency import interleave, screen_ms
 from harness.measure.seeds import interval_fields, replicate_difference, span_fields
 from harness.measure.stats import Interval
 from harness.recipes import LayerPruneRecipe, QuantSpec, TrainRecipe, Variant, WeightsRecipe
@@ -41,7 +45,9 @@ __all__ = [
     "LayerPruningStudy",
     "LayerResult",
     "block_importance",
+    "block_savings",
     "cases",
+    "choose_blocks",
     "layer_spec",
     "measure_case",
 ]
@@ -66,6 +72,7 @@ class LayerResult:
     case: LayerCase
     importance: dict[str, float] = field(default_factory=dict)  # block -> held-out mAP lost alone
     block_params: dict[str, int] = field(default_factory=dict)
+    saved_ms: dict[str, float] = field(default_factory=dict)  # block -> PyTorch ms saved removed alone
     chosen: tuple[str, ...] = ()
     pruned: Variant | None = None
     control: Variant | None = None
@@ -114,6 +121,36 @@ def block_importance(bench: Bench, case: LayerCase, images: int) -> tuple[dict[s
     return {n: base - score((n,)) for n in names}, params
 
 
+def block_savings(bench: Bench, case: LayerCase, names: list[str]) -> dict[str, float]:
+    """Per block: PyTorch FP32 batch-1 ms saved when it alone is removed (median of a round-robin of
+    the unpruned network and every single removal, so that all are timed side by side)."""
+    lat = bench.config.latency
+    x = bench.input_batch(case.reference, 1)
+    calls = {name: partial(_runner(bench, case, (name,) if name else ()), x) for name in ["", *names]}
+    medians = screen_ms(calls, lat.interleaved_rounds, lat.warmup)
+    return {name: medians[""] - medians[name] for name in names}
+
+
+def choose_blocks(
+    importance: dict[str, float], saved_ms: dict[str, float], blocks: int, rank: str, max_loss: float
+) -> tuple[str, ...]:
+    """The ``blocks`` blocks to remove. ``rank = "accuracy"``: the least mAP lost alone.
+    ``"latency"``: of every set of ``blocks`` blocks whose losses alone (those at or below zero count
+    as zero) add up to at most ``max_loss``, the one whose single-removal savings add up to the most
+    ms (ties: the smaller loss); when no set fits, the accuracy choice."""
+    ranked = tuple(sorted(importance, key=lambda n: importance[n])[:blocks])
+    if rank == "accuracy":
+        return ranked
+    lost = {n: max(v, 0.0) for n, v in importance.items()}
+    fits = [
+        c for c in combinations(sorted(importance), blocks) if sum(lost[n] for n in c) <= max_loss + 1e-12
+    ]
+    if not fits:
+        return ranked
+    best = max(fits, key=lambda c: (sum(saved_ms.get(n, 0.0) for n in c), -sum(lost[n] for n in c)))
+    return tuple(sorted(best, key=lambda n: importance[n]))
+
+
 def measure_case(bench: Bench, case: LayerCase) -> LayerResult:
     """Rank, remove, fine-tune at every seed against the fine-tuned reference, and time."""
     spec = layer_spec(bench) or LayerSpec()
@@ -124,7 +161,8 @@ def measure_case(bench: Bench, case: LayerCase) -> LayerResult:
     result.importance, result.block_params = block_importance(bench, case, spec.eval_images)
     if len(result.importance) < spec.blocks:
         raise NotMeasurable(f"{case.slug}: {len(result.importance)} residual blocks, {spec.blocks} to remove")
-    result.chosen = tuple(sorted(result.importance, key=lambda n: result.importance[n])[: spec.blocks])
+    result.saved_ms = block_savings(bench, case, list(result.importance))
+    result.chosen = choose_blocks(result.importance, result.saved_ms, spec.blocks, spec.rank, spec.max_loss)
     pairs = []
     for offset in range(bench.config.verdicts.training_seeds):
         pruned, control = _pair(bench, case, source, result.chosen, spec.finetune_epochs, offset)
@@ -182,7 +220,7 @@ def _rows(bench: Bench, result: LayerResult) -> list[dict[str, object]]:
     model = result.case.reference.model
     rows: list[dict[str, object]] = [
         {"model": model, "row": "block", "block": name, "params": result.block_params.get(name),
-         "importance": drop, "removed": name in result.chosen}
+         "importance": drop, "saved_ms": result.saved_ms.get(name), "removed": name in result.chosen}
         for name, drop in sorted(result.importance.items(), key=lambda item: item[1])
     ]  # fmt: skip
     if result.pruned is None or result.control is None:
@@ -206,7 +244,7 @@ LAYOUT = StudyLayout(
     (
         StudyColumn("model", "model"), StudyColumn("row", "row"), StudyColumn("block", "block(s)"),
         StudyColumn("params", "block params", 0), StudyColumn("importance", "held-out mAP lost alone", 4),
-        StudyColumn("removed", "removed"), StudyColumn("params_before", "params before", 0),
+        StudyColumn("saved_ms", "PyTorch ms saved alone", 2), StudyColumn("removed", "removed"), StudyColumn("params_before", "params before", 0),
         StudyColumn("params_after", "params after", 0), StudyColumn("map50_95_pruned", "val mAP50-95 pruned", 4),
         StudyColumn("map50_95_control", "control", 4), StudyColumn("vs_control_seed_mean", "pruned - control", 4),
         StudyColumn("vs_control_ci_low", "CI low", 4), StudyColumn("vs_control_ci_high", "CI high", 4),

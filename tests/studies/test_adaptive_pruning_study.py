@@ -39,6 +39,7 @@ def test_every_kept_step_grows_the_next_and_the_result_meets_one_shot(
     final, control = result.finals[0], result.controls[0]
     assert final is not None and control is not None and isinstance(final.source, PruneRecipe)
     assert isinstance(final.source.source, PruneRecipe)  # the second step pruned the first's checkpoint
+    assert isinstance(control.source, PruneRecipe)
     assert control.source.spec.ratio == pytest.approx(0.3) and control.source.spec.finetune_epochs == 2
     assert result.summary["params_final"] < result.summary["params_control"] * 1.2  # type: ignore[operator]
     assert result.difference is not None and result.difference.low <= result.difference.high
@@ -59,4 +60,19 @@ def test_a_rejected_step_shrinks_the_next_try(tmp_path: Path, shared_cache: Path
     )
     path, kept, removed, accepted = run_schedule(bench, case, spec, 0)  # no step can hold a negative drop
     assert [round(float(str(s["step"])), 3) for s in path] == [0.4, 0.2] and not any(s["kept"] for s in path)
+    assert kept is None and removed == 0.0 and accepted == 0
+
+
+def test_a_try_that_gives_a_rejected_network_again_is_not_trained(tmp_path: Path, shared_cache: Path) -> None:
+    # Torch-Pruning floors kept channels to multiples of 16: 5 %, 2.5 % and 1.25 % of yolo11n's
+    # channels all remove 16 from every layer wider than 16, one network (30 % of the parameters).
+    bench = _bench(tmp_path, shared_cache, "eval_images = 8\n")
+    (case,) = cases(bench)
+    spec = AdaptiveSpec(first_step=0.05, min_step=0.01, max_drop=-0.5, finetune_epochs=1, eval_images=8)
+    path, kept, removed, accepted = run_schedule(bench, case, spec, 0)
+    assert [round(float(str(s["step"])), 4) for s in path] == [0.05, 0.025, 0.0125]
+    assert "held_out_map" in path[0] and path[0]["kept"] is False  # trained and rejected
+    assert [s.get("note") for s in path[1:]] == ["same network as a rejected try"] * 2
+    assert all("held_out_map" not in s and s["params"] == path[0]["params"] for s in path[1:])
+    assert path[0]["params"] < bench.network_size(case.reference)["params"]  # type: ignore[operator]
     assert kept is None and removed == 0.0 and accepted == 0

@@ -10,7 +10,7 @@ import pytest
 from harness.bench import Bench
 from harness.config import load_config
 from harness.recipes import LayerPruneRecipe, TrainRecipe
-from harness.studies.layer_pruning import LayerPruningStudy, cases, measure_case
+from harness.studies.layer_pruning import LayerPruningStudy, cases, choose_blocks, measure_case
 
 BODY = '[matrix]\nprune = [0.0]\nprecision = ["fp32"]\nbackend = ["torch", "onnxruntime"]\n'
 
@@ -25,13 +25,28 @@ def test_no_table_no_case(tmp_path: Path, shared_cache: Path) -> None:
     assert cases(_bench(tmp_path, shared_cache, None)) == []
 
 
-def test_the_least_important_blocks_go_and_the_network_shrinks(tmp_path: Path, shared_cache: Path) -> None:
+IMPORTANCE = {"a": 0.0, "b": -0.001, "c": 0.03, "d": 0.2}
+SAVED = {"a": 0.05, "b": -0.02, "c": 0.9, "d": 2.0}
+
+
+def test_accuracy_rank_takes_the_least_important() -> None:
+    assert choose_blocks(IMPORTANCE, SAVED, 2, "accuracy", 0.05) == ("b", "a")
+
+
+def test_latency_rank_takes_the_most_time_within_the_loss_allowed() -> None:
+    assert choose_blocks(IMPORTANCE, SAVED, 2, "latency", 0.05) == ("a", "c")  # 0.95 ms for 0.03
+    assert choose_blocks(IMPORTANCE, SAVED, 1, "latency", 0.5) == ("d",)
+    assert choose_blocks(IMPORTANCE, SAVED, 2, "latency", 0.01) == ("b", "a")  # only the free pair fits
+    assert choose_blocks(IMPORTANCE, SAVED, 3, "latency", 0.0) == ("b", "a", "c")  # none fits: by loss
+
+
+def test_the_chosen_blocks_go_and_the_network_shrinks(tmp_path: Path, shared_cache: Path) -> None:
     bench = _bench(tmp_path, shared_cache, "blocks = 3\nfinetune_epochs = 1\neval_images = 8\n")
     (case,) = cases(bench)
     result = measure_case(bench, case)
     assert len(result.importance) == 11  # yolo11n's residual bottlenecks
-    ranked = sorted(result.importance, key=lambda n: result.importance[n])
-    assert result.chosen == tuple(ranked[:3])
+    assert set(result.saved_ms) == set(result.importance)  # each removal timed
+    assert result.chosen == choose_blocks(result.importance, result.saved_ms, 3, "latency", 0.05)
     assert result.pruned is not None and isinstance(result.pruned.source, LayerPruneRecipe)
     assert result.control is not None and isinstance(result.control.source, TrainRecipe)
     assert result.pruned.source.finetune_epochs == result.control.source.epochs == 1
