@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -22,7 +23,7 @@ import pandas as pd
 from harness.report.tables import StudyTable, number_or_nan, seed_interval_text
 from harness.results import DISTILLATION, MODEL_SELECTION, RunResults
 
-__all__ = ["MODEL_SELECTION_TABLES", "model_size_table", "scale_sweep_table", "version_table"]
+__all__ = ["MODEL_SELECTION_TABLES", "family", "model_size_table", "scale_sweep_table", "version_table"]
 
 Row = Mapping[str, object]
 VERSION_BASES = ("yolov8n", "yolo11n")
@@ -130,18 +131,30 @@ def _versus(row: Row) -> str:
     return "below" if low > 0 else "undecided"
 
 
+_SIZED = re.compile(r"(?P<family>.+?)(?P<size>[nsmlx])(?:[-_.].*)?")
+
+
+def family(model: str) -> str | None:
+    """The family of an Ultralytics-named model (``yolo11s`` -> ``yolo11``), None for other names."""
+    found = _SIZED.fullmatch(model)
+    return found["family"] if found and found["family"].lower().startswith("yolo") else None
+
+
 def _prunes_better(frame: pd.DataFrame) -> list[str]:
     """Per row, whether the model loses less to pruning (baseline - pruned) than the next smaller model
-    with the same pruning and KD method ("-" for the smallest); the source document's trend."""
+    of its family with the same pruning and KD method ("-" for the smallest of a family, or a model
+    whose family the name does not tell); the source document's trend within a family."""
     out = []
     for i, row in frame.iterrows():
+        mine = family(str(row["Model"]))
         smaller = frame[(frame.index < i) & (frame["Pruned"] == row["Pruned"]) & (frame["KD"] == row["KD"])]
+        smaller = smaller[[mine is not None and family(str(m)) == mine for m in smaller["Model"]]]
         if smaller.empty:
             out.append("-")
             continue
         prev = smaller.iloc[-1]
-        mine, theirs = row["mAP50-95 baseline"] - row["pruned"], prev["mAP50-95 baseline"] - prev["pruned"]
-        out.append("yes" if mine < theirs else "no")
+        lost, theirs = row["mAP50-95 baseline"] - row["pruned"], prev["mAP50-95 baseline"] - prev["pruned"]
+        out.append("yes" if lost < theirs else "no")
     return out
 
 
@@ -155,8 +168,10 @@ VERSION_LEGEND = (
     "threshold only for an end-to-end head, at the study's conf), and both, timed side by side in one "
     "round-robin. A model with a one-to-one head (YOLO26) has two rows: its one-to-many head with NMS "
     "(Ultralytics 8.4's default) and its one-to-one head end to end (export nms=False), each with its "
-    "own mAP50-95. vs <model> %: how much faster network + postprocessing is than that model's NMS "
-    "head (positive: faster; base / this - 1). `-` = not measured."
+    "own mAP50-95. Postprocess ms is the difference of two medians, so a postprocessing cheaper than "
+    "the run-to-run spread (an end-to-end head's score threshold) can come out below zero. vs <model> "
+    "%: how much faster network + postprocessing is than that model's NMS head (positive: faster; "
+    "base / this - 1). `-` = not measured."
 )
 SWEEP_LEGEND = (
     "Per model and KD method taught by the model's own unpruned reference: baseline (the reference), "
@@ -167,7 +182,8 @@ SWEEP_LEGEND = (
     "back at the run's seed (above 1: KD beats the baseline). KD vs baseline: beats / below when the "
     "interval of baseline - (pruned + KD) excludes zero, else undecided. Prunes better: the model "
     "loses less to the same pruning (baseline - pruned, at the run's seed) than the next smaller model "
-    "(the source document's trend: larger models prune better). `-` = not measured."
+    "of its family (yolo11s against yolo11n; the source document's trend: larger models prune better). "
+    "`-` = not measured, or no smaller model of the family in the run."
 )
 _FORMATS = {"Params M": ".3f", "GFLOPs": ".2f", "mAP50-95": ".4f", "Params -%": ".1f", "Latency -%": ".1f",
             "mAP50-95 baseline": ".4f", "pruned": ".4f", "pruned + KD": ".4f", "Recovered": ".2f",
