@@ -11,6 +11,8 @@
     finetune_epochs = 4   # fine-tuning after every step (the one-shot control: the same in all)
     max_steps = 10        # trained tries, kept or not
     eval_images = 128     # held-out calib images (never val, never calibration) that decide
+    round_to = 16         # kept channels in multiples of this (absent: [pruning] round_to); 1: no
+                          # rounding, so that small steps stay small
     models = ["yolo11n"]  # [[models]] names (absent: every model)
 
 The study runs when the table is present (the full profile has one).
@@ -27,7 +29,7 @@ __all__ = ["ADAPTIVE_KEYS", "AdaptiveSpec"]
 
 ADAPTIVE_KEYS = (
     "target", "max_drop", "first_step", "grow", "shrink", "min_step", "finetune_epochs", "max_steps",
-    "eval_images", "models",
+    "eval_images", "round_to", "models",
 )  # fmt: skip
 
 
@@ -44,6 +46,7 @@ class AdaptiveSpec:
     finetune_epochs: int = 4
     max_steps: int = 10
     eval_images: int = 128
+    round_to: int | None = None
     models: tuple[str, ...] | None = None
 
     @classmethod
@@ -63,5 +66,6 @@ class AdaptiveSpec:
             ),
             max_steps=where.integer(table.get("max_steps", d.max_steps), "max_steps", 1),
             eval_images=where.integer(table.get("eval_images", d.eval_images), "eval_images", 8),
+            round_to=None if "round_to" not in table else where.integer(table["round_to"], "round_to", 1),
             models=where.optional_strings(table.get("models"), "models"),
         )

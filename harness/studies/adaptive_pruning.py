@@ -92,6 +92,8 @@ def cases(bench: Bench) -> list[AdaptiveCase]:
         s for s in prune_specs(bench.config.matrix, bench.config.pruning) if s.method == "structured"
     ]
     base = structured[0] if structured else PruneSpec(spec.first_step)
+    if spec.round_to is not None:
+        base = dataclasses.replace(base, round_to=spec.round_to)
     chosen = bench.models if spec.models is None else [m for m in bench.models if m in spec.models]
     return [AdaptiveCase(bench.reference(m), base) for m in chosen]
 

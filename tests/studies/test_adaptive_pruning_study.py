@@ -76,3 +76,12 @@ def test_a_try_that_gives_a_rejected_network_again_is_not_trained(tmp_path: Path
     assert all("held_out_map" not in s and s["params"] == path[0]["params"] for s in path[1:])
     assert path[0]["params"] < bench.network_size(case.reference)["params"]  # type: ignore[operator]
     assert kept is None and removed == 0.0 and accepted == 0
+
+
+def test_round_to_overrides_the_pruning_rounding(tmp_path: Path, shared_cache: Path) -> None:
+    (case,) = cases(_bench(tmp_path, shared_cache, "round_to = 1\n"))
+    assert case.base.round_to == 1 and case.base.slug.endswith("-r1")
+    (default,) = cases(_bench(tmp_path, shared_cache, ""))
+    assert default.base.round_to == 16  # [pruning] round_to
+    with pytest.raises(ConfigError, match="round_to"):
+        cases(_bench(tmp_path, shared_cache, "round_to = 0\n"))
