@@ -19,7 +19,10 @@ def _spec(root: Path, body: str) -> AdaptiveSpec:
 
 
 def test_defaults_and_the_full_profile(tmp_path: Path) -> None:
-    assert load_config(tmp_path, profile="full").studies.table(ADAPTIVE_PRUNING) == {"models": ["yolo11n"]}
+    assert load_config(tmp_path, profile="full").studies.table(ADAPTIVE_PRUNING) == {
+        "models": ["yolo11n"],
+        "round_to": 1,
+    }
     assert _spec(tmp_path, "[studies.adaptive_pruning]\n") == AdaptiveSpec()
     assert _spec(tmp_path, "[studies.adaptive_pruning]\ntarget = 0.4\ngrow = 2\n").grow == 2.0
 
