@@ -50,6 +50,7 @@ __all__ = [
     "choose_blocks",
     "layer_spec",
     "measure_case",
+    "single_removals",
 ]
 
 
@@ -106,29 +107,39 @@ def _runner(bench: Bench, case: LayerCase, drop: tuple[str, ...]) -> TorchRunner
     return TorchBackend().open(path, "", request, prepare=partial(drop_blocks, names=drop))
 
 
-def block_importance(bench: Bench, case: LayerCase, images: int) -> tuple[dict[str, float], dict[str, int]]:
-    """Per residual block: held-out mAP50-95 lost when it alone is removed, and its parameters."""
+def single_removals(bench: Bench, case: LayerCase) -> tuple[dict[str, TorchRunner], dict[str, int]]:
+    """The unpruned reference (key ``""``) and, per residual block, the reference without it alone,
+    each loaded once for both scoring and timing; and every block's parameters."""
     from harness.prune.layers import residual_blocks
 
     net = load_yolo(materialize(case.reference.source, bench.ctx)).model
     names = residual_blocks(net)  # type: ignore[arg-type]
     params = {n: sum(p.numel() for p in net.get_submodule(n).parameters()) for n in names}  # type: ignore[union-attr]
+    return {name: _runner(bench, case, (name,) if name else ()) for name in ["", *names]}, params
+
+
+def block_importance(
+    bench: Bench, case: LayerCase, runners: dict[str, TorchRunner], images: int
+) -> dict[str, float]:
+    """Per residual block (the non-empty keys of :func:`single_removals`' runners): held-out mAP50-95
+    lost when it alone is removed."""
     samples = held_out_samples(bench.data.yaml_path, QuantSpec().calib_size, images)
-    score = lambda drop: (
-        evaluate(_runner(bench, case, drop), samples, bench.data.names, case.reference.imgsz).map50_95
-    )
-    base = score(())
-    return {n: base - score((n,)) for n in names}, params
+    scores = {
+        name: evaluate(runner, samples, bench.data.names, case.reference.imgsz).map50_95
+        for name, runner in runners.items()
+    }
+    return {name: scores[""] - score for name, score in scores.items() if name}
 
 
-def block_savings(bench: Bench, case: LayerCase, names: list[str]) -> dict[str, float]:
-    """Per block: PyTorch FP32 batch-1 ms saved when it alone is removed (median of a round-robin of
-    the unpruned network and every single removal, so that all are timed side by side)."""
+def block_savings(bench: Bench, case: LayerCase, runners: dict[str, TorchRunner]) -> dict[str, float]:
+    """Per residual block: PyTorch FP32 batch-1 ms saved when it alone is removed (median of a
+    round-robin of the unpruned network and every single removal, so that all are timed side by side)."""
     lat = bench.config.latency
     x = bench.input_batch(case.reference, 1)
-    calls = {name: partial(_runner(bench, case, (name,) if name else ()), x) for name in ["", *names]}
-    medians = screen_ms(calls, lat.interleaved_rounds, lat.warmup)
-    return {name: medians[""] - medians[name] for name in names}
+    medians = screen_ms(
+        {name: partial(runner, x) for name, runner in runners.items()}, lat.interleaved_rounds, lat.warmup
+    )
+    return {name: medians[""] - ms for name, ms in medians.items() if name}
 
 
 def choose_blocks(
@@ -158,10 +169,12 @@ def measure_case(bench: Bench, case: LayerCase) -> LayerResult:
     if not isinstance(source, TrainRecipe | WeightsRecipe):
         raise NotMeasurable(f"{case.slug}: the reference is not a checkpoint ({source.describe()})")
     result = LayerResult(case)
-    result.importance, result.block_params = block_importance(bench, case, spec.eval_images)
+    runners, result.block_params = single_removals(bench, case)
+    result.importance = block_importance(bench, case, runners, spec.eval_images)
     if len(result.importance) < spec.blocks:
         raise NotMeasurable(f"{case.slug}: {len(result.importance)} residual blocks, {spec.blocks} to remove")
-    result.saved_ms = block_savings(bench, case, list(result.importance))
+    result.saved_ms = block_savings(bench, case, runners)
+    del runners  # one network per block: not kept through the fine-tunes
     result.chosen = choose_blocks(result.importance, result.saved_ms, spec.blocks, spec.rank, spec.max_loss)
     pairs = []
     for offset in range(bench.config.verdicts.training_seeds):
