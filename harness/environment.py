@@ -8,6 +8,7 @@ every backend (OpenVINO, NNCF, NCNN, pnnx, TensorRT).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -18,7 +19,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-__all__ = ["ISA_FLAGS", "Fingerprint", "current", "cpu_isa", "cpu_model", "gpu_name", "package_version"]
+__all__ = [
+    "ISA_FLAGS", "Fingerprint", "cpu_isa", "cpu_model", "current", "gpu_name", "int8_saturates", "package_version",
+]  # fmt: skip
 
 _CPUINFO = Path("/proc/cpuinfo")
 _NOISE = re.compile(r"\((r|tm)\)|@.*$|\b(w/|with) radeon.*$|\b\d+-core\b|\b(cpu|processor)\b", re.I)
@@ -125,6 +128,23 @@ def cpu_isa() -> str | None:
             have = set(value.split())
             return " ".join(flag for flag in ISA_FLAGS if flag in have) or "none"
     return None
+
+
+_INT8_DOT = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+@functools.cache
+def int8_saturates() -> bool:
+    """True on an x86 CPU whose flags show none of :data:`_INT8_DOT`: its INT8 convolutions sum u8 x s8
+    pairs in 16 bits (``vpmaddubsw``), which saturate unless weights use 7 bits (ONNX Runtime's
+    ``reduce_range``, NNCF's overflow fix). False elsewhere, and where the flags cannot be read."""
+    if platform.machine().lower() not in ("x86_64", "amd64", "i686", "x86"):
+        return False
+    isa = cpu_isa()
+    if isa is None:
+        return False
+    have = set(isa.split())
+    return not any(flag in have for flag in _INT8_DOT)
 
 
 def gpu_name() -> str | None:

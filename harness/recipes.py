@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from harness.environment import int8_saturates
+
 RECIPE_SCHEMA = 1
 
 
@@ -428,6 +430,7 @@ QUANT_CHOICES: dict[str, tuple[str, ...]] = {
     "weights": ("u8", "s8"),
     "calibration": ("minmax", "entropy", "percentile"),
     "ops": ("all", "conv"),
+    "overflow_fix": ("auto", "enable", "first_layer_only", "disable"),
 }
 """The allowed values of every string-valued :class:`QuantSpec` field."""
 
@@ -444,7 +447,12 @@ class QuantSpec:
     ``max_drop``: when set, accuracy-controlled quantization keeps layers in float until the
     mAP50-95 drop is at most this (slug suffix ``ac010`` for 0.010). ``ops``: "all" quantizes
     every operator type the toolchain quantizes by default; "conv" quantizes convolutions only
-    (ONNX Runtime only; slug suffix ``conv``).
+    (ONNX Runtime only; slug suffix ``conv``). ``overflow_fix``: 7-bit weights, so that the u8 x s8
+    pair sums of x86 CPUs without VNNI (``vpmaddubsw``, 16-bit saturating) cannot overflow:
+    "enable" on every layer (ONNX Runtime's ``reduce_range``, NNCF's ``OverflowFix.ENABLE``),
+    "first_layer_only" (NNCF's default; ONNX Runtime: none), "disable", or "auto": "enable" where
+    this CPU has no VNNI or AMX-INT8, else "first_layer_only" (:attr:`resolved_overflow_fix`; the
+    cache key holds the resolved value; slug suffix ``ovf-<value>`` only when set explicitly).
     """
 
     method: str = "static"
@@ -456,6 +464,7 @@ class QuantSpec:
     calib_size: int = 100
     max_drop: float | None = None  # accuracy-controlled quantization (NNCF) with this mAP50-95 drop
     ops: str = "all"
+    overflow_fix: str = "auto"
 
     def __post_init__(self) -> None:
         for name, allowed in QUANT_CHOICES.items():
@@ -483,11 +492,20 @@ class QuantSpec:
             parts.append(f"ac{round(self.max_drop * 1000):03d}")
         if self.ops != "all":
             parts.append(self.ops)
+        if self.overflow_fix != "auto":
+            parts.append(f"ovf-{self.overflow_fix}")
         return "-".join(parts)
 
+    @property
+    def resolved_overflow_fix(self) -> str:
+        """``overflow_fix`` with "auto" decided by this CPU (:func:`harness.environment.int8_saturates`)."""
+        if self.overflow_fix != "auto":
+            return self.overflow_fix
+        return "enable" if int8_saturates() else "first_layer_only"
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return dataclasses.asdict(self)
+        """JSON-ready fields, ``overflow_fix`` resolved: what was built on this machine (and its cache key)."""
+        return {**dataclasses.asdict(self), "overflow_fix": self.resolved_overflow_fix}
 
 
 @dataclass(frozen=True)

@@ -160,3 +160,27 @@ def test_current_records_isa_and_backend_versions() -> None:
 @pytest.mark.parametrize("field, value", [("isa", "avx2"), ("openvino", "2025.1"), ("nncf", "2.16")])
 def test_id_changes_with_isa_and_backend_versions(field: str, value: str) -> None:
     assert _fp(**{field: value}).id != _fp().id
+
+
+@pytest.mark.parametrize(
+    ("machine", "isa", "saturates"),
+    [
+        ("x86_64", "avx2", True),  # AVX2 only (a 2-core EPYC here): vpmaddubsw, 16-bit pair sums
+        ("x86_64", "none", True),
+        ("x86_64", "avx2 avx512f avx512_vnni", False),
+        ("x86_64", "avx2 avx_vnni", False),
+        ("x86_64", "avx2 avx512f amx_tile amx_int8", False),
+        ("x86_64", None, False),  # flags unknown: NNCF's and ONNX Runtime's defaults
+        ("aarch64", "asimddp", False),
+    ],
+)
+def test_int8_saturates_without_vnni_on_x86_only(
+    machine: str, isa: str | None, saturates: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(environment.platform, "machine", lambda: machine)
+    monkeypatch.setattr(environment, "cpu_isa", lambda: isa)
+    environment.int8_saturates.cache_clear()
+    try:
+        assert environment.int8_saturates() is saturates
+    finally:
+        environment.int8_saturates.cache_clear()

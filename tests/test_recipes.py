@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness import recipes
 from harness.recipes import (
     DISTILL_METHODS,
     DistillRecipe,
@@ -167,7 +168,15 @@ def _distilled(student: TrainRecipe | WeightsRecipe | PruneRecipe, spec: Distill
 
 def test_distill_spec_slug_and_methods() -> None:
     """The slug names the method, then the teacher's label."""
-    assert DISTILL_METHODS == ("response", "feature", "cwd", "attention", "relational", "multi", "progressive")
+    assert DISTILL_METHODS == (
+        "response",
+        "feature",
+        "cwd",
+        "attention",
+        "relational",
+        "multi",
+        "progressive",
+    )
     assert SPEC.slug == "kd-response-reference"
     assert DistillSpec("cwd", "yolo11s", 1.0, 4.0, 3).slug == "kd-cwd-yolo11s"
     assert SPEC.to_dict() == {"method": "response", "teacher": "reference", "weight": 1.0, "temperature": 2.0,
@@ -177,7 +186,10 @@ def test_distill_spec_slug_and_methods() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"method": "logit"}, r"distill\.method must be one of \('response', 'feature', 'cwd', .*\), got 'logit"),
+        (
+            {"method": "logit"},
+            r"distill\.method must be one of \('response', 'feature', 'cwd', .*\), got 'logit",
+        ),
         ({"weight": 0.0}, r"weight"),
         ({"weight": -1.0}, r"weight"),
         ({"temperature": 0.0}, r"temperature"),
@@ -275,3 +287,25 @@ def test_new_recipe_options_keep_the_cache_keys_of_recipes_without_them() -> Non
     export = ExportRecipe(source=TRAIN, format="onnx", imgsz=320, batch=1, half=False, versions=())
     assert "end2end" not in export.to_dict(for_hash=True)
     assert dataclasses.replace(export, end2end=True).key() != export.key()
+
+
+@pytest.mark.parametrize(("saturates", "resolved"), [(True, "enable"), (False, "first_layer_only")])
+def test_overflow_fix_auto_is_decided_by_this_cpu_and_keyed_resolved(
+    saturates: bool, resolved: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recipes, "int8_saturates", lambda: saturates)
+    auto = QuantSpec()
+    assert auto.resolved_overflow_fix == resolved
+    assert auto.to_dict()["overflow_fix"] == resolved  # what the cache key and results.json hold
+    assert auto.to_dict() == QuantSpec(overflow_fix=resolved).to_dict()
+    assert auto.slug == "qdq-pc-u8s8-minmax-c100"  # ids stay the same on every machine
+    other = "first_layer_only" if saturates else "enable"
+    assert QuantSpec(overflow_fix=other).to_dict() != auto.to_dict()
+
+
+def test_explicit_overflow_fix_is_in_the_slug_and_checked() -> None:
+    assert QuantSpec(overflow_fix="enable").slug == "qdq-pc-u8s8-minmax-c100-ovf-enable"
+    assert QuantSpec(method="dynamic", overflow_fix="disable").slug == "dyn-pc-s8-ovf-disable"
+    assert QuantSpec(overflow_fix="disable").resolved_overflow_fix == "disable"
+    with pytest.raises(ValueError, match=r"quant\.overflow_fix must be one of"):
+        QuantSpec(overflow_fix="on")

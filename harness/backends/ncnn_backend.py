@@ -38,6 +38,8 @@ def _int8_unsupported(variant: Variant) -> str | None:
         return "accuracy-controlled quantization (max_drop) is NNCF's; ncnn has no such mode"
     if reason := ops_unsupported(quant, "ncnn2int8"):
         return reason
+    if quant.overflow_fix != "auto":
+        return "quant.overflow_fix (7-bit weights) is ONNX Runtime's and NNCF's option; ncnn2int8 has none"
     if source_data(variant.source) is None:
         return f"ncnn INT8 needs a calibration set; {NO_CALIBRATION_DATA}"
     return None

@@ -156,6 +156,7 @@ def test_a_model_that_fails_to_load_is_a_harness_error(tmp_path: Path) -> None:
         ("int8", dataclasses.replace(S8, format="qoperator"), "cpu", "ONNX Runtime graph format"),
         ("int8", dataclasses.replace(S8, max_drop=0.01), "cpu", "NNCF"),
         ("int8", dataclasses.replace(S8, ops="conv"), "cpu", "ncnn2int8 quantizes its own operator set"),
+        ("int8", dataclasses.replace(S8, overflow_fix="enable"), "cpu", "ncnn2int8 has none"),
     ],
 )
 def test_unsupported_combinations_have_reasons(

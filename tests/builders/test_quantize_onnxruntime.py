@@ -219,3 +219,28 @@ def test_minmax_ranges_cover_every_calibration_image(tmp_path: Path) -> None:
         if t.name.startswith("x_scale")
     ]
     assert scales and float(scales[0]) == pytest.approx(10.0 / 255, rel=1e-3)
+
+
+@pytest.mark.parametrize(("fix", "limit"), [("enable", 64), ("first_layer_only", 127), ("disable", 127)])
+def test_overflow_fix_enable_quantizes_weights_to_seven_bits(tmp_path: Path, fix: str, limit: int) -> None:
+    """Without VNNI, u8 x s8 pair sums saturate in 16 bits: "enable" is ONNX Runtime's ``reduce_range``."""
+    from onnxruntime.quantization import quantize_static
+
+    from harness.builders.quantize.onnxruntime import _ImageReader, _static_kwargs
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 2, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 2, 2])
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2, 2, 1, 1], [1.0, -0.5, 0.25, -1.0])
+    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g", [x], [y], [w])
+    model = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    images = np.random.default_rng(0).random((4, 2, 2, 2), np.float32)
+    out = tmp_path / "q.onnx"
+    kwargs = _static_kwargs(QuantSpec(overflow_fix=fix))
+    quantize_static(str(model), str(out), _ImageReader(images, "x", 1), **kwargs)
+    weights = [
+        onnx.numpy_helper.to_array(t)
+        for t in onnx.load(out).graph.initializer
+        if t.data_type == TensorProto.INT8
+    ]
+    assert weights and int(np.abs(np.concatenate([a.ravel() for a in weights])).max()) == limit

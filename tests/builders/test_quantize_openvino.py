@@ -180,3 +180,13 @@ def test_map_validator_returns_map_and_one_output_per_sample(session: Bench) -> 
 def test_calibration_split_too_small_is_a_dataset_error(session: Bench) -> None:
     with pytest.raises(DatasetError, match="requested"):
         build(openvino_recipe(_variant(session, QuantSpec(calib_size=9)), 1), session.ctx)
+
+
+@pytest.mark.parametrize("fix", ["enable", "first_layer_only", "disable"])
+def test_overflow_fix_goes_to_nncf(fix: str) -> None:
+    import nncf
+
+    from harness.builders.quantize.openvino import _quantize_kwargs
+
+    advanced = _quantize_kwargs(QuantSpec(overflow_fix=fix), [])["advanced_parameters"]
+    assert advanced.overflow_fix is nncf.OverflowFix(fix)

@@ -197,8 +197,16 @@ def _static_kwargs(quant: QuantSpec) -> dict[str, Any]:
         "activation_type": QuantType[_QUANT_TYPES[quant.activations]],
         "weight_type": QuantType[_QUANT_TYPES[quant.weights]],
         "calibrate_method": CalibrationMethod[_CALIBRATIONS[quant.calibration]],
+        "reduce_range": reduce_range(quant),
         "extra_options": extra,
     }
+
+
+def reduce_range(quant: QuantSpec) -> bool:
+    """7-bit weights (``reduce_range``) where the overflow fix is on for every layer: without VNNI,
+    ONNX Runtime's u8 x s8 kernels sum pairs in 16 bits and saturate (on a 2-core AVX2 EPYC the
+    embedded yolo11n lost 0.047 mAP50-95 with 8-bit weights and 0.002 with 7)."""
+    return quant.resolved_overflow_fix == "enable"
 
 
 @builder(OrtQuantRecipe)
@@ -217,7 +225,12 @@ def _quantize(recipe: OrtQuantRecipe, ctx: BuildContext, tmp: Path) -> str:
     if recipe.quant.method == "dynamic":
         weight_type = QuantType[_QUANT_TYPES[recipe.quant.weights]]
         quantize_dynamic(
-            prepared, out, per_channel=recipe.quant.per_channel, weight_type=weight_type, **common
+            prepared,
+            out,
+            per_channel=recipe.quant.per_channel,
+            weight_type=weight_type,
+            reduce_range=reduce_range(recipe.quant),
+            **common,
         )
     else:
         reader = _calibration_reader(recipe, ctx, model.graph.input[0].name)
