@@ -15,7 +15,7 @@ import numpy as np
 from harness.backends.base import LoadRequest, ensure_supported
 from harness.builders import build
 from harness.builders.ncnn import INPUT_BLOB, OUTPUT_BLOB, companion_bin, set_precision
-from harness.builders.quantize import ops_unsupported
+from harness.builders.quantize import ops_unsupported, overflow_fix_unsupported
 from harness.errors import HarnessError
 from harness.planning import ncnn_int8_recipe, ncnn_recipe
 from harness.recipes import NO_CALIBRATION_DATA, Variant, source_data
@@ -36,10 +36,8 @@ def _int8_unsupported(variant: Variant) -> str | None:
         return "quant.format 'qoperator' is an ONNX Runtime graph format; ncnn has its own int8 layers"
     if quant.max_drop is not None:
         return "accuracy-controlled quantization (max_drop) is NNCF's; ncnn has no such mode"
-    if reason := ops_unsupported(quant, "ncnn2int8"):
+    if reason := ops_unsupported(quant, "ncnn2int8") or overflow_fix_unsupported(quant, "ncnn2int8"):
         return reason
-    if quant.overflow_fix != "auto":
-        return "quant.overflow_fix (7-bit weights) is ONNX Runtime's and NNCF's option; ncnn2int8 has none"
     if source_data(variant.source) is None:
         return f"ncnn INT8 needs a calibration set; {NO_CALIBRATION_DATA}"
     return None

@@ -13,7 +13,7 @@ import numpy as np
 
 from harness.backends.base import LoadRequest, ensure_supported
 from harness.builders import build
-from harness.builders.quantize import ops_unsupported
+from harness.builders.quantize import ops_unsupported, overflow_fix_unsupported
 from harness.builders.tensorrt import TrtEngineRecipe
 from harness.cache import file_sha256
 from harness.errors import HarnessError
@@ -80,7 +80,7 @@ class TensorRTBackend:
         quant = variant.quant
         if quant is not None and (quant.method != "static" or quant.calibration not in _CALIBRATORS):
             return f"TensorRT INT8 uses static calibration with {' or '.join(_CALIBRATORS)} calibrators"
-        return ops_unsupported(quant, "TensorRT")
+        return ops_unsupported(quant, "TensorRT") or overflow_fix_unsupported(quant, "TensorRT")
 
     def load(self, request: LoadRequest) -> TrtRunner:
         """Build (cached) and deserialize the engine."""

@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.backends.base import LoadRequest, ensure_supported
 from harness.builders import build
+from harness.builders.quantize import overflow_fix_unsupported
 from harness.builders.tflite import TfliteQuantRecipe, TfliteRecipe, missing_tflite, read_metadata
 from harness.errors import HarnessError
 from harness.recipes import NO_CALIBRATION_DATA, Variant, source_data
@@ -115,6 +116,8 @@ def _int8_unsupported(variant: Variant) -> str | None:
         return "TFLite INT8 here quantizes weights per channel; quant.per_channel is false"
     if quant.max_drop is not None or quant.ops != "all":
         return "accuracy control (max_drop) and convolutions-only INT8 are other toolchains' options"
+    if reason := overflow_fix_unsupported(quant, "ai-edge-quantizer"):
+        return reason
     if source_data(variant.source) is None:
         return f"TFLite INT8 needs a calibration set; {NO_CALIBRATION_DATA}"
     return None

@@ -87,6 +87,7 @@ def test_each_float_scope_is_its_own_model(session: Bench) -> None:
         ("int8", dataclasses.replace(S8, calibration="entropy"), "cpu", "quant.calibration is 'entropy'"),
         ("int8", dataclasses.replace(S8, per_channel=False), "cpu", "quant.per_channel is false"),
         ("int8", dataclasses.replace(S8, method="dynamic"), "cpu", "quant.method is 'dynamic'"),
+        ("int8", dataclasses.replace(S8, overflow_fix="enable"), "cpu", "ai-edge-quantizer has none"),
     ],
 )
 def test_what_litert_cannot_run_is_a_reason(

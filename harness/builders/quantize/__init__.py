@@ -17,3 +17,14 @@ def ops_unsupported(quant: QuantSpec | None, toolchain: str) -> str | None:
         f"quant.ops {quant.ops!r} (choose the quantized operator types) is ONNX Runtime's option; "
         f"{toolchain} quantizes its own operator set (ops 'all')"
     )
+
+
+def overflow_fix_unsupported(quant: QuantSpec | None, toolchain: str) -> str | None:
+    """Why ``toolchain`` (not ONNX Runtime or NNCF) cannot honour an explicit ``quant.overflow_fix``, or None.
+
+    Only ONNX Runtime (``reduce_range``) and NNCF (``OverflowFix``) choose 7-bit weights; "auto"
+    leaves every other toolchain's own weights, so only an explicit value is refused.
+    """
+    if quant is None or quant.overflow_fix == "auto":
+        return None
+    return f"quant.overflow_fix (7-bit weights) is ONNX Runtime's and NNCF's option; {toolchain} has none"
