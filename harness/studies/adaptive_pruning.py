@@ -19,8 +19,10 @@ Every try is recorded (the path). The schedule runs again at every training seed
 fine-tune at that seed, so the path may differ). Its control, at each seed, is one-shot pruning of
 the reference to the ratio the schedule reached, fine-tuned as many epochs as the kept steps were
 in all. The result: the final model's mAP50-95 minus the control's on the val split, over training
-seeds and val images. Ratios are shares of the original channels; rounding to ``round_to``
-channels makes the realized parameter counts differ a little, so both are recorded.
+seeds and val images; when every seed kept a single step, the final model is that control (one
+recipe), so no difference is computed and the verdict says so. Ratios are shares of the original
+channels; rounding to ``round_to`` channels makes the realized parameter counts differ a little, so
+both are recorded.
 """
 
 from __future__ import annotations
@@ -50,7 +52,17 @@ from harness.results import ADAPTIVE_PRUNING, StudyColumn, StudyLayout
 from harness.studies.base import Bar, Study
 from harness.studies.pruning import decided
 
-__all__ = ["AdaptiveCase", "AdaptivePruningStudy", "AdaptiveResult", "adaptive_spec", "cases", "measure_case"]
+__all__ = [
+    "ONE_SHOT_BY_CONSTRUCTION",
+    "AdaptiveCase",
+    "AdaptivePruningStudy",
+    "AdaptiveResult",
+    "adaptive_spec",
+    "cases",
+    "measure_case",
+]
+
+ONE_SHOT_BY_CONSTRUCTION = "final = one-shot (one kept step at every seed): no comparison"
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,21 @@ class AdaptiveResult:
     controls: list[Variant | None] = field(default_factory=list)
     difference: Interval | None = None
     summary: dict[str, object] = field(default_factory=dict)
+    same_as_control: list[bool] = field(default_factory=list)
+
+    @property
+    def one_shot_by_construction(self) -> bool:
+        """True when at every seed the schedule kept one step that went all the way: its final
+        model *is* the one-shot control (one recipe, one cache entry), so their difference is zero
+        by construction and says nothing about adapting the schedule."""
+        return bool(self.same_as_control) and all(self.same_as_control)
+
+    @property
+    def verdict(self) -> str | None:
+        """The result column's verdict: which way the difference is decided, or why there is none."""
+        if self.one_shot_by_construction:
+            return ONE_SHOT_BY_CONSTRUCTION
+        return decided(self.difference)
 
 
 def adaptive_spec(bench: Bench) -> AdaptiveSpec | None:
@@ -239,10 +266,11 @@ def measure_case(bench: Bench, case: AdaptiveCase) -> AdaptiveResult:
         control = dataclasses.replace(case.reference, source=one_shot, prune=one_shot.spec)
         result.finals.append(final)
         result.controls.append(control)
+        result.same_as_control.append(one_shot == kept)
         pairs.append((bench.matches(final), bench.matches(control)))
         if offset == 0:
             result.summary = _summary(bench, case, final, control, removed, accepted)
-    if pairs:
+    if pairs and not result.one_shot_by_construction:
         verdicts = config.verdicts
         result.difference = replicate_difference(
             pairs, verdicts.accuracy_confidence, verdicts.accuracy_resamples
@@ -297,11 +325,13 @@ class AdaptivePruningStudy(Study[AdaptiveCase, AdaptiveResult]):
         model = row.case.reference.model
         tries = [{"model": model, "row": "try", **step} for path in row.paths for step in path]
         summary = {"model": model, "row": "result", **row.summary, **interval_fields("vs_one_shot", row.difference),
-                   "verdict": decided(row.difference)}  # fmt: skip
+                   "verdict": row.verdict}  # fmt: skip
         return [*tries, summary]
 
     def bars(self, bench: Bench, case: AdaptiveCase, row: AdaptiveResult) -> list[Bar]:
         """None judged: the path and the comparison are recorded (the verdict column says which way)."""
+        if row.one_shot_by_construction:
+            return [Bar.skipped("vs_one_shot", f"{case.slug}: {ONE_SHOT_BY_CONSTRUCTION}")]
         if row.difference is None:
             return [
                 Bar.skipped("vs_one_shot", f"{case.slug}: no step was kept at some seed; nothing to compare")

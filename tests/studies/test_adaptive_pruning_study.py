@@ -12,7 +12,13 @@ from harness.config import load_config
 from harness.config.adaptive_pruning import AdaptiveSpec
 from harness.errors import ConfigError
 from harness.recipes import PruneRecipe
-from harness.studies.adaptive_pruning import AdaptivePruningStudy, cases, measure_case, run_schedule
+from harness.studies.adaptive_pruning import (
+    ONE_SHOT_BY_CONSTRUCTION,
+    AdaptivePruningStudy,
+    cases,
+    measure_case,
+    run_schedule,
+)
 
 BODY = '[matrix]\nprune = [0.0]\nprecision = ["fp32"]\nbackend = ["torch"]\n[studies.adaptive_pruning]\n'
 
@@ -42,6 +48,7 @@ def test_every_kept_step_grows_the_next_and_the_result_meets_one_shot(
     assert isinstance(control.source, PruneRecipe)
     assert control.source.spec.ratio == pytest.approx(0.3) and control.source.spec.finetune_epochs == 2
     assert result.summary["params_final"] < result.summary["params_control"] * 1.2  # type: ignore[operator]
+    assert result.same_as_control == [False] and not result.one_shot_by_construction
     assert result.difference is not None and result.difference.low <= result.difference.high
     rows = AdaptivePruningStudy().rows(bench, result)
     assert [r["row"] for r in rows] == ["try", "try", "result"] and rows[-1][
@@ -85,3 +92,21 @@ def test_round_to_overrides_the_pruning_rounding(tmp_path: Path, shared_cache: P
     assert default.base.round_to == 16  # [pruning] round_to
     with pytest.raises(ConfigError, match="round_to"):
         cases(_bench(tmp_path, shared_cache, "round_to = 0\n"))
+
+
+def test_one_kept_step_is_the_one_shot_control_and_no_comparison(tmp_path: Path, shared_cache: Path) -> None:
+    # One step to the target: the final model is one-shot pruning to that ratio, fine-tuned as long
+    # (one recipe), so a difference of zero would be true by construction and is not reported.
+    table = "target = 0.1\nfirst_step = 0.1\nmax_drop = 1.0\nfinetune_epochs = 1\neval_images = 8\n"
+    bench = _bench(tmp_path, shared_cache, table)
+    (case,) = cases(bench)
+    result = measure_case(bench, case)
+    assert [s["kept"] for s in result.paths[0]] == [True]
+    assert result.finals[0] is not None and result.finals[0] == result.controls[0]
+    assert result.one_shot_by_construction and result.difference is None
+    study = AdaptivePruningStudy()
+    summary = study.rows(bench, result)[-1]
+    assert summary["verdict"] == ONE_SHOT_BY_CONSTRUCTION and summary["ratio_reached"] == pytest.approx(0.1)
+    assert summary["vs_one_shot_seed_mean"] is None and summary["vs_one_shot_ci_low"] is None
+    (bar,) = study.bars(bench, case, result)
+    assert bar.skip is not None and ONE_SHOT_BY_CONSTRUCTION in bar.skip and not bar.checks
