@@ -76,7 +76,9 @@ def test_default_and_full_profiles(tmp_path: Path) -> None:
     assert (full.imgsz, full.dataset.n_train, full.dataset.n_val) == (320, 640, 500)
     assert full.matrix.precision == ("fp32", "fp16", "bf16", "int8")
     assert default.matrix.precision == ("fp32", "fp16", "int8")
-    assert len(full.matrix.quant) > len(default.matrix.quant) == 2
+    assert len(full.matrix.quant) > len(default.matrix.quant) == 3
+    assert [q.slug for q in default.matrix.quant_for("openvino")] == ["qdq-pc-s8s8-minmax-c100"]
+    assert [q.slug for q in default.matrix.quant_for("ncnn")] == ["qdq-pc-s8s8-percentile-c100"]
     assert "onnxruntime-trt" in full.matrix.backend
 
 
