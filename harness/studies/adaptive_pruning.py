@@ -88,14 +88,14 @@ class AdaptiveResult:
     controls: list[Variant | None] = field(default_factory=list)
     difference: Interval | None = None
     summary: dict[str, object] = field(default_factory=dict)
-    same_as_control: list[bool] = field(default_factory=list)
 
     @property
     def one_shot_by_construction(self) -> bool:
-        """True when at every seed the schedule kept one step that went all the way: its final
-        model *is* the one-shot control (one recipe, one cache entry), so their difference is zero
-        by construction and says nothing about adapting the schedule."""
-        return bool(self.same_as_control) and all(self.same_as_control)
+        """True when at every seed that kept a step the final model *is* the one-shot control (one
+        kept step: one recipe, one cache entry), so their difference is zero by construction and
+        says nothing about adapting the schedule."""
+        kept = [(f, c) for f, c in zip(self.finals, self.controls, strict=True) if f is not None]
+        return bool(kept) and all(final == control for final, control in kept)
 
     @property
     def verdict(self) -> str | None:
@@ -266,7 +266,6 @@ def measure_case(bench: Bench, case: AdaptiveCase) -> AdaptiveResult:
         control = dataclasses.replace(case.reference, source=one_shot, prune=one_shot.spec)
         result.finals.append(final)
         result.controls.append(control)
-        result.same_as_control.append(one_shot == kept)
         pairs.append((bench.matches(final), bench.matches(control)))
         if offset == 0:
             result.summary = _summary(bench, case, final, control, removed, accepted)
