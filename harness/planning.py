@@ -115,14 +115,17 @@ def ncnn_int8_recipe(variant: Variant, data: DataRecipe) -> NcnnInt8Recipe:
 
 def tensorrt_recipe(variant: Variant, batch: int) -> TrtEngineRecipe:
     """The engine a variant needs, with the FP32 ONNX export it parses; INT8 calibrates on the
-    dataset the reference was trained with."""
+    dataset the reference was trained with. TensorRT has no 7-bit weights: the engine's recipe
+    holds ``overflow_fix = "disable"`` (what it builds), so its key does not depend on whether
+    the host CPU has VNNI, which is what "auto" resolves by."""
     data = source_data(variant.source)
     if variant.quant is not None and data is None:
         raise BackendUnavailable(f"TensorRT INT8 needs a calibration set; {NO_CALIBRATION_DATA}")
+    quant = dataclasses.replace(variant.quant, overflow_fix="disable") if variant.quant else None
     return TrtEngineRecipe(
         source=_fp32_onnx(variant, batch),
         precision=variant.precision,
         data=data if variant.quant else None,
-        quant=variant.quant,
+        quant=quant,
         versions=versions("tensorrt", "onnx"),
     )

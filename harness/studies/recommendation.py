@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 
 from harness.bench import Bench
 from harness.checks import check_bound, check_speedup
@@ -252,6 +252,13 @@ def _recommend(bench: Bench, case: RecommendationCase, result: RecommendationRes
     result.speedup = timed.interval(verdicts.latency_confidence)
 
 
+@cache
+def _peak(threads: int) -> Peak:
+    """The CPU's INT8 peak at ``threads``, measured once per process: every model case of a run
+    is set against the same measurement."""
+    return peak_int8(threads)
+
+
 def _roofline(bench: Bench, result: RecommendationResult) -> None:
     """The fastest unpruned INT8 candidate against this CPU's measured INT8 compute roofline."""
     timed = [c for c in result.candidates if c.unpruned_int8 and c.latency_ms is not None]
@@ -266,7 +273,7 @@ def _roofline(bench: Bench, result: RecommendationResult) -> None:
     if not gflops:
         result.notes.append(f"{fastest.variant.slug}: GFLOPs unknown, no roofline")
         return
-    result.peak = peak_int8(bench.ctx.threads)
+    result.peak = _peak(bench.ctx.threads)
     result.roofline_ms = roofline_ms(gflops, result.peak)
     result.roofline_of = fastest
 

@@ -45,3 +45,15 @@ def test_tensorrt_int8_engine_calibrates_on_the_configured_data() -> None:
     assert recipe.data == DATA
     fp16 = dataclasses.replace(_variant("tensorrt", QuantSpec()), precision="fp16", quant=None)
     assert tensorrt_recipe(fp16, 1).data is None
+
+
+@pytest.mark.parametrize("saturates", [True, False])
+def test_tensorrt_engine_key_does_not_depend_on_the_host_cpus_vnni(
+    saturates: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness import recipes
+
+    monkeypatch.setattr(recipes, "int8_saturates", lambda: saturates)
+    recipe = tensorrt_recipe(_variant("tensorrt", QuantSpec()), 1)
+    assert recipe.quant is not None and recipe.quant.to_dict()["overflow_fix"] == "disable"
+    assert recipe.key() == tensorrt_recipe(_variant("tensorrt", QuantSpec(overflow_fix="disable")), 1).key()
