@@ -22,22 +22,40 @@ class TorchRunner:
 
     ``augment=True`` runs Ultralytics' test-time augmentation (``model(x, augment=True)``: the image
     at scales 1, 0.83 and 0.67, the middle one flipped left-right, outputs concatenated for NMS).
+
+    Every call runs on ``threads`` intra-op threads (default: torch's count when the runner is
+    made). torch's count is global and libraries change it: Ultralytics' ``select_device``, which
+    every ``export``, ``val`` and ``predict`` calls, sets ``cpu_count - 1``, one thread on a 2-core
+    machine, and a reference opened before a variant was exported then ran single-threaded: yolo11n
+    at 320 px took 36.0 ms on one thread against 27.0 ms on two on a 2-core EPYC, which inflated
+    every "x PyTorch" of a run that built its variants.
     """
 
-    def __init__(self, net: object, device: str, dtype: str, artifact: Path, augment: bool = False) -> None:
+    def __init__(
+        self,
+        net: object,
+        device: str,
+        dtype: str,
+        artifact: Path,
+        augment: bool = False,
+        threads: int | None = None,
+    ) -> None:
         import torch
 
         self.net = net
         self.augment = augment
+        self.threads = torch.get_num_threads() if threads is None else threads
         self.device = torch.device(device)
         self.dtype = getattr(torch, dtype)
         self.artifact = artifact
         self.artifact_sha256 = file_sha256(artifact)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """Run one batch; copying the result to the host waits for the device."""
+        """Run one batch on the runner's threads; copying the result to the host waits for the device."""
         import torch
 
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
         x = torch.from_numpy(batch).to(self.device, self.dtype)
         with torch.inference_mode():
             y = self.net(x, augment=True) if self.augment else self.net(x)
@@ -81,4 +99,4 @@ class TorchBackend:
         yolo.fuse()
         dtype = _DTYPES[request.variant.precision]
         net = yolo.model.to(request.ctx.device).to(getattr(torch, dtype)).eval()
-        return TorchRunner(net, request.ctx.device, dtype, path)
+        return TorchRunner(net, request.ctx.device, dtype, path, threads=request.ctx.threads)

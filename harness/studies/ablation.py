@@ -326,7 +326,9 @@ def _runner(bench: Bench, row: AblationRow) -> Runner:
     if why := tta_unsupported(runner.net):
         raise BackendUnavailable(why)
     dtype = str(runner.dtype).removeprefix("torch.")
-    return TorchRunner(runner.net, str(runner.device), dtype, runner.artifact, augment=True)
+    return TorchRunner(
+        runner.net, str(runner.device), dtype, runner.artifact, augment=True, threads=runner.threads
+    )
 
 
 def measure_row(bench: Bench, row: AblationRow) -> dict[str, object]:
