@@ -23,8 +23,8 @@ class TorchRunner:
     ``augment=True`` runs Ultralytics' test-time augmentation (``model(x, augment=True)``: the image
     at scales 1, 0.83 and 0.67, the middle one flipped left-right, outputs concatenated for NMS).
 
-    Every call runs on ``threads`` intra-op threads (default: torch's count when the runner is
-    made). torch's count is global and libraries change it: Ultralytics' ``select_device``, which
+    Every call runs on ``threads`` intra-op threads (the session's ``ctx.threads``; there is no
+    default, because torch's count at construction may already be a library's). torch's count is global and libraries change it: Ultralytics' ``select_device``, which
     every ``export``, ``val`` and ``predict`` calls, sets ``cpu_count - 1``, one thread on a 2-core
     machine, and a reference opened before a variant was exported then ran single-threaded: yolo11n
     at 320 px took 36.0 ms on one thread against 27.0 ms on two on a 2-core EPYC, which inflated
@@ -38,13 +38,14 @@ class TorchRunner:
         dtype: str,
         artifact: Path,
         augment: bool = False,
-        threads: int | None = None,
+        *,
+        threads: int,
     ) -> None:
         import torch
 
         self.net = net
         self.augment = augment
-        self.threads = torch.get_num_threads() if threads is None else threads
+        self.threads = threads
         self.device = torch.device(device)
         self.dtype = getattr(torch, dtype)
         self.artifact = artifact

@@ -31,7 +31,7 @@ def restore_threads() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def _runner(tmp_path: Path, threads: int | None) -> tuple[TorchRunner, _ThreadProbe]:
+def _runner(tmp_path: Path, threads: int) -> tuple[TorchRunner, _ThreadProbe]:
     artifact = tmp_path / "model.pt"
     artifact.write_bytes(b"weights")
     probe = _ThreadProbe()
@@ -47,16 +47,6 @@ def test_a_call_restores_the_runners_threads_after_a_library_changed_them(
     assert probe.seen == [2]
     assert torch.get_num_threads() == 2
     np.testing.assert_array_equal(out, np.full((1, 3, 4, 4), 2.0, dtype=np.float32))
-
-
-def test_without_threads_the_runner_keeps_the_count_it_was_made_with(
-    tmp_path: Path, restore_threads: None
-) -> None:
-    torch.set_num_threads(2)
-    runner, probe = _runner(tmp_path, threads=None)
-    torch.set_num_threads(1)
-    runner(np.ones((1, 1, 2, 2), dtype=np.float32))
-    assert runner.threads == 2 and probe.seen == [2]
 
 
 def test_ultralytics_select_device_still_resets_torchs_threads(restore_threads: None) -> None:
