@@ -24,11 +24,12 @@ class TorchRunner:
     at scales 1, 0.83 and 0.67, the middle one flipped left-right, outputs concatenated for NMS).
 
     Every call runs on ``threads`` intra-op threads (the session's ``ctx.threads``; there is no
-    default, because torch's count at construction may already be a library's). torch's count is global and libraries change it: Ultralytics' ``select_device``, which
-    every ``export``, ``val`` and ``predict`` calls, sets ``cpu_count - 1``, one thread on a 2-core
-    machine, and a reference opened before a variant was exported then ran single-threaded: yolo11n
-    at 320 px took 36.0 ms on one thread against 27.0 ms on two on a 2-core EPYC, which inflated
-    every "x PyTorch" of a run that built its variants.
+    default, because torch's count at construction may already be a library's). torch's count is
+    global and libraries change it: Ultralytics' ``select_device``, which every ``export``, ``val``
+    and ``predict`` calls, sets ``cpu_count - 1``, one thread on a 2-core machine, and a reference
+    opened before a variant was exported then ran single-threaded: yolo11n at 320 px took 36.0 ms
+    on one thread against 27.0 ms on two on a 2-core EPYC, which inflated every "x PyTorch" of a
+    run that built its variants.
     """
 
     def __init__(
