@@ -94,6 +94,12 @@ def finetune_hyp(start: SourceRecipe, model: ModelSpec) -> Hyp:
     return with_overrides(base, model.train_args)
 
 
+def _rounding(pruning: PruningSpec, strategy: str) -> str:
+    """``[pruning] rounding`` for the uniform strategy; global pruning has no per-group count to
+    round to the nearest multiple, so its variants keep Torch-Pruning's rule ("down")."""
+    return pruning.rounding if strategy == "uniform" else "down"
+
+
 def prune_specs(matrix: MatrixSpec, pruning: PruningSpec) -> list[PruneSpec]:
     """Every pruning configuration of the matrix: ratio x criterion x strategy for structured
     pruning, ratio alone for unstructured (L1 per layer)."""
@@ -106,7 +112,7 @@ def prune_specs(matrix: MatrixSpec, pruning: PruningSpec) -> list[PruneSpec]:
     specs = []
     if "structured" in matrix.prune_method:
         specs += [
-            PruneSpec(ratio, criterion, strategy, **shared)
+            PruneSpec(ratio, criterion, strategy, **shared, rounding=_rounding(pruning, strategy))
             for ratio, criterion, strategy in itertools.product(
                 ratios, matrix.prune_criterion, matrix.prune_strategy
             )

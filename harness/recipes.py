@@ -178,6 +178,7 @@ PRUNE_CHOICES: dict[str, tuple[str, ...]] = {
     "criterion": ("l1", "l2", "taylor", "fisher", "lamp", "random"),
     "strategy": ("uniform", "global"),
     "method": ("structured", "unstructured"),
+    "rounding": ("down", "nearest"),
 }
 """The allowed values of every string-valued :class:`PruneSpec` field."""
 
@@ -193,7 +194,9 @@ class PruneSpec:
     "uniform" (the same ratio in every layer) or "global" (channels ranked across layers).
     ``method``: "structured" (channels removed, tensors shrink) or "unstructured" (L1 weights
     zeroed with ``torch.nn.utils.prune``; tensors keep their shape). ``round_to``: kept channel
-    counts are multiples of this (None: no rounding). ``steps``: prune in this many steps, each
+    counts are multiples of this (None: no rounding). ``rounding``: "down" (Torch-Pruning's rule; a
+    group it would empty stays whole) or "nearest" (uniform structured only; see
+    ``harness.prune.rounding``). ``steps``: prune in this many steps, each
     followed by ``finetune_epochs`` epochs of fine-tuning (0: none).
     """
 
@@ -204,6 +207,7 @@ class PruneSpec:
     round_to: int | None = 16
     steps: int = 1
     finetune_epochs: int = 0
+    rounding: str = "down"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.ratio < 1.0:
@@ -215,12 +219,15 @@ class PruneSpec:
             raise ValueError(f"prune.round_to must be >= 1, got {self.round_to}")
         if self.steps < 1 or self.finetune_epochs < 0:
             raise ValueError("prune.steps must be >= 1 and prune.finetune_epochs >= 0")
+        if self.rounding == "nearest" and (self.method, self.strategy) != ("structured", "uniform"):
+            raise ValueError("prune.rounding 'nearest' needs structured pruning with the uniform strategy")
 
     @property
     def slug(self) -> str:
         """Id fragment: ``p30-l1`` (structured, uniform, one step, channels rounded to 16), then
-        ``-global``, ``-it3`` for three iterative steps, ``-r8`` for other rounding, ``-ft5`` for
-        five epochs of fine-tuning per step; ``p30-l1-unstructured``."""
+        ``-global``, ``-it3`` for three iterative steps, ``-r8`` for other rounding (``-r16n``,
+        ``-r8n``: to the nearest multiple), ``-ft5`` for five epochs of fine-tuning per step;
+        ``p30-l1-unstructured``."""
         parts = [f"p{round(self.ratio * 100):02d}", self.criterion]
         if self.method == "unstructured":
             parts.append("unstructured")
@@ -228,8 +235,9 @@ class PruneSpec:
             parts.append(self.strategy)
         if self.steps > 1:
             parts.append(f"it{self.steps}")
-        if self.round_to != 16 and self.method == "structured":
-            parts.append(f"r{self.round_to or 1}")
+        nearest = self.rounding == "nearest"
+        if (self.round_to != 16 or nearest) and self.method == "structured":
+            parts.append(f"r{self.round_to or 1}{'n' if nearest else ''}")
         if self.finetune_epochs:
             parts.append(f"ft{self.finetune_epochs}")
         return "-".join(parts)
@@ -239,8 +247,10 @@ class PruneSpec:
         return dataclasses.replace(self, finetune_epochs=0)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return dataclasses.asdict(self)
+        """JSON-ready fields; ``rounding`` only when it is not "down", so that the cache keys of
+        recipes made before the option existed stay as they were."""
+        out = dataclasses.asdict(self)
+        return out if self.rounding != "down" else {k: v for k, v in out.items() if k != "rounding"}
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,17 @@ def test_pruned_variants_cross_ratio_criterion_and_strategy(tmp_path: Path) -> N
     assert isinstance(taylor.source, PruneRecipe) and taylor.source.taylor_batches == 8
 
 
+def test_nearest_rounding_reaches_the_uniform_variants_only(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path,
+        'profile = "quick"\n[matrix]\nprune = [0.0, 0.6]\nprecision = ["fp32"]\nbackend = ["torch"]\n'
+        'prune_strategy = ["uniform", "global"]\n[pruning]\nrounding = "nearest"\n',
+    )
+    specs = {v.prune.strategy: v.prune for v in build_variants(config) if v.prune is not None}
+    assert specs["uniform"].rounding == "nearest" and specs["uniform"].slug == "p60-l1-r16n"
+    assert specs["global"].rounding == "down" and specs["global"].slug == "p60-l1-global"
+
+
 def test_pruned_variants_only_on_the_configured_backends(tmp_path: Path) -> None:
     config = _config(
         tmp_path,
@@ -122,6 +133,10 @@ def test_pruned_variants_only_on_the_configured_backends(tmp_path: Path) -> None
             r"prune_strategy\[0\].*unknown value 'local'",
         ),
         ("[pruning]\nround_to = 0", r"pruning\.round_to .*expected an integer >= 1"),
+        (
+            "[pruning]\nrounding = 'up'",
+            r"pruning\.rounding .*unknown value 'up' \(expected one of: down, nearest\)",
+        ),
         ("[pruning]\nbackends = ['tensorflow']", r"pruning\.backends\[0\].*unknown value 'tensorflow'"),
         (
             "[pruning]\nbars = [{ratio = 1.2}]",

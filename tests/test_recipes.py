@@ -94,6 +94,19 @@ def test_prune_slug_names_every_knob_away_from_the_default() -> None:
     )
     assert PruneSpec(0.5, method="unstructured").slug == "p50-l1-unstructured"
     assert PruneSpec(0.3, finetune_epochs=5).without_finetune() == PruneSpec(0.3)
+    assert PruneSpec(0.6, "fisher", rounding="nearest").slug == "p60-fisher-r16n"
+    assert PruneSpec(0.6, round_to=8, rounding="nearest", finetune_epochs=4).slug == "p60-l1-r8n-ft4"
+
+
+def test_rounding_enters_the_cache_key_only_when_it_is_not_down() -> None:
+    # The keys of recipes made before the option existed stay as they were.
+    assert "rounding" not in PruneSpec(0.3).to_dict()
+    assert PruneSpec(0.3).to_dict() == {
+        "ratio": 0.3, "criterion": "l1", "strategy": "uniform", "method": "structured",
+        "round_to": 16, "steps": 1, "finetune_epochs": 0,
+    }  # fmt: skip
+    assert PruneSpec(0.3, rounding="nearest").to_dict()["rounding"] == "nearest"
+    assert PruneSpec(**PruneSpec(0.3, rounding="nearest").to_dict()) == PruneSpec(0.3, rounding="nearest")
 
 
 @pytest.mark.parametrize(
@@ -105,6 +118,8 @@ def test_prune_slug_names_every_knob_away_from_the_default() -> None:
         ({"ratio": 0.3, "criterion": "l3"}, r"prune\.criterion must be one of .*'l1'.*got 'l3'"),
         ({"ratio": 0.3, "strategy": "layerwise"}, r"prune\.strategy must be one of"),
         ({"ratio": 0.3, "steps": 0}, r"prune\.steps must be >= 1"),
+        ({"ratio": 0.3, "rounding": "up"}, r"prune\.rounding must be one of"),
+        ({"ratio": 0.3, "strategy": "global", "rounding": "nearest"}, r"'nearest' needs .* uniform strategy"),
     ],
 )
 def test_bad_prune_spec_names_the_field(fields: dict[str, object], message: str) -> None:

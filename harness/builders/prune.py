@@ -201,6 +201,7 @@ def _prune_structured(model: Any, job: PruneJob) -> Any:
         job.ratio,
         criterion=job.spec.criterion,
         strategy=job.spec.strategy,
+        rounding=job.spec.rounding,
         round_to=job.spec.round_to,
         example_inputs=torch.zeros(1, 3, job.imgsz, job.imgsz),
         gradient_batches=batches,

@@ -6,6 +6,7 @@ the settings shared by every pruned variant::
 
     [pruning]
     round_to = 16           # kept channel counts are multiples of 16 (1: no rounding)
+    rounding = "down"       # "down" (Torch-Pruning's rule) or "nearest" (uniform variants; global keep "down")
     steps = 1               # iterative pruning: this many prune + fine-tune steps
     finetune_epochs = 3     # epochs of fine-tuning after each step
     taylor_batches = 8      # labelled training batches whose gradients rank channels (taylor, fisher)
@@ -28,9 +29,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from harness.config.reader import Where, check_keys
+from harness.prune.rounding import ROUNDINGS
 
 PRUNING_KEYS = (
-    "round_to", "steps", "finetune_epochs", "taylor_batches", "backends", "precisions", "max_seconds",
+    "round_to", "rounding", "steps", "finetune_epochs", "taylor_batches", "backends", "precisions", "max_seconds",
     "max_memory_mib", "safe_drop", "aggressive_drop", "bars",
 )  # fmt: skip
 BAR_KEYS = ("ratio", "min_speedup", "min_params_reduction")
@@ -50,6 +52,7 @@ class PruningSpec:
     """Settings shared by every pruned variant (see the module docstring)."""
 
     round_to: int | None = 16
+    rounding: str = "down"
     steps: int = 1
     finetune_epochs: int = 0
     taylor_batches: int = 8
@@ -82,6 +85,8 @@ class PruningSpec:
         if "round_to" in table:
             round_to = where.integer(table["round_to"], "round_to", 1)
             fields["round_to"] = None if round_to == 1 else round_to
+        if "rounding" in table:
+            fields["rounding"] = where.choice(table["rounding"], "rounding", ROUNDINGS)
         for key, low in (("steps", 1), ("finetune_epochs", 0), ("taylor_batches", 1)):
             if key in table:
                 fields[key] = where.integer(table[key], key, low)

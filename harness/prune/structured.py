@@ -19,8 +19,9 @@ value dimensions in every head; the number of heads is kept.
 
 Strategies (``STRATEGIES``):
 
-- ``uniform``: every dependency group loses ``ratio`` of its channels (then rounded down to a
-  multiple of ``round_to`` remaining channels), ranked by the criterion within the group.
+- ``uniform``: every dependency group loses ``ratio`` of its channels (the remaining channels
+  rounded to a multiple of ``round_to``: down, Torch-Pruning's rule, or to the nearest multiple,
+  see ``harness.prune.rounding``), ranked by the criterion within the group.
 - ``global``: Torch-Pruning's global pruning. Each group's scores are normalized within the
   group (by their mean, or LAMP's normalization), pooled, and one threshold removes ``ratio`` of
   all channels, so groups lose different fractions. Two behaviours of Torch-Pruning 1.6 to know:
@@ -31,7 +32,8 @@ Strategies (``STRATEGIES``):
   (``DependencyGraph.check_pruning_group``).
 
 The same guard applies to both strategies: no layer is ever removed entirely; a layer that
-``round_to`` would empty (8 channels, ``round_to=8``, any ratio above 0) is left whole.
+``round_to`` would empty (8 channels, ``round_to=8``, any ratio above 0) is left whole. "nearest"
+rounding applies to the uniform strategy only (global pruning has no per-group count to round).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from harness.errors import HarnessError
 from harness.prune.criteria import importance, needs_gradients, needs_squared_gradients
 from harness.prune.modules import AttentionMix, AttentionScores, PrunableAttention, tracing_barriers
 from harness.prune.rewrite import rewrite_for_pruning
+from harness.prune.rounding import ROUNDINGS, nearest_ratios
 from harness.prune.taylor import accumulate_fisher, accumulate_gradients
 
 if TYPE_CHECKING:
@@ -62,7 +65,8 @@ GLOBAL_MAX_PRUNING_RATIO = 0.9
 
 
 class UnknownStrategyError(HarnessError):
-    """A pruning strategy name is not one of ``STRATEGIES``."""
+    """A pruning strategy name is not one of ``STRATEGIES``, or a rounding one of ``ROUNDINGS``
+    that the strategy supports."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class PruneResult:
 
     ratio: float
     round_to: int | None
+    rounding: str  # how kept channel counts were rounded to round_to, one of ROUNDINGS
     seconds: float  # dependency graph build + pruning, wall clock (gradient passes not included)
     peak_rss_before_mib: float  # the process's peak resident memory (ru_maxrss) just before pruning
     peak_rss_mib: float  # the same after pruning: higher only if pruning set a new peak
@@ -174,6 +179,18 @@ def check_strategy(strategy: str) -> str:
     return strategy
 
 
+def check_rounding(rounding: str, strategy: str) -> str:
+    """Return ``rounding`` if it is one of ``ROUNDINGS`` and ``strategy`` supports it; else raise
+    ``UnknownStrategyError``."""
+    if rounding not in ROUNDINGS:
+        raise UnknownStrategyError(
+            f"unknown channel rounding {rounding!r}; expected one of: {', '.join(ROUNDINGS)}"
+        )
+    if rounding == "nearest" and strategy != "uniform":
+        raise UnknownStrategyError(f"channel rounding 'nearest' needs the uniform strategy, got {strategy!r}")
+    return rounding
+
+
 def check_ratio(ratio: float) -> float:
     """Return ``ratio`` if it lies in (0, 1); else raise ``HarnessError``."""
     if not 0.0 < ratio < 1.0:
@@ -188,12 +205,14 @@ def build_pruner(
     round_to: int | None,
     example_inputs: Any,
     strategy: str = "uniform",
+    group_ratios: dict[nn.Module, float] | None = None,
 ) -> tp.pruner.BasePruner:
     """A Torch-Pruning pruner over a rewritten model (traces the dependency graph).
 
     ``criterion`` is a name from ``harness.prune.criteria.CRITERIA`` or an importance estimator.
-    Only the graph tracing runs inside ``tracing_barriers()``: the pruner may be stepped after
-    a backward pass.
+    ``group_ratios``: per-group ratios keyed by the group's root module (Torch-Pruning's
+    ``pruning_ratio_dict``; see ``harness.prune.rounding``). Only the graph tracing runs inside
+    ``tracing_barriers()``: the pruner may be stepped after a backward pass.
     """
     import torch_pruning as tp
 
@@ -208,6 +227,7 @@ def build_pruner(
             pruning_ratio=ratio,
             max_pruning_ratio=GLOBAL_MAX_PRUNING_RATIO if is_global else 1.0,
             round_to=round_to,
+            pruning_ratio_dict=group_ratios,
             ignored_layers=prediction_layers(model),
             in_channel_groups={},  # fresh dicts: Torch-Pruning fills these and its defaults are shared
             out_channel_groups=attention_channel_groups(model),
@@ -223,13 +243,16 @@ def prune_model(
     example_inputs: torch.Tensor,
     *,
     strategy: str = "uniform",
+    rounding: str = "down",
     gradient_batches: Iterable[Mapping[str, Any]] | None = None,
 ) -> PruneResult:
     """Rewrite ``model`` into prunable form and remove ``ratio`` of its channels, in place.
 
     ``criterion`` names the channel importance (``harness.prune.criteria.CRITERIA``);
     ``strategy`` is ``"uniform"`` (every group loses ``ratio`` of its channels) or ``"global"``
-    (one threshold over all groups' normalized scores, see the module docstring). A criterion
+    (one threshold over all groups' normalized scores, see the module docstring); ``rounding``
+    rounds each group's kept channels "down" or to the "nearest" multiple of ``round_to``
+    (``harness.prune.rounding``; uniform only). A criterion
     that needs gradients (``taylor``) runs the detection loss backward over
     ``gradient_batches`` (labelled batches from ``harness.prune.taylor.loss_batches``) after
     the graph is built and before channels are removed; the gradients are cleared afterwards.
@@ -238,19 +261,21 @@ def prune_model(
     Raises:
         HarnessError: ``ratio`` is not in (0, 1); the criterion needs gradients and no batch was given.
         UnknownCriterionError: ``criterion`` is not one of ``CRITERIA``.
-        UnknownStrategyError: ``strategy`` is not one of ``STRATEGIES``.
+        UnknownStrategyError: ``strategy`` is not one of ``STRATEGIES``, or ``rounding`` not one of
+            ``ROUNDINGS`` that it supports.
         RuntimeError: the output shape changed (a bug in a rewrite or in Torch-Pruning).
         UnprunableBlockError: the model holds a block with no prunable rewrite.
     """
     check_ratio(ratio)
     check_strategy(strategy)
+    check_rounding(rounding, strategy)
     batches = _gradient_batches(criterion, gradient_batches)
     was_training = model.training
     rewrite_for_pruning(model)
     shape, params = _output_shape(model, example_inputs), count_params(model)
     rss_before = _peak_rss_mib()
     start = time.perf_counter()
-    pruner = build_pruner(model, ratio, criterion, round_to, example_inputs, strategy)
+    pruner = _pruner(model, ratio, criterion, round_to, example_inputs, strategy, rounding)
     gradient_seconds = (
         _fill_gradients(model, batches, needs_squared_gradients(criterion)) if batches else None
     )
@@ -265,6 +290,7 @@ def prune_model(
     return PruneResult(
         ratio=ratio,
         round_to=round_to,
+        rounding=rounding,
         seconds=seconds,
         peak_rss_before_mib=rss_before,
         peak_rss_mib=peak,
@@ -276,6 +302,24 @@ def prune_model(
         gradient_batches=len(batches),
         gradient_seconds=gradient_seconds,
     )
+
+
+def _pruner(
+    model: nn.Module,
+    ratio: float,
+    criterion: str,
+    round_to: int | None,
+    example_inputs: torch.Tensor,
+    strategy: str,
+    rounding: str,
+) -> tp.pruner.BasePruner:
+    """The pruner for ``rounding``: Torch-Pruning's own ("down"), or for "nearest" a second pruner
+    given per-group ratios read from the first one's groups, with its own rounding off."""
+    pruner = build_pruner(model, ratio, criterion, round_to, example_inputs, strategy)
+    if rounding == "down":
+        return pruner
+    ratios = nearest_ratios(pruner, ratio, round_to, attention_channel_groups(model))
+    return build_pruner(model, ratio, criterion, None, example_inputs, strategy, ratios)
 
 
 def _gradient_batches(

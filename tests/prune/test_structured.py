@@ -245,3 +245,40 @@ def test_unknown_strategy_is_refused_naming_it() -> None:
     with pytest.raises(UnknownStrategyError, match="'layerwise'; expected one of: uniform, global") as info:
         prune_model(nn.Sequential(), RATIO, "l1", None, torch.zeros(1), strategy="layerwise")
     assert isinstance(info.value, HarnessError)
+
+
+# Plain convolutions of yolo11n (no split, residual or attention coupling) and their widths.
+PLAIN_YOLO11N = {
+    "model.0.conv": 16,
+    "model.1.conv": 32,
+    "model.3.conv": 64,
+    "model.5.conv": 128,
+    "model.7.conv": 256,
+}
+
+
+def test_nearest_rounding_keeps_the_nearest_multiple(make_detector: Callable[[str], DetectionModel]) -> None:
+    widths = {}
+    for rounding in ("down", "nearest"):
+        model = rewrite_for_pruning(make_detector("yolo11n"))
+        result = prune_model(model, 0.6, "l1", 16, _inputs(), rounding=rounding)
+        assert result.rounding == rounding
+        convs = dict(model.named_modules())
+        widths[rounding] = {name: convs[name].out_channels for name in PLAIN_YOLO11N}
+        with torch.no_grad():
+            assert torch.isfinite(model.eval()(_inputs())[0]).all()
+    # 60 % of 16 / 32 / 64 / 128 / 256 channels: down keeps 16 (whole) / 32 (whole) / 16 / 48 / 96
+    assert list(widths["down"].values()) == [16, 32, 16, 48, 96]
+    assert list(widths["nearest"].values()) == [16, 16, 32, 48, 96]
+
+
+def test_nearest_rounding_with_global_pruning_is_refused_before_the_model_changes(
+    make_detector: Callable[[str], DetectionModel],
+) -> None:
+    model = make_detector("yolov8n")
+    before = _conv_shapes(model)
+    with pytest.raises(UnknownStrategyError, match="'nearest' needs the uniform strategy"):
+        prune_model(model, 0.3, "l1", 8, _inputs(), strategy="global", rounding="nearest")
+    with pytest.raises(UnknownStrategyError, match="unknown channel rounding 'up'"):
+        prune_model(model, 0.3, "l1", 8, _inputs(), rounding="up")
+    assert _conv_shapes(model) == before
