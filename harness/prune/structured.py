@@ -41,7 +41,7 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -53,6 +53,7 @@ from harness.prune.modules import AttentionMix, AttentionScores, PrunableAttenti
 from harness.prune.rewrite import rewrite_for_pruning
 from harness.prune.rounding import ROUNDINGS, nearest_ratios
 from harness.prune.taylor import accumulate_fisher, accumulate_gradients
+from harness.prune.widths import Widths, conv_widths, paired
 
 if TYPE_CHECKING:
     import torch_pruning as tp
@@ -86,6 +87,9 @@ class PruneResult:
     strategy: str  # one of STRATEGIES
     gradient_batches: int  # labelled batches backpropagated for the criterion (0: none needed)
     gradient_seconds: float | None  # wall clock of those backward passes; None when none ran
+    widths: Widths = field(
+        default_factory=dict
+    )  # conv -> output channels before, after (prediction layers left out)
 
     @property
     def params_reduction(self) -> float:
@@ -273,6 +277,7 @@ def prune_model(
     was_training = model.training
     rewrite_for_pruning(model)
     shape, params = _output_shape(model, example_inputs), count_params(model)
+    widths_before = conv_widths(model, skip=prediction_layers(model))
     rss_before = _peak_rss_mib()
     start = time.perf_counter()
     pruner = _pruner(model, ratio, criterion, round_to, example_inputs, strategy, rounding)
@@ -301,6 +306,7 @@ def prune_model(
         strategy=strategy,
         gradient_batches=len(batches),
         gradient_seconds=gradient_seconds,
+        widths=paired(widths_before, conv_widths(model)),
     )
 
 

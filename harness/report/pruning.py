@@ -27,7 +27,8 @@ _FORMATS = {
     "Ratio": ".2f", "Params M": ".3f", "Params M after": ".3f", "Params -%": ".1f", "GFLOPs": ".2f",
     "GFLOPs after": ".2f", "ONNX MB": ".2f", "ONNX MB after": ".2f", "Sparsity %": ".1f",
     "mAP50-95 ref": ".4f", "mAP50-95 pruned": ".4f", "mAP50-95 fine-tuned": ".4f", "Drop": "+.4f",
-    "Graph+prune s": ".2f", "Peak MiB": ".0f",
+    "Graph+prune s": ".2f", "Peak MiB": ".0f", "Layers whole": ".0f", "Layer kept % min": ".0f",
+    "Layer kept % max": ".0f",
     **{f"{b} {what}": ".2f" for b in _BACKEND_LABELS.values() for what in ("ms", "ms after", "speedup")},
 }  # fmt: skip
 PRUNING_LEGEND = (
@@ -39,7 +40,10 @@ PRUNING_LEGEND = (
     "fine-tune), mean over training seeds with its 95 % interval over seeds and val images; verdict: "
     "better or worse when the interval excludes zero. "
     "Graph+prune: Torch-Pruning's dependency graph and pruning, all steps; Peak MiB: the pruning "
-    "process's peak resident memory. Unstructured rows zero weights without shrinking tensors: their "
+    "process's peak resident memory. Layers whole: convolutions that kept every channel; layer kept % "
+    "min / max: the smallest and largest share of its channels one convolution kept (rounding to "
+    "round_to and layers that share channels make them differ from 1 - ratio; per-layer widths are in "
+    "results.json, layer_widths). Unstructured rows zero weights without shrinking tensors: their "
     "sparsity is measured, their latency is measured, and no speedup is claimed. `-` = not measured."
 )
 GUIDELINE_LEGEND = (
@@ -59,8 +63,9 @@ def _method(row: Mapping[str, object]) -> str:
     if row.get("prune_method") == "unstructured":
         return "unstructured l1"
     how = f"structured {row.get('prune_criterion')} {row.get('prune_strategy')}"
+    nearest = " nearest" if row.get("prune_rounding") == "nearest" else ""
     return (
-        f"{how}, round {row.get('prune_round_to') or 1}, {row.get('prune_steps')} step(s), "
+        f"{how}, round {row.get('prune_round_to') or 1}{nearest}, {row.get('prune_steps')} step(s), "
         f"fine-tune {row.get('prune_finetune_epochs')} ep"
     )
 
@@ -89,6 +94,9 @@ def _pruning_row(row: Mapping[str, object]) -> dict[str, object]:
         "Drop": ref - tuned,
         "vs L1 control": seed_interval_text(row, "vs_l1"), "vs L1 verdict": row.get("vs_l1_verdict") or "-",
         "Graph+prune s": _number(row.get("graph_prune_s")), "Peak MiB": _number(row.get("peak_memory_mib")),
+        "Layers whole": _number(row.get("layers_whole")),
+        "Layer kept % min": 100 * _number(row.get("layer_kept_min")),
+        "Layer kept % max": 100 * _number(row.get("layer_kept_max")),
     }  # fmt: skip
 
 

@@ -5,6 +5,8 @@ builds (or finds cached) the pruned, fine-tuned checkpoint and the same pruning 
 fine-tuning, then measures:
 
 - cost: graph build + pruning seconds and the peak memory of the pruning process (``prune.json``);
+- widths: what each convolution kept (``prune.json``, ``harness.prune.widths``): how many layers
+  kept every channel and the smallest and largest fraction a layer kept;
 - size: parameters, GFLOPs, ``.pt`` and ONNX file bytes, before and after (unstructured: sparsity);
 - speed: for each FP32 backend pruned variants run on (PyTorch, ONNX Runtime), the pruned model
   timed interleaved against the unpruned one on the same backend and input, in this run;
@@ -33,6 +35,7 @@ from harness.measure.latency import interleave
 from harness.measure.seeds import SEED_UNIT, interval_fields
 from harness.measure.size import file_bytes
 from harness.measure.stats import Interval
+from harness.prune.widths import Widths, across_steps, summary
 from harness.recipes import PruneRecipe, PruneSpec, Variant
 from harness.replicates import training_difference
 from harness.results import PRUNING
@@ -73,6 +76,7 @@ class PruneRow:
     peak_memory_mib: Figure = None
     sizes: dict[str, Figure] = field(default_factory=dict)  # params/gflops/pt_bytes/onnx_bytes _before/_after
     sparsity: Figure = None
+    widths: Widths | None = None  # conv -> output channels before, after (None: not recorded)
     latency_ms: dict[str, tuple[Figure, Figure]] = field(default_factory=dict)  # backend -> (before, after)
     speedup_ci: dict[str, Interval] = field(default_factory=dict)  # backend -> interval of before / after
     map_reference: Figure = None
@@ -129,6 +133,8 @@ class PruneRow:
             "peak_memory_mib": self.peak_memory_mib,
             **self.sizes,
             "sparsity": self.sparsity,
+            **summary(self.widths),
+            "layer_widths": None if self.widths is None else {k: list(v) for k, v in self.widths.items()},
             **latency,
             "map50_95_reference": self.map_reference,
             "map50_95_pruned": self.map_pruned,
@@ -163,7 +169,8 @@ def measure_case(bench: Bench, case: PruneCase) -> PruneRow:
 
 
 def _cost(bench: Bench, case: PruneCase, row: PruneRow) -> None:
-    """Seconds and peak memory of every pruning step (summed and maxed), sparsity if unstructured."""
+    """Seconds and peak memory of every pruning step (summed and maxed); sparsity if unstructured,
+    else the per-layer widths."""
     assert isinstance(case.variant.source, PruneRecipe)
     steps = read_report(build(case.variant.source, bench.ctx).directory)["steps"]
     row.seconds = sum(float(s["seconds"]) for s in steps)
@@ -171,6 +178,8 @@ def _cost(bench: Bench, case: PruneCase, row: PruneRow) -> None:
     row.peak_memory_mib = max(peaks, default=None)  # None off Linux (no /proc/self/status)
     if case.spec.method == "unstructured":
         row.sparsity = float(steps[-1]["sparsity"])
+    else:
+        row.widths = across_steps(steps)
 
 
 def _sizes(bench: Bench, case: PruneCase, row: PruneRow) -> None:

@@ -265,6 +265,10 @@ def test_nearest_rounding_keeps_the_nearest_multiple(make_detector: Callable[[st
         assert result.rounding == rounding
         convs = dict(model.named_modules())
         widths[rounding] = {name: convs[name].out_channels for name in PLAIN_YOLO11N}
+        assert all(
+            result.widths[name] == (PLAIN_YOLO11N[name], widths[rounding][name]) for name in PLAIN_YOLO11N
+        )
+        assert not {n for n, m in model.named_modules() if m in prediction_layers(model)} & set(result.widths)
         with torch.no_grad():
             assert torch.isfinite(model.eval()(_inputs())[0]).all()
     # 60 % of 16 / 32 / 64 / 128 / 256 channels: down keeps 16 (whole) / 32 (whole) / 16 / 48 / 96

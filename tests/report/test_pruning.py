@@ -47,6 +47,16 @@ def test_pruning_table_shows_before_after_and_measured_speedups() -> None:
     assert row["vs L1 control"] == "-" and row["vs L1 verdict"] == "-"  # L1 has no L1 control
 
 
+def test_layer_widths_show_as_whole_layers_and_the_spread_of_kept_shares() -> None:
+    row = PruneRow("m", PruneSpec(0.6, round_to=8, rounding="nearest"), None)
+    row.widths = {"a": (16, 8), "b": (32, 32), "c": (64, 16)}
+    (shown,) = pruning_table(_run(row.to_dict(PruningSpec()))).to_dict("records")
+    assert (shown["Layers whole"], shown["Layer kept % min"], shown["Layer kept % max"]) == (1, 25, 100)
+    assert shown["Pruning"].startswith("structured l1 uniform, round 8 nearest,")
+    (unrecorded,) = pruning_table(_run(_row(0.3, 0.65))).to_dict("records")
+    assert math.isnan(unrecorded["Layers whole"]) and math.isnan(unrecorded["Layer kept % min"])
+
+
 def test_a_criterion_shows_its_difference_from_the_l1_control() -> None:
     from harness.measure.stats import Interval
 

@@ -72,6 +72,10 @@ def test_case_is_measured_not_estimated(prune_session: Bench, case: PruneCase) -
     assert flat["onnxruntime_speedup_ci_high"] == interval.high
     names = [c.variant for c in row.speedup_checks(1.0)]
     assert names == ["yolo11n-p30-l1-ft1 on torch", "yolo11n-p30-l1-ft1 on onnxruntime"]
+    assert row.widths is not None and all(0 < after <= before for before, after in row.widths.values())
+    assert row.widths["model.1.conv"] == (32, 16)  # 30 % of 32 leaves 22.4, rounded down to 16
+    assert 0 < flat["layer_kept_min"] <= flat["layer_kept_max"] <= 1  # type: ignore[operator]
+    assert flat["layer_widths"]["model.1.conv"] == [32, 16]  # type: ignore[index]
     assert PRUNING == "pruning"
 
 
