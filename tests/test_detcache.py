@@ -102,9 +102,7 @@ def test_runner_outside_the_matrix_is_cached_under_its_mode(
     variant = next(v for v in session.variants if v.backend == "torch" and v.precision == "fp32")
     plain = session.runner(variant)
     assert isinstance(plain, TorchRunner)
-    tta = TorchRunner(
-        plain.net, str(plain.device), "float32", plain.artifact, augment=True, threads=plain.threads
-    )
+    tta = plain.augmented()
     session.detections(variant)
     before = set((session.ctx.cache.root / "artifacts").glob("*/*/detections.npz"))
     result, _ = session.score_runner(tta, variant, mode="tta")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,13 @@ class TorchRunner:
         self.dtype = getattr(torch, dtype)
         self.artifact = artifact
         self.artifact_sha256 = file_sha256(artifact)
+
+    def augmented(self) -> TorchRunner:
+        """This runner with test-time augmentation: the same network, device, dtype, artifact and
+        threads (a shallow copy, so the artifact is not hashed again)."""
+        tta = copy.copy(self)
+        tta.augment = True
+        return tta
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Run one batch on the runner's threads; copying the result to the host waits for the device."""

@@ -325,10 +325,7 @@ def _runner(bench: Bench, row: AblationRow) -> Runner:
         raise TypeError(f"+TTA needs the PyTorch runner, got {type(runner).__name__}")
     if why := tta_unsupported(runner.net):
         raise BackendUnavailable(why)
-    dtype = str(runner.dtype).removeprefix("torch.")
-    return TorchRunner(
-        runner.net, str(runner.device), dtype, runner.artifact, augment=True, threads=runner.threads
-    )
+    return runner.augmented()
 
 
 def measure_row(bench: Bench, row: AblationRow) -> dict[str, object]:

@@ -18,9 +18,11 @@ class _ThreadProbe(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.seen: list[int] = []
+        self.augmented: list[bool] = []
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, augment: bool = False) -> torch.Tensor:
         self.seen.append(torch.get_num_threads())
+        self.augmented.append(augment)
         return x * 2
 
 
@@ -47,6 +49,19 @@ def test_a_call_restores_the_runners_threads_after_a_library_changed_them(
     assert probe.seen == [2]
     assert torch.get_num_threads() == 2
     np.testing.assert_array_equal(out, np.full((1, 3, 4, 4), 2.0, dtype=np.float32))
+
+
+def test_the_augmented_runner_shares_the_network_and_keeps_the_threads(
+    tmp_path: Path, restore_threads: None
+) -> None:
+    plain, probe = _runner(tmp_path, threads=2)
+    tta = plain.augmented()
+    assert (tta.augment, plain.augment) == (True, False)
+    assert tta.net is plain.net and tta.threads == 2 and tta.artifact_sha256 == plain.artifact_sha256
+    torch.set_num_threads(1)
+    batch = np.ones((1, 3, 4, 4), dtype=np.float32)
+    tta(batch), plain(batch)
+    assert probe.augmented == [True, False] and probe.seen == [2, 2]
 
 
 def test_ultralytics_select_device_still_resets_torchs_threads(restore_threads: None) -> None:
