@@ -6,7 +6,7 @@ the settings shared by every pruned variant::
 
     [pruning]
     round_to = 16           # kept channel counts are multiples of 16 (1: no rounding)
-    rounding = "down"       # "down" (Torch-Pruning's rule) or "nearest" (uniform variants; global keep "down")
+    rounding = "down"       # "down" (Torch-Pruning's rule) or "nearest" (uniform variants only)
     steps = 1               # iterative pruning: this many prune + fine-tune steps
     finetune_epochs = 3     # epochs of fine-tuning after each step
     taylor_batches = 8      # labelled training batches whose gradients rank channels (taylor, fisher)
@@ -32,8 +32,8 @@ from harness.config.reader import Where, check_keys
 from harness.prune.rounding import ROUNDINGS
 
 PRUNING_KEYS = (
-    "round_to", "rounding", "steps", "finetune_epochs", "taylor_batches", "backends", "precisions", "max_seconds",
-    "max_memory_mib", "safe_drop", "aggressive_drop", "bars",
+    "round_to", "rounding", "steps", "finetune_epochs", "taylor_batches", "backends", "precisions",
+    "max_seconds", "max_memory_mib", "safe_drop", "aggressive_drop", "bars",
 )  # fmt: skip
 BAR_KEYS = ("ratio", "min_speedup", "min_params_reduction")
 

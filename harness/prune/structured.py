@@ -87,9 +87,8 @@ class PruneResult:
     strategy: str  # one of STRATEGIES
     gradient_batches: int  # labelled batches backpropagated for the criterion (0: none needed)
     gradient_seconds: float | None  # wall clock of those backward passes; None when none ran
-    widths: Widths = field(
-        default_factory=dict
-    )  # conv -> output channels before, after (prediction layers left out)
+    # conv -> output channels before, after (prediction layers left out)
+    widths: Widths = field(default_factory=dict)
 
     @property
     def params_reduction(self) -> float:

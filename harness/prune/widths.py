@@ -1,10 +1,10 @@
 """Per-layer widths of a structured prune: what each convolution kept, and a summary of the spread.
 
-The ratio asked for is not what every layer gets: Torch-Pruning rounds each group's kept channels to
-``round_to`` (``harness.prune.rounding``) and couples layers that share channels (a C2f/C3k2
-block's split first convolution with its residual bottlenecks), so single layers can keep far less
-or far more than ``1 - ratio``. The widths are recorded per step in ``prune.json`` and per case in
-the pruning study, so that a user sees it.
+The ratio asked for is not what every layer gets: each group's kept channels are rounded to a
+multiple of ``round_to`` (``harness.prune.rounding``), and a group that rounding down would empty is
+left whole, so single layers can keep far less or far more than ``1 - ratio`` (at 60 % with 16, a
+64-channel layer keeps 25 % and a 32-channel layer 100 %). The widths are recorded per step in
+``prune.json`` and per case in the pruning study, so that a user sees it.
 """
 
 from __future__ import annotations

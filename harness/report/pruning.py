@@ -42,9 +42,10 @@ PRUNING_LEGEND = (
     "Graph+prune: Torch-Pruning's dependency graph and pruning, all steps; Peak MiB: the pruning "
     "process's peak resident memory. Layers whole: convolutions that kept every channel; layer kept % "
     "min / max: the smallest and largest share of its channels one convolution kept (rounding to "
-    "round_to and layers that share channels make them differ from 1 - ratio; per-layer widths are in "
-    "results.json, layer_widths). Unstructured rows zero weights without shrinking tensors: their "
-    "sparsity is measured, their latency is measured, and no speedup is claimed. `-` = not measured."
+    "round_to, and leaving whole a layer that rounding down would empty, make them differ from "
+    "1 - ratio; per-layer widths are in results.json, layer_widths). Unstructured rows zero weights "
+    "without shrinking tensors: their sparsity is measured, their latency is measured, and no speedup "
+    "is claimed. `-` = not measured."
 )
 GUIDELINE_LEGEND = (
     "Safe: the largest measured ratio whose fine-tuned mAP50-95 drop against the reference is at most "
