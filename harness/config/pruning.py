@@ -29,13 +29,15 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from harness.config.reader import Where, check_keys
-from harness.prune.rounding import ROUNDINGS
 
 PRUNING_KEYS = (
     "round_to", "rounding", "steps", "finetune_epochs", "taylor_batches", "backends", "precisions",
     "max_seconds", "max_memory_mib", "safe_drop", "aggressive_drop", "bars",
 )  # fmt: skip
 BAR_KEYS = ("ratio", "min_speedup", "min_params_reduction")
+ROUNDINGS = ("down", "nearest")
+"""``rounding`` values: ``harness.recipes.PRUNE_CHOICES["rounding"]``, restated here because the report
+package reads config without the recipes (a test keeps the two equal)."""
 
 
 @dataclass(frozen=True)

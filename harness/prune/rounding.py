@@ -15,11 +15,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from harness.recipes import PRUNE_CHOICES
+
 if TYPE_CHECKING:
     import torch_pruning as tp
     from torch import nn
 
-ROUNDINGS: tuple[str, ...] = ("down", "nearest")
+ROUNDINGS: tuple[str, ...] = PRUNE_CHOICES["rounding"]
 """How kept channel counts are rounded to ``round_to``: Torch-Pruning's own ("down") or "nearest"."""
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import random
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -84,11 +86,29 @@ def test_aa_trials_give_verdicts_and_a_summary() -> None:
     assert summary["median_ci_width"] >= 0.0  # type: ignore[operator]
 
 
-def test_injected_slowdown_is_detected_every_time() -> None:
-    """A candidate 30 % slower (1.3 ms against 1 ms) fails every comparison against 1.0x
-    (10 blocks per comparison, so that a busy machine still gives a narrow interval)."""
-    slow, fast = functools.partial(busy_wait, 0.0013), functools.partial(busy_wait, 0.001)
-    trials = latency_trials(slow, fast, trials=5, rounds=50, warmup=1, confidence=0.99)
+def test_injected_slowdown_is_detected_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A candidate 30 % slower (1.3 ms against 1 ms) fails every comparison against 1.0x.
+
+    The interleaving and interval code are the real ones; the clock is replaced by seeded call
+    times: 5 % lognormal jitter on every call and one call in 20 stalled by up to 2 ms, the stalls a
+    shared 2-core VM shows (at seeds 0-19 all 100 trials fail, as they should). On the real clock
+    (1 ms busy-waits) it passed in every earlier CI run here, then gave 5 of 5 inconclusive on a day
+    the host stalled in bursts (estimates 0.83-0.98 instead of 0.77). Real-clock trials are the
+    verdict calibration suite's job (``suites/test_verdicts.py``).
+    """
+    rng = random.Random(0)
+    seconds = [0.0]
+
+    def call(ms: float) -> Callable[[], None]:
+        def run() -> None:
+            stall = rng.uniform(0.0, 0.002) if rng.random() < 0.05 else 0.0
+            seconds[0] = ms / 1e3 * rng.lognormvariate(0.0, 0.05) + stall
+
+        return run
+
+    monkeypatch.setattr("harness.measure.latency.time_call", lambda fn: (fn(), seconds[0])[1])
+    monkeypatch.setattr("harness.measure.latency.settle", lambda: None)
+    trials = latency_trials(call(1.3), call(1.0), trials=5, rounds=50, warmup=1, confidence=0.99)
     assert trials.verdicts == (Verdict.FAIL,) * 5
     assert trials.failures == 5 and trials.rate == 1.0
     assert trials.summary()["fail_rate_upper95"] == 1.0
