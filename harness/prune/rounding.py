@@ -25,21 +25,16 @@ ROUNDINGS: tuple[str, ...] = PRUNE_CHOICES["rounding"]
 """How kept channel counts are rounded to ``round_to``: Torch-Pruning's own ("down") or "nearest"."""
 
 
-def kept_channels(channels: int, ratio: float, round_to: int | None, rounding: str) -> int:
-    """Channels a group of ``channels`` keeps after removing ``ratio`` of them.
+def nearest_kept(channels: int, ratio: float, round_to: int | None) -> int:
+    """Channels a group of ``channels`` keeps after removing ``ratio`` of them, "nearest" rounding.
 
-    ``"down"`` is Torch-Pruning's rule: ``int(channels * (1 - ratio))`` rounded down to a multiple of
-    ``round_to``, the whole group when that is 0. ``"nearest"``: the multiple nearest to
-    ``channels * (1 - ratio)`` (halves round up), at least ``round_to``, at most ``channels``.
+    The multiple of ``round_to`` nearest to ``channels * (1 - ratio)`` (halves round up), at least
+    ``round_to``, at most ``channels``. (Torch-Pruning's own "down" rule, ``int(channels * (1 -
+    ratio))`` rounded down and the whole group when that is 0, is its pruner's and is not restated
+    here.)
     """
-    exact = channels * (1.0 - ratio)
     step = round_to or 1
-    if rounding == "down":
-        kept = int(exact) // step * step
-        return kept if kept > 0 else channels
-    if rounding != "nearest":
-        raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
-    return min(channels, max(step, math.floor(exact / step + 0.5) * step))
+    return min(channels, max(step, math.floor(channels * (1.0 - ratio) / step + 0.5) * step))
 
 
 def nearest_ratios(
@@ -63,6 +58,6 @@ def nearest_ratios(
         if channels is None:
             continue
         size = channels // heads.get(root, 1)
-        kept = kept_channels(size, ratio, round_to, "nearest")
+        kept = nearest_kept(size, ratio, round_to)
         ratios[root] = 0.0 if kept >= size else 1.0 - (kept + 0.5) / size
     return ratios

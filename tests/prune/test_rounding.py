@@ -1,31 +1,26 @@
-"""Kept channel counts under Torch-Pruning's rounding ("down") and the nearest multiple."""
+"""Kept channel counts under "nearest" rounding (Torch-Pruning's own "down" rule in the comments).
+
+The pruner's real widths under both rules are pinned in ``tests/prune/test_structured.py``.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from harness.prune.rounding import kept_channels
+from harness.prune.rounding import nearest_kept
 
 
 @pytest.mark.parametrize(
-    ("channels", "ratio", "round_to", "down", "nearest"),
+    ("channels", "ratio", "round_to", "nearest"),
     [
-        (64, 0.5, 16, 32, 32),  # exact multiples: both rules agree
-        (64, 0.6, 16, 16, 32),  # 25.6 kept: down removes 75 %, nearest 50 %
-        (32, 0.6, 16, 32, 16),  # 12.8: down would empty the layer, so it stays whole
-        (16, 0.6, 16, 16, 16),  # 6.4: nearest keeps at least one multiple, here the whole layer
-        (256, 0.6, 8, 96, 104),  # 102.4
-        (64, 0.625, 16, 16, 32),  # 24.0 is half-way: nearest rounds up
-        (100, 0.3, None, 70, 70),  # no rounding
+        (64, 0.5, 16, 32),  # exact multiple: "down" keeps 32 too
+        (64, 0.6, 16, 32),  # 25.6 kept: "down" keeps 16 (75 % removed)
+        (32, 0.6, 16, 16),  # 12.8: "down" would empty the layer, so it keeps all 32
+        (16, 0.6, 16, 16),  # 6.4: at least one multiple, here the whole layer ("down" too)
+        (256, 0.6, 8, 104),  # 102.4: "down" keeps 96
+        (64, 0.625, 16, 32),  # 24.0 is half-way: rounds up ("down" keeps 16)
+        (100, 0.3, None, 70),  # no rounding
     ],
 )
-def test_kept_channels_down_and_nearest(
-    channels: int, ratio: float, round_to: int | None, down: int, nearest: int
-) -> None:
-    assert kept_channels(channels, ratio, round_to, "down") == down
-    assert kept_channels(channels, ratio, round_to, "nearest") == nearest
-
-
-def test_an_unknown_rounding_is_refused() -> None:
-    with pytest.raises(ValueError, match="rounding must be one of"):
-        kept_channels(64, 0.5, 16, "up")
+def test_nearest_kept(channels: int, ratio: float, round_to: int | None, nearest: int) -> None:
+    assert nearest_kept(channels, ratio, round_to) == nearest

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from ultralytics.nn.tasks import DetectionModel
 
+from harness.builders.prune import step_ratio
 from harness.errors import HarnessError
 from harness.prune.criteria import CRITERIA, UnknownCriterionError, needs_gradients
 from harness.prune.modules import PrunableAttention, tracing_barriers
@@ -274,6 +275,34 @@ def test_nearest_rounding_keeps_the_nearest_multiple(make_detector: Callable[[st
     # 60 % of 16 / 32 / 64 / 128 / 256 channels: down keeps 16 (whole) / 32 (whole) / 16 / 48 / 96
     assert list(widths["down"].values()) == [16, 32, 16, 48, 96]
     assert list(widths["nearest"].values()) == [16, 16, 32, 48, 96]
+
+
+def test_nearest_rounding_in_two_steps_lands_on_the_one_shot_widths(
+    make_detector: Callable[[str], DetectionModel],
+) -> None:
+    """Iterative pruning (``PruneSpec.steps``) rounds each step to the nearest multiple of 8.
+
+    Two steps of 36.8 % (60 % compounded): 16 -> 8 -> 8 (at least one multiple), 32 -> 24 -> 16,
+    64 -> 40 -> 24, 128 -> 80 -> 48, 256 -> 160 -> 104, the widths one 60 % step keeps.
+    """
+    model = rewrite_for_pruning(make_detector("yolo11n"))
+    per_step = step_ratio(0.6, 2)
+    first = prune_model(model, per_step, "l1", 8, _inputs(), rounding="nearest")
+    second = prune_model(model, per_step, "l1", 8, _inputs(), rounding="nearest")
+    assert [first.widths[name][1] for name in PLAIN_YOLO11N] == [8, 24, 40, 80, 160]
+    assert [second.widths[name] for name in PLAIN_YOLO11N] == [
+        (8, 8),
+        (24, 16),
+        (40, 24),
+        (80, 48),
+        (160, 104),
+    ]
+    once = rewrite_for_pruning(make_detector("yolo11n"))
+    prune_model(once, 0.6, "l1", 8, _inputs(), rounding="nearest")
+    convs = dict(once.named_modules())
+    assert [convs[name].out_channels for name in PLAIN_YOLO11N] == [8, 16, 24, 48, 104]
+    with torch.no_grad():
+        assert torch.isfinite(model.eval()(_inputs())[0]).all()
 
 
 def test_nearest_rounding_with_global_pruning_is_refused_before_the_model_changes(
