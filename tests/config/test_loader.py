@@ -84,14 +84,18 @@ def test_default_and_full_profiles(tmp_path: Path) -> None:
 
 def test_the_fastest_yolo11n_config_shares_the_repositorys_cache_and_reports() -> None:
     """configs/fastest-yolo11n.toml (README, "The fastest yolo11n"): the default profile's
-    reference from the main job's cache, Fisher-pruned students with KD at 4 seeds, 0.01 budgets."""
+    reference from the main job's cache, a Fisher p65 student rounded to the nearest multiple of 8
+    with 20 KD epochs at 4 seeds, 0.01 budgets, 300 interleaved rounds against PyTorch."""
     root = Path(__file__).resolve().parents[2]
     config = _load(root, path=root / "configs" / "fastest-yolo11n.toml")
     assert config.profile == "default"
     assert config.cache_dir.resolve() == root / ".harness-cache"
     assert config.reports_dir.resolve() == root / "reports"
-    assert (config.matrix.prune, config.matrix.prune_criterion) == ((0.0, 0.3, 0.5), ("fisher",))
-    assert [s.prune for s in config.distill.students] == [0.3, 0.5]
+    assert (config.matrix.prune, config.matrix.prune_criterion) == ((0.0, 0.65), ("fisher",))
+    assert (config.pruning.round_to, config.pruning.rounding) == (8, "nearest")
+    assert [s.prune for s in config.distill.students] == [0.65]
+    assert config.distill.epochs == 20
+    assert config.latency.interleaved_rounds == 300
     assert config.verdicts.training_seeds == 4
     assert config.budgets.pruned.max_map_drop == 0.01
     assert dict(config.studies.tables)["recommendation"] == {"combine": True, "min_speedup": 8.0}
