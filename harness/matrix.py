@@ -263,7 +263,8 @@ def student_spec(student: StudentChoice, config: HarnessConfig) -> PruneSpec | N
             return spec
     raise ConfigError(
         f"distill.students: {student.model} at prune {student.prune} is not a structured ratio of "
-        f"matrix.prune {list(config.matrix.prune)}"
+        f"matrix.prune {list(config.matrix.prune)}: add {student.prune} to [matrix] prune, or set "
+        "[distill] students to ratios it has"
     )
 
 

@@ -308,6 +308,10 @@ def test_student_start_and_spec_follow_the_matrix(tmp_path: Path) -> None:
     assert student_start(StudentChoice("yolo11n"), source, data, model, config) == source
     start = student_start(StudentChoice("yolo11n", 0.3), source, data, model, config)
     assert isinstance(start, PruneRecipe) and start.spec == PruneSpec(0.3)
+    with pytest.raises(
+        ConfigError, match=r"prune 0\.5 is not .*\[0\.0, 0\.3\]: add 0\.5 to \[matrix\] prune"
+    ):
+        student_spec(StudentChoice("yolo11n", 0.5), config)
 
 
 def test_unpruned_student_is_not_its_own_teacher(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
     [studies.recommendation]
     models = ["yolo11n"]       # [[models]] names (absent: every model)
     screen_rounds = 15         # rounds of the round-robin that times every candidate
+    interleaved_rounds = 300   # rounds of the recommended variant against PyTorch FP32 eager
+                               # (absent: [latency] interleaved_rounds, as every other study)
     combine = false            # also put each pruned / distilled checkpoint on the fastest unpruned
                                # configuration that holds its budget (builds and scores them)
     min_speedup = 8.0          # a bar: the recommended variant against PyTorch FP32 eager, timed
@@ -23,7 +25,9 @@ from harness.config.reader import Where, check_keys
 
 __all__ = ["RECOMMENDATION_KEYS", "RecommendationSpec"]
 
-RECOMMENDATION_KEYS = ("models", "screen_rounds", "combine", "min_speedup", "max_roofline_ratio")
+RECOMMENDATION_KEYS = (
+    "models", "screen_rounds", "interleaved_rounds", "combine", "min_speedup", "max_roofline_ratio",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class RecommendationSpec:
 
     models: tuple[str, ...] | None = None
     screen_rounds: int = 15
+    interleaved_rounds: int | None = None
     combine: bool = False
     min_speedup: float | None = None
     max_roofline_ratio: float | None = None
@@ -49,6 +54,7 @@ class RecommendationSpec:
             screen_rounds=where.integer(
                 table.get("screen_rounds", default.screen_rounds), "screen_rounds", 3
             ),
+            interleaved_rounds=_rounds(table.get("interleaved_rounds"), where),
             combine=combine,
             min_speedup=_optional(table.get("min_speedup"), "min_speedup", where),
             max_roofline_ratio=_optional(table.get("max_roofline_ratio"), "max_roofline_ratio", where),
@@ -63,3 +69,8 @@ def _optional(value: object, name: str, where: Where) -> float | None:
     if number == 0.0:
         raise where.error(name, "a number > 0", value)
     return number
+
+
+def _rounds(value: object, where: Where) -> int | None:
+    """The recommendation's own interleaved round count (at least 3), or None when absent."""
+    return None if value is None else where.integer(value, "interleaved_rounds", 3)

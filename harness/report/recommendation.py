@@ -25,16 +25,16 @@ LEGEND = (
     "images). Eligible: the whole interval lies within the candidate's max_map_drop budget. p50 ms: "
     "batch-1 median in a round-robin of every candidate and the reference (x PyTorch: reference / "
     "candidate in that screen). Recommended (*): the fastest eligible candidate; its speedup over "
-    "PyTorch FP32 eager is timed interleaved against it in this run (99 % interval). Roofline: on the "
-    "fastest unpruned INT8 candidate, GFLOPs / 2 over this CPU's INT8 MAC rate measured on a "
-    "compute-bound convolution stack (OpenVINO + NNCF), and the candidate's p50 over it. `-` = not "
-    "measured."
+    "PyTorch FP32 eager is timed interleaved against it in this run (99 % interval) for Rounds rounds. "
+    "Roofline: on the fastest unpruned INT8 candidate, GFLOPs / 2 over this CPU's INT8 MAC rate "
+    "measured on a compute-bound convolution stack (OpenVINO + NNCF), and the candidate's p50 over it. "
+    "`-` = not measured."
 )
 _FORMATS = {"mAP50-95": ".4f", "Budget": ".3f", "p50 ms": ".2f", "x PyTorch": ".2f", "Roofline ms": ".2f",
-            "x roofline": ".2f", "Peak GMAC/s": ".0f", "Prune": ".2f"}  # fmt: skip
+            "x roofline": ".2f", "Peak GMAC/s": ".0f", "Prune": ".2f", "Rounds": ".0f"}  # fmt: skip
 COLUMNS = [
     "Model", "Variant", "Backend", "Precision", "Prune", "KD", "mAP50-95", "Drop", "Seeds", "Budget",
-    "Eligible", "p50 ms", "x PyTorch", "Recommended", "Speedup vs PyTorch (interleaved)", "Roofline ms",
+    "Eligible", "p50 ms", "x PyTorch", "Recommended", "Speedup vs PyTorch (interleaved)", "Rounds", "Roofline ms",
     "x roofline", "Peak GMAC/s", "Note",
 ]  # fmt: skip
 
@@ -59,6 +59,7 @@ def _row(row: Mapping[str, object]) -> dict[str, object]:
         "Speedup vs PyTorch (interleaved)": span_text(
             row.get("speedup_vs_torch"), row.get("speedup_ci_low"), row.get("speedup_ci_high"), ".2f", "x"
         ),
+        "Rounds": number_or_nan(row.get("speedup_rounds")),
         "Roofline ms": number_or_nan(row.get("roofline_ms")),
         "x roofline": number_or_nan(row.get("roofline_ratio")),
         "Peak GMAC/s": number_or_nan(row.get("peak_gmacs")), "Note": row.get("reason") or "",

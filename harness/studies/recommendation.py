@@ -98,6 +98,7 @@ class RecommendationResult:
     candidates: list[Candidate] = field(default_factory=list)
     recommended: Candidate | None = None
     speedup: Interval | None = None
+    speedup_rounds: int | None = None
     reference_ms: float | None = None
     peak: Peak | None = None
     roofline_ms: float | None = None
@@ -134,6 +135,7 @@ class RecommendationResult:
             "screen_speedup": None if ref is None or not c.latency_ms else ref / c.latency_ms,
             "recommended": chosen,
             **span_fields("speedup_vs_torch", "speedup", self.speedup if chosen else None),
+            "speedup_rounds": self.speedup_rounds if chosen else None,
             "roofline_ms": self.roofline_ms if roof else None,
             "roofline_ratio": self.roofline_ratio if roof else None,
             "peak_gmacs": self.peak.gmacs if roof and self.peak else None,
@@ -228,13 +230,16 @@ def measure_case(bench: Bench, case: RecommendationCase) -> RecommendationResult
         if extra:
             result.candidates += extra
             result.reference_ms = _screen(bench, case, result.candidates, spec.screen_rounds)
-    _recommend(bench, case, result)
+    _recommend(bench, case, result, spec.interleaved_rounds)
     _roofline(bench, result)
     return result
 
 
-def _recommend(bench: Bench, case: RecommendationCase, result: RecommendationResult) -> None:
-    """The fastest eligible candidate, timed interleaved against the PyTorch reference."""
+def _recommend(
+    bench: Bench, case: RecommendationCase, result: RecommendationResult, rounds: int | None
+) -> None:
+    """The fastest eligible candidate, timed interleaved against the PyTorch reference for ``rounds``
+    (None: ``[latency] interleaved_rounds``)."""
     eligible = [c for c in result.candidates if c.eligible and c.latency_ms is not None]
     if not eligible:
         result.notes.append("no candidate's drop interval lies within its budget")
@@ -243,10 +248,11 @@ def _recommend(bench: Bench, case: RecommendationCase, result: RecommendationRes
     result.recommended = best
     x = bench.input_batch(case.reference, 1)
     lat, verdicts = bench.config.latency, bench.config.verdicts
+    result.speedup_rounds = lat.interleaved_rounds if rounds is None else rounds
     timed = interleave(
         partial(bench.runner(best.variant), x),
         partial(bench.runner(case.reference), x),
-        lat.interleaved_rounds,
+        result.speedup_rounds,
         lat.warmup,
     )
     result.speedup = timed.interval(verdicts.latency_confidence)

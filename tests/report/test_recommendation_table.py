@@ -21,7 +21,8 @@ def _rows() -> list[dict[str, object]]:
                 "prune": 0.2, "combined": True, "map50_95": 0.69, "drop": -0.016, "drop_ci_low": -0.028,
                 "drop_ci_high": -0.005, "drop_n": 2, "drop_unit": "training seeds", "budget": 0.02,
                 "eligible": True, "latency_median_ms": 2.0, "screen_speedup": 9.1, "recommended": True,
-                "speedup_vs_torch": 9.3, "speedup_ci_low": 9.0, "speedup_ci_high": 9.6, "reason": ""},
+                "speedup_vs_torch": 9.3, "speedup_ci_low": 9.0, "speedup_ci_high": 9.6, "speedup_rounds": 300,
+                "reason": ""},
         base | {"variant": "yolo11n-p00-int8-openvino", "backend": "openvino", "precision": "int8",
                 "map50_95": 0.67, "drop": 0.007, "drop_ci_low": 0.004, "drop_ci_high": 0.0101, "drop_n": 500,
                 "drop_unit": "val images", "budget": 0.01, "eligible": False, "latency_median_ms": 2.3,
@@ -53,6 +54,7 @@ def test_rows_figures_and_marks() -> None:
     )
     assert frame["Speedup vs PyTorch (interleaved)"][0] == "9.30x (9.00x to 9.60x)"
     assert frame["Speedup vs PyTorch (interleaved)"][1] == "-"
+    assert frame["Rounds"][0] == 300 and math.isnan(frame["Rounds"][1])
     assert list(frame["Eligible"]) == ["yes", "no", "yes", "-"] and frame["KD"][0] == "- (combined)"
     assert frame["x roofline"][1] == 2.77 and math.isnan(frame["x roofline"][0])
     assert math.isnan(frame["mAP50-95"][3]) and "FP16" in frame["Note"][3]

@@ -35,7 +35,8 @@ def test_no_table_no_case_and_a_case_per_model(quick_config: HarnessConfig) -> N
 
 def test_the_fastest_eligible_candidate_is_recommended(quick_config: HarnessConfig) -> None:
     backends = ("torch", "onnxruntime", "openvino")
-    bench = _bench(quick_config, {"screen_rounds": 3, "min_speedup": 1000.0}, backends)
+    table = {"screen_rounds": 3, "interleaved_rounds": 9, "min_speedup": 1000.0}
+    bench = _bench(quick_config, table, backends)
     (case,) = cases(bench)
     result = measure_case(bench, case)
     timed = [c for c in result.candidates if c.latency_ms is not None]
@@ -45,6 +46,11 @@ def test_the_fastest_eligible_candidate_is_recommended(quick_config: HarnessConf
     assert result.speedup is not None and result.speedup.low <= result.speedup.estimate <= result.speedup.high
     rows = result.to_dicts()
     assert [r["recommended"] for r in rows].count(True) == 1
+    assert (
+        [r["speedup_rounds"] for r in rows if r["recommended"]]
+        == [9]
+        != [quick_config.latency.interleaved_rounds]
+    )
     latencies = [float(str(r["latency_median_ms"])) for r in rows if r["latency_median_ms"] is not None]
     assert latencies == sorted(latencies)
     speed, roof = RecommendationStudy().bars(bench, case, result)
