@@ -18,10 +18,10 @@ from harness.metrics import ACCURACY_METRICS, METRICS, regression
 __all__ = [
     "CheckResult",
     "check_baseline_drop",
+    "check_baseline_speed",
     "check_bound",
     "check_fp32_speed",
     "check_interval_bound",
-    "check_baseline_speed",
     "check_latency_regression",
     "check_map_drop",
     "check_speedup",

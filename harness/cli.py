@@ -237,7 +237,7 @@ def compare_checks(old: RunResults, new: RunResults, budgets: Budgets) -> list[C
                 new_m.get("latency_median_ms"),
                 old_m.get("latency_median_ms"),
                 same,
-            )  # fmt: skip
+            )
         )
     return checks
 

@@ -24,7 +24,7 @@ __all__ = [
 ]  # fmt: skip
 
 _CPUINFO = Path("/proc/cpuinfo")
-_NOISE = re.compile(r"\((r|tm)\)|@.*$|\b(w/|with) radeon.*$|\b\d+-core\b|\b(cpu|processor)\b", re.I)
+_NOISE = re.compile(r"\((r|tm)\)|@.*$|\b(w/|with) radeon.*$|\b\d+-core\b|\b(cpu|processor)\b", re.IGNORECASE)
 _BACKENDS = ("openvino", "nncf", "ncnn", "pnnx", "tensorrt", "onnx")
 _OPTIONAL = ("gpu", "torch", "ultralytics", "onnxruntime", "numpy", "isa", *_BACKENDS)
 ISA_FLAGS = (
@@ -64,7 +64,7 @@ class Fingerprint:
         digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
         return "-".join([*parts, f"{self.cores}c", digest[:8]])
 
-    def to_dict(self) -> dict[str, str | int | None]:
+    def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict of every field."""
         return asdict(self)
 
@@ -93,7 +93,7 @@ def _field(data: Mapping[str, object], name: str) -> str | int | None:
     if value is None and name in _OPTIONAL:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"fingerprint field '{name}' must be a string, got {value!r}")
+        raise ValueError(f"fingerprint field '{name}' must be a string, got {value!r}")  # noqa: TRY004 (a stored value: callers catch ValueError)
     return value
 
 

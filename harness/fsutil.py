@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_symlink"]
+__all__ = ["atomic_symlink", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
 
 
 def _read_umask() -> int:

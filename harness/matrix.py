@@ -21,12 +21,14 @@ from harness.config.trainargs import Hyp, checkpoint_hyp, with_overrides
 from harness.errors import ConfigError, WeightsError
 from harness.prune.criteria import needs_gradients
 from harness.recipes import (
+    BaseRecipe,
     DataRecipe,
     DistillRecipe,
     DistillSpec,
     PruneRecipe,
     PruneSpec,
     SourceRecipe,
+    StudentRecipe,
     TrainRecipe,
     UserDataRecipe,
     Variant,
@@ -44,7 +46,7 @@ def data_recipe(config: HarnessConfig) -> DataRecipe:
     return synthetic_recipe(ds.seed, config.imgsz, ds.n_train, ds.n_val, ds.n_calib)
 
 
-def source_recipe(model: ModelSpec, data: DataRecipe, config: HarnessConfig) -> SourceRecipe:
+def source_recipe(model: ModelSpec, data: DataRecipe, config: HarnessConfig) -> BaseRecipe:
     """The checkpoint a model starts from: the user's weights, or a training run from a YAML."""
     if model.weights is not None:
         paired = data if isinstance(data, UserDataRecipe) else None  # the synthetic set pairs with no .pt
@@ -104,15 +106,13 @@ def prune_specs(matrix: MatrixSpec, pruning: PruningSpec) -> list[PruneSpec]:
     """Every pruning configuration of the matrix: ratio x criterion x strategy for structured
     pruning, ratio alone for unstructured (L1 per layer)."""
     ratios = [r for r in matrix.prune if r > 0.0]
-    shared = {
-        "round_to": pruning.round_to,
-        "steps": pruning.steps,
-        "finetune_epochs": pruning.finetune_epochs,
-    }
+    stepped = functools.partial(  # every structured spec's rounding, steps and fine-tune
+        PruneSpec, round_to=pruning.round_to, steps=pruning.steps, finetune_epochs=pruning.finetune_epochs
+    )
     specs = []
     if "structured" in matrix.prune_method:
         specs += [
-            PruneSpec(ratio, criterion, strategy, **shared, rounding=_rounding(pruning, strategy))
+            stepped(ratio, criterion, strategy, rounding=_rounding(pruning, strategy))
             for ratio, criterion, strategy in itertools.product(
                 ratios, matrix.prune_criterion, matrix.prune_strategy
             )
@@ -130,6 +130,8 @@ def prune_recipe(
     """Prune ``source`` by ``spec`` and fine-tune on ``data`` with the model's batch and seed."""
     if isinstance(source, PruneRecipe):
         raise ConfigError(f"model {model.name!r}: cannot prune an already pruned recipe")
+    if isinstance(source, DistillRecipe):
+        raise ConfigError(f"model {model.name!r}: cannot prune a distilled recipe")
     return PruneRecipe(
         source=source,
         data=data,
@@ -162,7 +164,7 @@ def build_variants(config: HarnessConfig) -> list[Variant]:
                 None,
                 config.imgsz,
                 quant,
-            )  # fmt: skip
+            )
             for spec, precision, backend in itertools.product(specs, m.precision, m.backend)
             if spec is None or config.pruning.runs_on(backend, precision)
             for quant in (m.quant_for(backend) if precision == "int8" else (None,))
@@ -173,7 +175,7 @@ def build_variants(config: HarnessConfig) -> list[Variant]:
 
 
 def distilled_variants(
-    model: ModelSpec, source: SourceRecipe, data: DataRecipe, config: HarnessConfig
+    model: ModelSpec, source: BaseRecipe, data: DataRecipe, config: HarnessConfig
 ) -> list[Variant]:
     """``model``'s distilled students (``[distill]``): student x teacher x method, FP32, on each of
     ``distill.backends`` that the matrix has."""
@@ -209,10 +211,10 @@ teaches the student."""
 
 
 def progressive_recipe(
-    start: SourceRecipe,
+    start: StudentRecipe,
     teacher: str | Path,
     student: StudentChoice,
-    source: SourceRecipe,
+    source: BaseRecipe,
     data: DataRecipe,
     model: ModelSpec,
     config: HarnessConfig,
@@ -235,7 +237,11 @@ MULTI_TEACHER = "multi"
 
 
 def multi_teacher_recipe(
-    start: SourceRecipe, teachers: list[str | Path], data: DataRecipe, model: ModelSpec, config: HarnessConfig
+    start: StudentRecipe,
+    teachers: list[str | Path],
+    data: DataRecipe,
+    model: ModelSpec,
+    config: HarnessConfig,
 ) -> DistillRecipe:
     """Distil every teacher of ``teachers`` into the student at once (labelled ``a+b``)."""
     first = distill_recipe(start, teachers[0], MULTI_TEACHER, data, model, config)
@@ -269,8 +275,8 @@ def student_spec(student: StudentChoice, config: HarnessConfig) -> PruneSpec | N
 
 
 def student_start(
-    student: StudentChoice, source: SourceRecipe, data: DataRecipe, model: ModelSpec, config: HarnessConfig
-) -> SourceRecipe:
+    student: StudentChoice, source: BaseRecipe, data: DataRecipe, model: ModelSpec, config: HarnessConfig
+) -> StudentRecipe:
     """The checkpoint a student starts from: its trained model, or that model pruned, not fine-tuned."""
     spec = student_spec(student, config)
     if spec is None:
@@ -310,7 +316,7 @@ def finetune_recipe(
 
 
 def distill_recipe(
-    start: SourceRecipe,
+    start: StudentRecipe,
     teacher: str | Path,
     method: str,
     data: DataRecipe,
@@ -340,7 +346,7 @@ def teacher_label(teacher: str | Path) -> str:
 
 def teacher_source(
     teacher: str | Path, student: ModelSpec, data: DataRecipe, config: HarnessConfig
-) -> SourceRecipe:
+) -> BaseRecipe:
     """The teacher's checkpoint: the student model's unpruned reference, another model's, or a file."""
     if isinstance(teacher, Path):
         return weights_recipe(teacher)

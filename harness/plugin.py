@@ -157,7 +157,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"  # bad input: one line
     variant = getattr(getattr(item, "callspec", None), "params", {}).get("variant")
     if variant is not None and (report.when == "call" or report.outcome != "passed"):
-        item.config.stash[STATE_KEY].outcome(variant, item.originalname, report)
+        name = item.originalname if isinstance(item, pytest.Function) else item.name
+        item.config.stash[STATE_KEY].outcome(variant, name, report)
     return report
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.builders import BuildContext, materialize
-from harness.builders.weights import load_yolo
+from harness.builders.weights import load_yolo, yolo_net
 from harness.measure.size import count_params, gflops
 from harness.recipes import SourceRecipe, Variant
 
@@ -87,5 +87,5 @@ def network_size(source: SourceRecipe, imgsz: int, ctx: BuildContext) -> dict[st
     """params and GFLOPs of the fused source network at ``imgsz`` (the same for every backend)."""
     yolo = load_yolo(materialize(source, ctx))
     yolo.fuse()
-    net = yolo.model.eval()
+    net = yolo_net(yolo).eval()
     return {"params": float(count_params(net)), "gflops": gflops(net, imgsz)}

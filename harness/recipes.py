@@ -262,7 +262,7 @@ class PruneRecipe(Recipe):
     """
 
     kind: ClassVar[str] = "prune"
-    source: TrainRecipe | WeightsRecipe
+    source: TrainRecipe | WeightsRecipe | PruneRecipe  # a PruneRecipe: adaptive pruning's next step
     data: DataRecipe
     spec: PruneSpec
     imgsz: int
@@ -343,7 +343,7 @@ class DistillRecipe(Recipe):
     extra_teachers: tuple[TrainRecipe | WeightsRecipe | PruneRecipe, ...] | None = omitted_when_none()
 
     @property
-    def teachers(self) -> tuple[TrainRecipe | WeightsRecipe | PruneRecipe, ...]:
+    def teachers(self) -> tuple[SourceRecipe, ...]:
         """Every teacher, ``teacher`` first."""
         return (self.teacher, *(self.extra_teachers or ()))
 
@@ -376,6 +376,10 @@ class LayerPruneRecipe(Recipe):
 
 
 SourceRecipe = TrainRecipe | WeightsRecipe | PruneRecipe | DistillRecipe
+BaseRecipe = TrainRecipe | WeightsRecipe
+"""A checkpoint neither pruned nor distilled: trained here, or the user's weights file."""
+StudentRecipe = TrainRecipe | WeightsRecipe | PruneRecipe
+"""A distillation student's start, and any teacher after the first."""
 
 
 NO_CALIBRATION_DATA = (
@@ -395,7 +399,7 @@ def base_source(source: SourceRecipe) -> TrainRecipe | WeightsRecipe:
     """The unpruned, undistilled checkpoint a source starts from."""
     if isinstance(source, DistillRecipe):
         return base_source(source.student)
-    return source.source if isinstance(source, PruneRecipe) else source
+    return base_source(source.source) if isinstance(source, PruneRecipe) else source
 
 
 def user_weights(source: SourceRecipe) -> WeightsRecipe | None:
@@ -540,8 +544,11 @@ class Variant:
         pruning = prune_recipe_of(self.source)
         if (pruning is None) != (self.prune is None) or (pruning is not None and pruning.spec != self.prune):
             raise ValueError(f"variant {self.model}: a PruneSpec goes with the PruneRecipe that builds it")
-        distilled = isinstance(self.source, DistillRecipe)
-        if distilled != (self.distill is not None) or (distilled and self.source.spec.slug != self.distill):
+        source = self.source
+        distilled = isinstance(source, DistillRecipe)
+        if distilled != (self.distill is not None) or (
+            isinstance(source, DistillRecipe) and source.spec.slug != self.distill
+        ):
             raise ValueError(f"variant {self.model}: a distill slug goes with the DistillRecipe building it")
 
     @property

@@ -40,7 +40,7 @@ _FLOCK = sys.platform != "win32"
 if _FLOCK:
     import fcntl
 
-__all__ = ["TimingLock", "XDIST_WORKER_ENV", "LOCK_NAME"]
+__all__ = ["LOCK_NAME", "XDIST_WORKER_ENV", "TimingLock"]
 
 XDIST_WORKER_ENV = "PYTEST_XDIST_WORKER"
 LOCK_NAME = ".timing.lock"

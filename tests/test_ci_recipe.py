@@ -48,7 +48,7 @@ def _gate(project: Path, step_id: str, env: dict[str, str] | None = None) -> sub
     extra = ["-p", "inject_regressions"] if env else []
     full_env = {**os.environ, "PYTHONPATH": str(ROOT / "tests"), **(env or {})}
     return subprocess.run([str(harness), *argv[1:], *extra, "-p", "no:cacheprovider", "-q"], cwd=project,
-                          env=full_env, capture_output=True, text=True, timeout=1200)  # fmt: skip
+                          env=full_env, capture_output=True, text=True, timeout=1200, check=False)  # fmt: skip
 
 
 def _project(tmp_path: Path, cache: Path, epochs: int = 24) -> Path:

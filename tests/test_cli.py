@@ -117,9 +117,7 @@ def test_compare_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "did you mean 'max_baseline_drop'?" in capsys.readouterr().err
 
 
-def test_compare_without_common_variants_exits_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_compare_without_common_variants_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old, new = _save(tmp_path / "old.json"), _save(tmp_path / "new.json", slug="other-p00-fp32-torch")
     assert main(["compare", str(old), str(new)]) == EXIT_ERROR
     assert "no common variants" in capsys.readouterr().err

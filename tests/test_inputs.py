@@ -20,7 +20,7 @@ def _repo(tmp_path: Path, checkpoints: Path, data: Path, extra: str = "") -> Pat
     (tmp_path / "harness.toml").write_text(
         f'data = "{data}"\nimgsz = 64\n[[models]]\nname = "det"\nweights = "best.pt"\n{extra}'
         '[matrix]\nprecision = ["fp32", "int8"]\nbackend = ["torch", "onnxruntime"]\n'
-        '[[matrix.quant]]\ncalib_size = 3\n'
+        "[[matrix.quant]]\ncalib_size = 3\n"
     )
     return tmp_path
 
@@ -40,7 +40,9 @@ def test_every_input_file_is_recorded_with_its_sha256(
     rows = {row["role"]: row for row in input_rows(session)}
     assert set(rows) == {"config", "data.yaml", "dataset", "weights"}
     weights = (tmp_path / "best.pt").read_bytes()
-    assert rows["weights"]["sha256"] == hashlib.sha256(weights).hexdigest() and rows["weights"]["name"] == "det"
+    assert (
+        rows["weights"]["sha256"] == hashlib.sha256(weights).hexdigest() and rows["weights"]["name"] == "det"
+    )
     assert rows["data.yaml"]["sha256"] == hashlib.sha256(tiny_dataset.read_bytes()).hexdigest()
 
 
@@ -58,7 +60,9 @@ def test_a_pinned_weights_file_that_changed_stops_before_loading(
     tmp_path: Path, detector_checkpoints: Path, tiny_dataset: Path
 ) -> None:
     repo = _repo(tmp_path, detector_checkpoints, tiny_dataset, f'weights_sha256 = "{"0" * 64}"\n')
-    with pytest.raises(WeightsError, match=r"best\.pt has sha256 [0-9a-f]{64}, but weights_sha256 pins 0{64}"):
+    with pytest.raises(
+        WeightsError, match=r"best\.pt has sha256 [0-9a-f]{64}, but weights_sha256 pins 0{64}"
+    ):
         Bench.from_config(load_config(repo))
     digest = hashlib.sha256((repo / "best.pt").read_bytes()).hexdigest()
     _repo(tmp_path, detector_checkpoints, tiny_dataset, f'weights_sha256 = "{digest}"\n')

@@ -14,6 +14,7 @@ from harness.matrix import (
     control_recipe,
     data_recipe,
     distill_recipe,
+    prune_recipe,
     prune_specs,
     student_spec,
     student_start,
@@ -277,6 +278,18 @@ def test_pruned_student_starts_pruned_without_finetuning(tmp_path: Path) -> None
     response, cwd = (v.source for v in _distilled(config))
     assert (response.spec.weight, response.spec.temperature) == (1.0, 2.0)  # type: ignore[union-attr]
     assert (cwd.spec.weight, cwd.spec.temperature) == (3.0, 4.0)  # type: ignore[union-attr]
+
+
+def test_a_pruned_or_distilled_checkpoint_is_not_pruned_again(tmp_path: Path) -> None:
+    """``prune_recipe`` takes an unpruned, undistilled checkpoint; anything else is a ConfigError."""
+    config = _distill_config(tmp_path)
+    model, data = config.model("yolo11n"), data_recipe(config)
+    pruned = next(v for v in build_variants(config) if v.prune is not None and v.distill is None).source
+    distilled = _distilled(config)[0].source
+    with pytest.raises(ConfigError, match="cannot prune an already pruned recipe"):
+        prune_recipe(pruned, PruneSpec(0.5), data, model, config)
+    with pytest.raises(ConfigError, match="cannot prune a distilled recipe"):
+        prune_recipe(distilled, PruneSpec(0.5), data, model, config)
 
 
 def test_control_of_a_pruned_student_is_the_matrix_pruned_variant(tmp_path: Path) -> None:

@@ -130,8 +130,10 @@ def test_other_fingerprint_compares_accuracy_not_latency(project: pytest.Pyteste
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
-            "*baseline for yolo11n is from fingerprint other-machine-00000000*"
-            "accuracy is compared, absolute latency is not*"
+            (
+                "*baseline for yolo11n is from fingerprint other-machine-00000000*"
+                "accuracy is compared, absolute latency is not*"
+            )
         ]
     )
 

@@ -147,6 +147,17 @@ def test_pruned_source_knows_its_data_and_base() -> None:
     assert _pruned(PruneSpec(0.3, criterion="lamp")).key() != recipe.key()
 
 
+def test_a_chain_of_pruning_steps_leads_back_to_its_base_and_weights() -> None:
+    """Adaptive pruning prunes the previous step's checkpoint: ``base_source`` (so ``unpruned()`` and
+    ``reference()``) and ``user_weights`` follow the chain to the unpruned start, not one step back."""
+    weights = WeightsRecipe(sha256="ab", path="/u/best.pt")
+    first = _pruned(PruneSpec(0.2), weights)
+    second = dataclasses.replace(first, spec=PruneSpec(0.3), source=first)
+    assert base_source(second) == weights and user_weights(second) == weights
+    variant = Variant("yolo11n", second, PruneSpec(0.3))
+    assert variant.unpruned().source == weights and variant.reference().prune is None
+
+
 def test_int8_slug_says_format_granularity_and_calibration() -> None:
     static = Variant("yolo11n", TRAIN, None, "int8", "onnxruntime", quant=QuantSpec(calibration="entropy"))
     assert static.slug == "yolo11n-p00-int8-qdq-pc-u8s8-entropy-c100-onnxruntime"

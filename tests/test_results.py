@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "results-schema.md"
 
 
 def _run() -> RunResults:
-    return RunResults.new("quick", FP, run_id="r1", now=datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    return RunResults.new("quick", FP, run_id="r1", now=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC))
 
 
 def _record(run: RunResults, slug: str = V, **kwargs: object) -> VariantResult:

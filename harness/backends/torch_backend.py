@@ -11,7 +11,7 @@ import numpy as np
 
 from harness.backends.base import LoadRequest, ensure_supported
 from harness.builders import materialize
-from harness.builders.weights import load_yolo
+from harness.builders.weights import load_yolo, yolo_net
 from harness.cache import file_sha256
 from harness.recipes import Variant
 
@@ -35,7 +35,7 @@ class TorchRunner:
 
     def __init__(
         self,
-        net: object,
+        net: Callable[..., Any],
         device: str,
         dtype: str,
         artifact: Path,
@@ -105,8 +105,8 @@ class TorchBackend:
         torch.set_num_threads(request.ctx.threads)
         yolo = load_yolo(path)
         if prepare is not None:
-            prepare(yolo.model)
+            prepare(yolo_net(yolo))
         yolo.fuse()
         dtype = _DTYPES[request.variant.precision]
-        net = yolo.model.to(request.ctx.device).to(getattr(torch, dtype)).eval()
+        net = yolo_net(yolo).to(request.ctx.device).to(getattr(torch, dtype)).eval()
         return TorchRunner(net, request.ctx.device, dtype, path, threads=request.ctx.threads)

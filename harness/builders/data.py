@@ -61,4 +61,3 @@ def _resolve_user(recipe: UserDataRecipe, ctx: BuildContext) -> Path:
     if current != recipe.sha256:
         raise DatasetError(f"{path} changed while the run was using it (content hash differs)")
     return path
-

@@ -27,7 +27,7 @@ from typing import Any
 from harness.builders import BuildContext, builder, materialize
 from harness.builders.prune import keep_model_trainer, read_json_report
 from harness.builders.train import MODEL_FILE, RESULTS_FILE, FitArgs, epoch_columns, epoch_seconds, fit
-from harness.builders.weights import load_yolo
+from harness.builders.weights import load_net, load_yolo, yolo_net
 from harness.distill.compat import check_pair
 from harness.errors import HarnessError
 from harness.fsutil import atomic_write_text
@@ -46,13 +46,13 @@ def _distill(recipe: DistillRecipe, ctx: BuildContext, tmp: Path) -> str:
     student_path = materialize(recipe.student, ctx)
     teacher_path = materialize(recipe.teacher, ctx)
     student, teacher = load_yolo(student_path), load_yolo(teacher_path)
-    check_pair(teacher.model, student.model, teacher_path, student_path)
+    check_pair(yolo_net(teacher), yolo_net(student), teacher_path, student_path)
     others = []
     for extra in recipe.extra_teachers or ():
         extra_path = materialize(extra, ctx)
         other = load_yolo(extra_path)
-        check_pair(other.model, student.model, extra_path, student_path)
-        others.append(other.model)
+        check_pair(yolo_net(other), yolo_net(student), extra_path, student_path)
+        others.append(yolo_net(other))
     spec = recipe.spec
     hyp = recipe.hyp
     if spec.method == "feature":
@@ -62,7 +62,7 @@ def _distill(recipe: DistillRecipe, ctx: BuildContext, tmp: Path) -> str:
 
         install = functools.partial(
             install_kd,
-            teacher=teacher.model,
+            teacher=yolo_net(teacher),
             method=spec.method,
             weight=spec.weight,
             temperature=spec.temperature,
@@ -79,7 +79,7 @@ def _distill(recipe: DistillRecipe, ctx: BuildContext, tmp: Path) -> str:
 
 def _check_student(path: Path) -> None:
     """The saved checkpoint must be the student alone (Ultralytics strips its distillation wrapper)."""
-    model = load_yolo(path).model
+    model = load_net(path)
     if hasattr(model, "student_model") or hasattr(model, "teacher_model"):
         raise HarnessError(f"distilled checkpoint {path} still holds the distillation wrapper")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.builders import BuildContext, builder, materialize
 from harness.builders.prune import keep_model_trainer
 from harness.builders.train import MODEL_FILE, FitArgs, fit
-from harness.builders.weights import load_yolo
+from harness.builders.weights import load_yolo, yolo_net
 from harness.fsutil import atomic_write_text
 from harness.recipes import LayerPruneRecipe
 
@@ -20,9 +20,9 @@ def _layer_prune(recipe: LayerPruneRecipe, ctx: BuildContext, tmp: Path) -> str:
     from harness.prune.layers import drop_blocks
 
     yolo = load_yolo(materialize(recipe.source, ctx))
-    net = yolo.model
-    before = sum(p.numel() for p in net.parameters())  # type: ignore[union-attr]
-    removed = drop_blocks(net, recipe.blocks)  # type: ignore[arg-type]
+    net = yolo_net(yolo)
+    before = sum(p.numel() for p in net.parameters())
+    removed = drop_blocks(net, recipe.blocks)
     ctx.log(
         f"harness: removed {len(recipe.blocks)} residual blocks ({removed} parameters); fine-tuning {recipe.finetune_epochs} epochs"
     )

@@ -20,14 +20,17 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from harness.builders import BuildContext, builder, materialize
-from harness.builders.weights import load_yolo
+from harness.builders.weights import load_net
 from harness.errors import HarnessError
 from harness.recipes import DataRecipe, Recipe, SourceRecipe
+
+if TYPE_CHECKING:
+    from torch import nn
 
 PARAM = "model.ncnn.param"
 BIN = "model.ncnn.bin"
@@ -127,19 +130,20 @@ def _export_ncnn(recipe: NcnnRecipe, ctx: BuildContext, tmp: Path) -> str:
     return PARAM
 
 
-def _export_ready(checkpoint: Path) -> object:
+def _export_ready(checkpoint: Path) -> nn.Module:
     """The fused float32 detection model in eval mode, its head set up as Ultralytics exports it."""
     from ultralytics.nn.modules import C2f, Detect
 
-    model = load_yolo(checkpoint).model
+    model = load_net(checkpoint)
     for p in model.parameters():
         p.requires_grad = False
     model = model.eval().float().fuse()
     for m in model.modules():
         if isinstance(m, Detect):
-            m.dynamic, m.export, m.format, m.shape = False, True, "ncnn", None
+            m.dynamic, m.export, m.shape = False, True, None
+            m.format = "ncnn"  # type: ignore[assignment]  # Detect declares ``format = None``
         elif isinstance(m, C2f):
-            m.forward = m.forward_split
+            m.forward = m.forward_split  # type: ignore[method-assign]  # as Ultralytics' exporter does
     return model
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from harness.builders import BuildContext, builder, materialize
 from harness.builders.train import MODEL_FILE, RESULTS_FILE, FitArgs, fit, no_val_trainer
-from harness.builders.weights import load_yolo
+from harness.builders.weights import load_yolo, yolo_net
 from harness.errors import HarnessError
 from harness.fsutil import atomic_write_text
 from harness.measure.size import read_status_kib
@@ -166,7 +166,7 @@ def prune_in_process(job: PruneJob) -> dict[str, Any]:
     torch.set_num_threads(job.threads)
     torch.manual_seed(job.seed)
     yolo = load_yolo(job.source)
-    model = yolo.model
+    model = yolo_net(yolo)
     model.float().requires_grad_(True)
     if job.spec.method == "unstructured":
         from harness.prune.unstructured import prune_unstructured
@@ -175,7 +175,6 @@ def prune_in_process(job: PruneJob) -> dict[str, Any]:
     else:
         result = asdict(_prune_structured(model, job))
     model.requires_grad_(False)
-    yolo.model = model
     yolo.save(job.out)
     # This process's own high-water mark: ru_maxrss would carry the parent's across fork + exec.
     peak = read_status_kib("VmHWM")

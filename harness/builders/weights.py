@@ -8,12 +8,13 @@ import pickle
 import pickletools
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from harness.errors import WeightsError
 
 if TYPE_CHECKING:
     from ultralytics import YOLO
+    from ultralytics.nn.tasks import DetectionModel
 
 # What torch.load / Ultralytics raise for a file that is not a checkpoint.
 _LOAD_ERRORS = (
@@ -47,6 +48,20 @@ def load_yolo(path: Path) -> YOLO:
     if getattr(model, "task", None) != "detect":
         raise WeightsError(f"weights file {path} holds a {model.task!r} model; expected a detection model")
     return model
+
+
+def yolo_net(yolo: YOLO) -> DetectionModel:
+    """The detection network of a ``YOLO`` from ``load_yolo``.
+
+    Ultralytics types ``YOLO.model`` as what it holds before loading (``str | None``); after
+    ``load_yolo`` it is the loaded ``DetectionModel``, which this says to the type checker.
+    """
+    return cast("DetectionModel", yolo.model)
+
+
+def load_net(path: Path) -> DetectionModel:
+    """The detection network of the checkpoint at ``path`` (``load_yolo``'s errors)."""
+    return yolo_net(load_yolo(path))
 
 
 def check_module_definitions(path: Path) -> None:

@@ -145,12 +145,12 @@ def _resolve_layer(layer: Mapping[str, object], base: Path) -> dict[str, object]
     """A copy of ``layer`` with string paths made absolute against ``base``."""
     out = dict(layer)
     for key in _TOP_PATHS:
-        if isinstance(out.get(key), str):
-            out[key] = _absolute(base, out[key])  # type: ignore[arg-type]
-    if isinstance(out.get("models"), list):
-        out["models"] = [_resolve_model(m, base) for m in out["models"]]  # type: ignore[union-attr]
-    if isinstance(out.get("distill"), Mapping):
-        out["distill"] = _resolve_teachers(out["distill"], base)  # type: ignore[arg-type]
+        if isinstance(path := out.get(key), str):
+            out[key] = _absolute(base, path)
+    if isinstance(models := out.get("models"), list):
+        out["models"] = [_resolve_model(m, base) for m in models]
+    if isinstance(distill := out.get("distill"), Mapping):
+        out["distill"] = _resolve_teachers(distill, base)
     return out
 
 
@@ -163,10 +163,10 @@ def _resolve_teachers(table: Mapping[str, object], base: Path) -> dict[str, obje
         return [_absolute(base, t) if isinstance(t, str) and is_teacher_path(t) else t for t in entries]
 
     out = {**table, "teachers": resolve(table["teachers"])} if "teachers" in table else dict(table)
-    if isinstance(out.get("students"), list):
+    if isinstance(students := out.get("students"), list):
         out["students"] = [
             {**s, "teachers": resolve(s["teachers"])} if isinstance(s, Mapping) and "teachers" in s else s
-            for s in out["students"]  # type: ignore[union-attr]
+            for s in students
         ]
     return out
 
@@ -243,7 +243,7 @@ def _fit_to_models(
     distill = defaults.get("distill")
     if not isinstance(distill, Mapping):
         return defaults
-    if any(isinstance(layer.get("distill"), Mapping) and "students" in layer["distill"] for layer in layers):
+    if any(isinstance(table := layer.get("distill"), Mapping) and "students" in table for layer in layers):
         return defaults
     students = distill.get("students", [])
     kept = [s for s in students if not (isinstance(s, Mapping) and "model" in s)]  # type: ignore[union-attr]

@@ -76,11 +76,7 @@ class MatrixSpec:
         prune = _unique(where, table, "prune", lambda w, v, n: w.number(v, n, 0.0, 1.0))
         precision = _unique(where, table, "precision", lambda w, v, n: w.choice(v, n, PRECISIONS))
         backend = _unique(where, table, "backend", lambda w, v, n: w.choice(v, n, known_backends))
-        axes = {
-            axis: _unique(where, table, axis, lambda w, v, n, a=axis: w.choice(v, n, PRUNE_AXES[a]))
-            for axis in PRUNE_AXES
-            if axis in table
-        }
+        axes = {axis: _unique(where, table, axis, _axis_choice(axis)) for axis in PRUNE_AXES if axis in table}
         if "quant" not in table:
             return cls(prune, precision, backend, **axes)  # type: ignore[arg-type]
         # A quant entry may name any registered backend, in the matrix or not (a config that
@@ -127,6 +123,11 @@ def _quant_spec(table: Mapping[str, object], item: Where) -> QuantSpec:
 
 
 _Reader = Callable[[Where, object, str], object]
+
+
+def _axis_choice(axis: str) -> _Reader:
+    """Read one item of the pruning axis ``axis``: one of its choices."""
+    return lambda w, v, n: w.choice(v, n, PRUNE_AXES[axis])
 
 
 def _unique(where: Where, table: Mapping[str, object], key: str, read: _Reader) -> tuple[object, ...]:

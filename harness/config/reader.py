@@ -77,9 +77,8 @@ class Where:
 
     def integer(self, value: object, name: str, minimum: int | None = None) -> int:
         """``value`` as an integer (booleans rejected), at least ``minimum`` if given."""
-        if isinstance(value, int) and not isinstance(value, bool):
-            if minimum is None or value >= minimum:
-                return value
+        if isinstance(value, int) and not isinstance(value, bool) and (minimum is None or value >= minimum):
+            return value
         bound = f" >= {minimum}" if minimum is not None else ""
         raise self.error(name, f"an integer{bound}", value)
 

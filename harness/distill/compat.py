@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import DistillError
+from harness.heads import detect_head
 
 if TYPE_CHECKING:  # torch is imported only by code that trains (the memory probe must not load it)
     from torch import nn
@@ -14,7 +15,7 @@ if TYPE_CHECKING:  # torch is imported only by code that trains (the memory prob
 
 def head_levels(model: nn.Module) -> int:
     """Number of feature levels the detection head reads."""
-    head = model.model[-1]
+    head = detect_head(model)
     return len(head.f) if isinstance(head.f, list | tuple) else 1
 
 
@@ -36,7 +37,7 @@ def check_pair(teacher: nn.Module, student: nn.Module, teacher_path: Path, stude
         raise DistillError(
             f"{where} have detection heads with different numbers of feature levels: {t_levels} vs {s_levels}"
         )
-    t_head, s_head = teacher.model[-1], student.model[-1]
+    t_head, s_head = detect_head(teacher), detect_head(student)
     if t_head.stride.tolist() != s_head.stride.tolist():
         raise DistillError(
             f"{where} have different head strides: {t_head.stride.tolist()} vs {s_head.stride.tolist()}"
@@ -55,7 +56,7 @@ def _names(model: nn.Module) -> dict[int, str]:
         return {int(k): str(v) for k, v in names.items()}
     if isinstance(names, list | tuple):
         return dict(enumerate(map(str, names)))
-    return {i: str(i) for i in range(int(model.model[-1].nc))}
+    return {i: str(i) for i in range(int(detect_head(model).nc))}
 
 
 def _end2end(head: nn.Module) -> bool:

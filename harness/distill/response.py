@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -123,4 +124,5 @@ def _pick(branches: list[Preds]) -> dict[str, torch.Tensor]:
 def response_kd(student: object, teacher: object, reg_max: int, temperature: float) -> torch.Tensor:
     """Response KD between two head outputs, averaged over the branches they share."""
     pairs = list(zip(head_branches(student), head_branches(teacher), strict=True))
-    return sum(response_terms(s, t, reg_max, temperature).total for s, t in pairs) / len(pairs)
+    total = sum(response_terms(s, t, reg_max, temperature).total for s, t in pairs)
+    return cast(torch.Tensor, total) / len(pairs)  # sum() of tensors is a tensor (typed int | Tensor)

@@ -20,6 +20,7 @@ from torch import nn
 from harness.distill.cwd import ChannelWiseKD
 from harness.distill.relations import attention_transfer, relational_kd
 from harness.distill.response import head_branches, most_confident, response_kd
+from harness.heads import detect_head
 
 FEATURE_RELATIONS = {"attention": attention_transfer, "relational": relational_kd}
 """Feature-level KD losses that need no projection (a pruned student's fewer channels are fine)."""
@@ -74,9 +75,9 @@ class KDCriterion:
             return FEATURE_RELATIONS[self.method](s_feats, t_feats)
         if self.cwd is None:
             raise RuntimeError("CWD projections were not set up (call attach_cwd first)")
-        s_feats = head_branches(student)[0]["feats"]
-        t_feats = head_branches(teacher)[0]["feats"]
-        return self.cwd(s_feats, t_feats)
+        s_maps = head_branches(student)[0]["feats"]
+        t_maps = head_branches(teacher)[0]["feats"]
+        return self.cwd(s_maps, t_maps)
 
     def attach_cwd(
         self, student_channels: list[int], teacher_channels: list[int], device: torch.device
@@ -93,7 +94,7 @@ class KDCriterion:
 
 def head_channels(model: nn.Module, imgsz: int) -> list[int]:
     """Channels of each feature map the detection head reads (one forward pass at ``imgsz``)."""
-    head = model.model[-1]
+    head = detect_head(model)
     seen: list[int] = []
 
     def grab(_module: nn.Module, inputs: tuple[Any, ...]) -> None:
@@ -125,7 +126,7 @@ def fused_teacher(teacher: nn.Module) -> nn.Module:
         if type(module) is Conv and hasattr(module, "bn"):
             module.conv = fuse_conv_and_bn(module.conv, module.bn)
             delattr(module, "bn")
-            module.forward = module.forward_fuse
+            module.forward = module.forward_fuse  # type: ignore[method-assign]  # as Conv.fuse does
     return fused
 
 
@@ -157,7 +158,7 @@ def install_kd(
     teacher = fused_teacher(teacher).to(trainer.device)
     others = [fused_teacher(t).to(trainer.device) for t in extra_teachers]
     criterion = KDCriterion(
-        model.init_criterion(), teacher, method, weight, temperature, int(model.model[-1].reg_max), others
+        model.init_criterion(), teacher, method, weight, temperature, int(detect_head(model).reg_max), others
     )
     if method == "cwd":
         imgsz = int(trainer.args.imgsz)

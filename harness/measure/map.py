@@ -26,7 +26,7 @@ COCO_MAX_DET = 100
 
 
 def _array(value: object, dtype: type, columns: int | None, what: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=dtype)
+    arr: np.ndarray = np.asarray(value, dtype=dtype)
     if arr.size == 0:
         return arr.reshape((0, columns) if columns else (0,))
     expected = 2 if columns else 1

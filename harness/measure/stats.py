@@ -21,13 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "DEFAULT_CONFIDENCE",
     "Interval",
     "Verdict",
-    "verdict",
+    "false_alarm_bound",
     "paired_block_speedup",
     "percentile_interval",
-    "false_alarm_bound",
-    "DEFAULT_CONFIDENCE",
+    "verdict",
 ]
 
 DEFAULT_CONFIDENCE = 0.99

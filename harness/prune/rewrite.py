@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 import ultralytics.nn.modules as ul
@@ -21,7 +22,7 @@ from ultralytics.nn.modules.conv import Conv
 from harness.errors import HarnessError
 from harness.prune.modules import C2fPrunable, C2PSAPrunable, PrunableAttention
 
-Converter = Callable[[nn.Module], nn.Module]
+Converter = Callable[[Any], nn.Module]  # each takes the one block type it is registered for
 
 # Ultralytics blocks that break Torch-Pruning's tracing and have no rewrite yet, by class name
 # (looked up at run time, so a class missing from the installed Ultralytics is simply skipped).
@@ -102,7 +103,7 @@ def _carry_layer_attributes(old: nn.Module, new: nn.Module) -> None:
         if hasattr(old, attr):
             setattr(new, attr, getattr(old, attr))
     if hasattr(old, "type"):
-        new.type = f"{type(new).__module__}.{type(new).__name__}"
+        new.type = f"{type(new).__module__}.{type(new).__name__}"  # type: ignore[assignment, method-assign]
 
 
 def _iter_rows(total: int, parts: int) -> Iterator[torch.Tensor]:
@@ -134,18 +135,33 @@ def _sliced_parameter(param: nn.Parameter, rows: torch.Tensor) -> nn.Parameter:
 
 
 def _take_batchnorm(bn: nn.BatchNorm2d, rows: torch.Tensor) -> nn.BatchNorm2d:
-    like = bn.weight if bn.affine else bn.running_mean  # keep the device and dtype (CUDA, float64, ...)
-    place = {"device": like.device, "dtype": like.dtype}
-    new = nn.BatchNorm2d(len(rows), bn.eps, bn.momentum, bn.affine, bn.track_running_stats, **place)
+    like = bn.weight if bn.affine else _buffer(bn, "running_mean")  # keep the device and dtype (CUDA, ...)
+    new = nn.BatchNorm2d(
+        len(rows),
+        bn.eps,
+        bn.momentum,
+        bn.affine,
+        bn.track_running_stats,
+        device=like.device,
+        dtype=like.dtype,
+    )
     new.train(bn.training)
     if bn.affine:
         new.weight = _sliced_parameter(bn.weight, rows)
         new.bias = _sliced_parameter(bn.bias, rows)
     if bn.track_running_stats:
-        new.running_mean.copy_(bn.running_mean[rows])
-        new.running_var.copy_(bn.running_var[rows])
-        new.num_batches_tracked.copy_(bn.num_batches_tracked)
+        _buffer(new, "running_mean").copy_(_buffer(bn, "running_mean")[rows])
+        _buffer(new, "running_var").copy_(_buffer(bn, "running_var")[rows])
+        _buffer(new, "num_batches_tracked").copy_(_buffer(bn, "num_batches_tracked"))
     return new
+
+
+def _buffer(bn: nn.BatchNorm2d, name: str) -> torch.Tensor:
+    """The running-statistics buffer ``name`` of ``bn`` (torch types them ``Tensor | None``)."""
+    value = getattr(bn, name)
+    if not isinstance(value, torch.Tensor):
+        raise UnsupportedLayoutError(f"cannot slice {bn}: it has no {name} buffer")
+    return value
 
 
 def _convert_c2f(block: C2f) -> C2fPrunable:

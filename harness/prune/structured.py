@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from harness.errors import HarnessError
+from harness.heads import detect_head
 from harness.prune.criteria import importance, needs_gradients, needs_squared_gradients
 from harness.prune.modules import AttentionMix, AttentionScores, PrunableAttention, tracing_barriers
 from harness.prune.rewrite import rewrite_for_pruning
@@ -141,7 +142,7 @@ class _MixPruner(_ScoresPruner):
 
 def prediction_layers(model: nn.Module) -> list[nn.Module]:
     """The layers whose output channels are fixed by the task: final Detect convolutions and DFL."""
-    head = model.model[-1]
+    head = detect_head(model)
     branches = [getattr(head, name, None) for name in ("cv2", "cv3", "one2one_cv2", "one2one_cv3")]
     layers = [branch[-1] for branch_list in branches if branch_list is not None for branch in branch_list]
     return [*layers, head.dfl] if hasattr(head, "dfl") else layers

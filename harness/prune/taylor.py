@@ -14,11 +14,11 @@ diagonal of the empirical Fisher information when each batch is one image).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -28,6 +28,7 @@ from ultralytics.data.utils import check_det_dataset
 from ultralytics.utils import IterableSimpleNamespace
 
 from harness.errors import DatasetError, HarnessError
+from harness.heads import detect_head
 
 LOSS_GAINS: tuple[str, ...] = ("box", "cls", "dfl")
 """Loss hyperparameters read from ``model.args`` when present; Ultralytics' defaults otherwise."""
@@ -49,13 +50,13 @@ def loss_batches(
     """
     _check_counts(imgsz=imgsz, n_batches=n_batches, batch_size=batch_size)
     data = _dataset_info(data_yaml)
-    cfg = get_cfg(overrides={"imgsz": imgsz, "rect": False, "cache": False, "fraction": 1.0, "mosaic": 0.0})
+    cfg = _cfg({"imgsz": imgsz, "rect": False, "cache": False, "fraction": 1.0, "mosaic": 0.0})
     # mode="val" turns augmentation off (each image letterboxed to imgsz); the split read is still train
     dataset = build_yolo_dataset(cfg, data["train"], batch_size, data, mode="val", rect=False, fraction=1.0)
-    needed = n_batches * batch_size
-    if len(dataset) < needed:
+    needed, images = n_batches * batch_size, len(cast(Sized, dataset))
+    if images < needed:
         raise DatasetError(
-            f"{data_yaml}: the train split has {len(dataset)} images; {n_batches} batches of "
+            f"{data_yaml}: the train split has {images} images; {n_batches} batches of "
             f"{batch_size} need {needed}"
         )
     with torch.random.fork_rng(devices=[]):
@@ -108,16 +109,17 @@ def detection_loss(model: nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
 
 def loss_criterion(model: nn.Module) -> Any:
     """A new loss criterion from ``model.init_criterion()``, with gains from ``loss_hyperparameters``."""
-    had_args = "args" in vars(model)
-    saved = vars(model).get("args")
-    model.args = loss_hyperparameters(saved)
+    net: Any = model  # Ultralytics' attributes, untyped by torch
+    had_args = "args" in vars(net)
+    saved = vars(net).get("args")
+    net.args = loss_hyperparameters(saved)
     try:
-        return model.init_criterion()
+        return net.init_criterion()
     finally:
         if had_args:
-            model.args = saved
+            net.args = saved
         else:
-            del model.args
+            del net.args
 
 
 def loss_hyperparameters(args: object) -> IterableSimpleNamespace:
@@ -127,22 +129,27 @@ def loss_hyperparameters(args: object) -> IterableSimpleNamespace:
         HarnessError: a gain in ``args`` is not a finite, non-negative number.
     """
     source = vars(args) if isinstance(args, SimpleNamespace) else args if isinstance(args, Mapping) else {}
-    cfg = get_cfg()
+    cfg = _cfg()
     for key in LOSS_GAINS:
         if key in source:
             setattr(cfg, key, _gain(key, source[key]))
     return cfg
 
 
+def _cfg(overrides: dict[str, object] | None = None) -> IterableSimpleNamespace:
+    """Ultralytics' default configuration with ``overrides`` (``get_cfg`` is typed as returning a
+    plain ``SimpleNamespace``; it returns an ``IterableSimpleNamespace``)."""
+    return cast(IterableSimpleNamespace, get_cfg(overrides=overrides))
+
+
 def _gain(key: str, value: object) -> float:
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
         raise HarnessError(f"model.args[{key!r}] must be a finite, non-negative number, got {value!r}")
     return float(value)
 
 
 def _check_classes(model: nn.Module, batch: Mapping[str, Any]) -> None:
-    nc = int(model.model[-1].nc)
+    nc = int(detect_head(model).nc)
     cls = batch["cls"]
     if cls.numel() and int(cls.max()) >= nc:
         raise DatasetError(

@@ -14,6 +14,7 @@ harness reports only measured latency for it, never a speedup derived from the s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -71,7 +72,7 @@ def prune_unstructured(model: nn.Module, ratio: float) -> UnstructuredResult:
     )
 
 
-def _zero_fraction(tensors: list[torch.Tensor]) -> float:
+def _zero_fraction(tensors: Sequence[torch.Tensor]) -> float:
     """Zeros over elements, counted across ``tensors`` (at least one element)."""
     total = sum(t.numel() for t in tensors)
     return (total - sum(int(torch.count_nonzero(t)) for t in tensors)) / total

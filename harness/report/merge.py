@@ -36,8 +36,15 @@ from harness.report.writer import write_run
 from harness.results import RunResults
 
 __all__ = [
-    "MERGED_MD", "MERGED_CSV", "SIDE_BY_SIDE_METRICS", "Shard", "merge_runs", "machine_label",
-    "side_by_side", "render_merged_markdown", "write_merge",
+    "MERGED_CSV",
+    "MERGED_MD",
+    "SIDE_BY_SIDE_METRICS",
+    "Shard",
+    "machine_label",
+    "merge_runs",
+    "render_merged_markdown",
+    "side_by_side",
+    "write_merge",
 ]  # fmt: skip
 
 MERGED_MD, MERGED_CSV = "merged.md", "merged.csv"

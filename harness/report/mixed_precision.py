@@ -38,18 +38,22 @@ def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) else math.nan
 
 
+def _count(value: object) -> int:
+    """The length of a stored list (0 when absent)."""
+    return len(value) if isinstance(value, list) else 0
+
+
 def mixed_precision_table(run: RunResults) -> pd.DataFrame:
     """One row per search step of every model's mixed-precision study."""
     rows: list[dict[str, object]] = []
     previous: dict[str, tuple[float, float]] = {}
     for step in run.studies.get(MIXED_PRECISION, []):
         base = str(step.get("base", ""))
-        kept = step.get("kept") or []
         map_, speed = _number(step.get("map50_95")), _number(step.get("latency_vs_int8"))
         before_map, before_speed = previous.get(base, (math.nan, math.nan))
         rows.append({
-            "Model": step.get("model", ""), "Base INT8 variant": base, "Groups in float": len(kept),
-            "Group added": step.get("added") or "(none: full INT8)", "Nodes": len(step.get("added_nodes") or []),
+            "Model": step.get("model", ""), "Base INT8 variant": base, "Groups in float": _count(step.get("kept")),
+            "Group added": step.get("added") or "(none: full INT8)", "Nodes": _count(step.get("added_nodes")),
             "Error removed %": 100 * _number(step.get("added_error_removed")),
             "mAP50-95": map_, "mAP gain": map_ - before_map,
             "Recovered %": 100 * _number(step.get("recovered")), "p50 ms": _number(step.get("latency_median_ms")),

@@ -47,8 +47,17 @@ from harness.report.writer import LATEST, write_tables
 from harness.results import RunResults
 
 __all__ = [
-    "INDEX_MD", "INDEX_HTML", "RESULTS", "IndexEntry", "Release", "check_version", "run_folders",
-    "is_release", "render_index_markdown", "render_index_html", "publish",
+    "INDEX_HTML",
+    "INDEX_MD",
+    "RESULTS",
+    "IndexEntry",
+    "Release",
+    "check_version",
+    "is_release",
+    "publish",
+    "render_index_html",
+    "render_index_markdown",
+    "run_folders",
 ]  # fmt: skip
 
 INDEX_MD, INDEX_HTML, RESULTS = "index.md", "index.html", "results.json"

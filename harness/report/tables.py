@@ -16,16 +16,16 @@ from harness.metrics import METRICS
 from harness.results import RunResults, VariantResult
 
 __all__ = [
-    "Column",
-    "StudyTable",
     "DEPLOYMENT_COLUMNS",
     "DIFF_COLUMNS",
     "MISSING",
-    "number_or_nan",
+    "Column",
+    "StudyTable",
     "deployment_table",
     "diff_table",
-    "to_markdown",
+    "number_or_nan",
     "to_csv",
+    "to_markdown",
 ]
 
 MISSING = "-"

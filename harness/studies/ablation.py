@@ -106,7 +106,9 @@ def plan(bench: Bench, model: str) -> list[AblationRow]:
     row = _Rows(model, base, spec.backend)
     return [
         row.make("Baseline", base, "FP32 reference"),
-        row.make("+KD", _on(kd, spec.backend), kd.distill if kd else "", "" if kd else _why_kd(kd_pruned)),
+        row.make(
+            "+KD", _on(kd, spec.backend), (kd.distill or "") if kd else "", "" if kd else _why_kd(kd_pruned)
+        ),
         row.make(
             "+INT8",
             int8,
@@ -120,7 +122,7 @@ def plan(bench: Bench, model: str) -> list[AblationRow]:
             _on(pruned, spec.backend),
             pruned.prune.slug if pruned and pruned.prune else "",
             _why(pruned, "structured pruning ratio"),
-        ),  # fmt: skip
+        ),
         _combined(row, kd_pruned or pruned, int8, _int8_per_backend(bench, model)),
     ]
 

@@ -132,7 +132,7 @@ def _step_recipe(
     config, reference = bench.config, case.reference.source
     model = config.model(case.reference.model)
     spec = dataclasses.replace(case.base, ratio=round(ratio, 4), steps=1, finetune_epochs=epochs)
-    template = prune_recipe(reference, spec, data_recipe(config), model, config)  # type: ignore[arg-type]
+    template = prune_recipe(reference, spec, data_recipe(config), model, config)
     return dataclasses.replace(template, source=source, seed=template.seed + offset)  # type: ignore[arg-type]
 
 

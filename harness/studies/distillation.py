@@ -20,6 +20,7 @@ Nothing is estimated: what could not be measured is None with a note. Rows go to
 from __future__ import annotations
 
 import dataclasses
+import functools
 import statistics
 from dataclasses import dataclass, field
 
@@ -226,7 +227,9 @@ def _speed(bench: Bench, case: DistillCase, row: DistillRow) -> None:
         runner = bench.runner_or_note(variant, row.notes)
         if runner is None:
             continue
-        timed = interleave(lambda r=runner: r(x), lambda: teacher(x), lat.interleaved_rounds, lat.warmup)
+        timed = interleave(
+            functools.partial(runner, x), lambda: teacher(x), lat.interleaved_rounds, lat.warmup
+        )
         row.latency_ms[role] = timed.candidate_median_s * 1e3
         row.latency_ms.setdefault("teacher", timed.reference_median_s * 1e3)
 

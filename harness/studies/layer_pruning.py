@@ -26,7 +26,7 @@ from harness.backends.torch_backend import TorchRunner
 from harness.bench import Bench
 from harness.builders import materialize
 from harness.builders.quantize.calibration import held_out_samples
-from harness.builders.weights import load_yolo
+from harness.builders.weights import load_net
 from harness.config.layer_pruning import LayerSpec
 from harness.errors import BackendUnavailable
 from harness.matrix import data_recipe, finetune_recipe
@@ -112,9 +112,9 @@ def single_removals(bench: Bench, case: LayerCase) -> tuple[dict[str, TorchRunne
     each loaded once for both scoring and timing; and every block's parameters."""
     from harness.prune.layers import residual_blocks
 
-    net = load_yolo(materialize(case.reference.source, bench.ctx)).model
-    names = residual_blocks(net)  # type: ignore[arg-type]
-    params = {n: sum(p.numel() for p in net.get_submodule(n).parameters()) for n in names}  # type: ignore[union-attr]
+    net = load_net(materialize(case.reference.source, bench.ctx))
+    names = residual_blocks(net)
+    params = {n: sum(p.numel() for p in net.get_submodule(n).parameters()) for n in names}
     return {name: _runner(bench, case, (name,) if name else ()) for name in ["", *names]}, params
 
 

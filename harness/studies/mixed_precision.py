@@ -88,7 +88,7 @@ class MixedPrecisionSearch:
     def rows(self) -> list[dict[str, object]]:
         """One JSON-ready row per step, for results.json and the report."""
         by_name = {group.name: group for group in self.groups}
-        out = []
+        out: list[dict[str, object]] = []
         last = self.steps[-1] if self.steps else None
         for step in self.steps:
             judged = self.last_drop if step is last else None
@@ -205,7 +205,7 @@ def target_check(study: MixedPrecisionSearch, inconclusive_fails: bool = False) 
 
 def _step_measure(
     bench: Bench, base: Variant, full: OrtQuantRecipe, tables: dict[tuple[str, ...], MatchTable]
-) -> Callable[[OrtQuantRecipe], MixedStep]:
+) -> Callable[[OrtQuantRecipe, tuple[str, ...]], MixedStep]:
     """A ``search`` callback: build one step, evaluate it, time it interleaved against full INT8.
 
     Each step's val detections, matched per image, go to ``tables`` under its kept group names.

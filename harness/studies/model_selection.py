@@ -28,6 +28,7 @@ from harness.bench import Bench
 from harness.builders import build
 from harness.config.model_selection import ModelSelectionSpec
 from harness.errors import BackendUnavailable
+from harness.heads import detect_head
 from harness.measure.accuracy import postprocess
 from harness.measure.latency import screen_ms
 from harness.planning import onnx_recipe
@@ -120,10 +121,9 @@ def measure_case(bench: Bench, case: ModelSelectionCase) -> ModelSelectionRow:
 def has_one_to_one_head(bench: Bench, variant: Variant) -> bool:
     """Whether the checkpoint carries a one-to-one (NMS-free) head beside the one-to-many one."""
     from harness.builders import materialize
-    from harness.builders.weights import load_yolo
+    from harness.builders.weights import load_net
 
-    net: Any = load_yolo(materialize(variant.source, bench.ctx)).model
-    head = net.model[-1]
+    head = detect_head(load_net(materialize(variant.source, bench.ctx)))
     return getattr(head, "one2one_cv2", None) is not None and getattr(head, "cv2", None) is not None
 
 

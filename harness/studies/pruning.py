@@ -23,6 +23,7 @@ the ratio-guideline table from them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 
 from harness.bench import Bench
@@ -203,7 +204,9 @@ def _speed(bench: Bench, case: PruneCase, row: PruneRow) -> None:
         if after is None or before is None:
             continue
         x = bench.input_batch(pruned, 1)
-        timed = interleave(lambda: after(x), lambda: before(x), lat.interleaved_rounds, lat.warmup)
+        timed = interleave(
+            functools.partial(after, x), functools.partial(before, x), lat.interleaved_rounds, lat.warmup
+        )
         row.latency_ms[backend] = (timed.reference_median_s * 1e3, timed.candidate_median_s * 1e3)
         interval = timed.interval(bench.config.verdicts.latency_confidence)
         if interval is not None:

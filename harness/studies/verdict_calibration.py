@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -284,7 +285,7 @@ def _fastest_call(bench: Bench, model: str) -> tuple[Call, str] | None:
         except BackendUnavailable:
             continue
         x = bench.input_batch(variant, 1)
-        return (lambda: runner(x)), variant.slug
+        return functools.partial(runner, x), variant.slug
     return None
 
 

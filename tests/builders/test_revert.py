@@ -48,7 +48,7 @@ def test_groups_are_modules_and_the_head_splits(graphs) -> None:  # type: ignore
 
 def test_a_reverted_group_reads_float_tensors_and_fp32_weights(graphs) -> None:  # type: ignore[no-untyped-def]
     _, _, int8, fp32 = graphs
-    name, nodes = conv_groups(int8)[0]
+    _name, nodes = conv_groups(int8)[0]
     model = reverted(int8, fp32, nodes)
     by_name = {n.name: n for n in model.graph.node}
     weights = {i.name: i for i in model.graph.initializer}
@@ -59,7 +59,7 @@ def test_a_reverted_group_reads_float_tensors_and_fp32_weights(graphs) -> None: 
     assert weights[conv.input[1]] == original
     assert len(int8.graph.initializer) < len(model.graph.initializer)  # the int8 graph is untouched
     x = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
-    run = lambda m: ort.InferenceSession(m.SerializeToString()).run(None, {"images": x})[0]  # noqa: E731
+    run = lambda m: ort.InferenceSession(m.SerializeToString()).run(None, {"images": x})[0]
     assert not np.array_equal(run(model), run(int8))  # the group now computes in float
 
 

@@ -85,15 +85,16 @@ overrides = st.builds(
 )
 waivers = st.dictionaries(
     st.from_regex(r"[a-z0-9]{1,8}-p[0-9]{2}-int8-torch", fullmatch=True),
-    st.dictionaries(st.sampled_from(WAIVABLE), st.from_regex(r"[a-z]{1,6}( [a-z]{1,6})?", fullmatch=True),
-                    min_size=1).map(lambda d: tuple(sorted(d.items()))),
-).map(lambda d: tuple(sorted(d.items())))  # fmt: skip
+    st.dictionaries(
+        st.sampled_from(WAIVABLE), st.from_regex(r"[a-z]{1,6}( [a-z]{1,6})?", fullmatch=True), min_size=1
+    ).map(lambda d: tuple(sorted(d.items()))),
+).map(lambda d: tuple(sorted(d.items())))
 budgets_strategy = st.builds(
     Budgets,
     default=st.builds(
         Budget, max_map_drop=limits, max_baseline_drop=limits,
         min_speedup=st.none() | st.floats(0.01, 10.0), max_latency_regression=limits,
-    ),  # fmt: skip
+    ),
     precision=st.dictionaries(st.sampled_from(PRECISIONS), overrides).map(
         lambda d: tuple(sorted(d.items()))
     ),
@@ -176,8 +177,8 @@ def test_unknown_variants_finds_typos() -> None:
 @pytest.mark.parametrize(
     "table, message",
     [
-        ({"max_map_drp": 0.1}, r"unknown key 'tool\.harness\.budgets\.max_map_drp' in x\.toml; "
-                               r"did you mean 'max_map_drop'\?"),
+        ({"max_map_drp": 0.1}, (r"unknown key 'tool\.harness\.budgets\.max_map_drp' in x\.toml; "
+                                r"did you mean 'max_map_drop'\?")),
         ({"precision": {"fp61": {}}}, r"budgets\.precision\.fp61 .* did you mean 'fp16'\?"),
         ({"precision": {"fp16": {"min_sped": 1}}}, r"budgets\.precision\.fp16\.min_sped'.*'min_speedup'"),
         ({"variants": {"v": {"max_latency_regresion": 1}}}, r"budgets\.variants\.v\.max_latency_regresion"),

@@ -176,17 +176,17 @@ ERRORS = [
     ('methods = ["response", "respnse"]',
      r"^distill\.methods\[1\] in harness\.toml: unknown value 'respnse' .*did you mean 'response'\?$"),
     ('teachers = ["reference", "gone/teacher.pt"]',
-     r"^distill\.teachers\[1\] in harness\.toml: expected an existing teacher \.pt file, "
-     r"got '.*gone/teacher\.pt \(file not found\)'"),
+     (r"^distill\.teachers\[1\] in harness\.toml: expected an existing teacher \.pt file, "
+      r"got '.*gone/teacher\.pt \(file not found\)'")),
     ('teachers = ["missing.pt"]',
      r"^distill\.teachers\[0\] in harness\.toml: .*missing\.pt \(file not found\)"),
     ('teachers = ["refrence"]',
-     r"^distill\.teachers\[0\] in harness\.toml: expected 'reference', a model name \(yolo11n\) or a path "
-     r"to a \.pt file; did you mean 'reference'\?, got 'refrence'"),
+     (r"^distill\.teachers\[0\] in harness\.toml: expected 'reference', a model name \(yolo11n\) or a path "
+      r"to a \.pt file; did you mean 'reference'\?, got 'refrence'")),
     ('teachers = ["yolo99x"]', r"^distill\.teachers\[0\] in harness\.toml: .*got 'yolo99x'"),
     ('students = [{model = "yolo11s", prune = 0.3}]',
-     r"^distill\.students\[0\]\.model in harness\.toml: unknown value 'yolo11s' "
-     r"\(expected one of: yolo11n\)"),
+     (r"^distill\.students\[0\]\.model in harness\.toml: unknown value 'yolo11s' "
+      r"\(expected one of: yolo11n\)")),
     ('students = [{model = "yolo11n", prune = 1.0}]', r"^distill\.students\[0\]\.prune in harness\.toml"),
     ('students = [{model = "yolo11n", ratio = 0.3}]',
      r"^unknown key 'distill\.students\[0\]\.ratio' in harness\.toml"),

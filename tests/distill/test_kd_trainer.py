@@ -107,7 +107,7 @@ def test_head_channels_match_the_head_features(make_detector: Make, cfg: str) ->
     model = make_detector(cfg).train()
     with torch.no_grad():
         preds = model(torch.zeros(1, 3, IMGSZ, IMGSZ))
-    raw = preds["one2many"] if "one2many" in preds else preds
+    raw = preds.get("one2many", preds)
     assert head_channels(model, IMGSZ) == [int(f.shape[1]) for f in raw["feats"]]
 
 

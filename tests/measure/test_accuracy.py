@@ -33,8 +33,13 @@ def test_unletterbox_inverts_letterbox(hw: tuple[int, int], imgsz: int, rel: lis
     r = np.array(rel)
     h, w = hw
     boxes = np.stack(
-        [np.minimum(r[:, 0], r[:, 2]) * w, np.minimum(r[:, 1], r[:, 3]) * h,
-         np.maximum(r[:, 0], r[:, 2]) * w, np.maximum(r[:, 1], r[:, 3]) * h], axis=1,
+        [
+            np.minimum(r[:, 0], r[:, 2]) * w,
+            np.minimum(r[:, 1], r[:, 3]) * h,
+            np.maximum(r[:, 0], r[:, 2]) * w,
+            np.maximum(r[:, 1], r[:, 3]) * h,
+        ],
+        axis=1,
     )
     dets = Detections(_forward(boxes, info, hw), np.ones(len(boxes)), np.zeros(len(boxes)))
     back = unletterbox(dets, info, (h, w, 3))
@@ -140,8 +145,12 @@ def _dataset(root: Path) -> tuple[list[Sample], dict[Path, np.ndarray]]:
             label.write_text("".join(" ".join(str(v) for v in row) + "\n" for row in rows))
         r = np.array(rows, dtype=np.float64).reshape(-1, 5)
         xyxy = np.column_stack(
-            [(r[:, 1] - r[:, 3] / 2) * w, (r[:, 2] - r[:, 4] / 2) * h,
-             (r[:, 1] + r[:, 3] / 2) * w, (r[:, 2] + r[:, 4] / 2) * h]
+            [
+                (r[:, 1] - r[:, 3] / 2) * w,
+                (r[:, 2] - r[:, 4] / 2) * h,
+                (r[:, 1] + r[:, 3] / 2) * w,
+                (r[:, 2] + r[:, 4] / 2) * h,
+            ]
         )
         truth[image] = np.column_stack([xyxy, r[:, 0]])
         samples.append(Sample(image=image, label=label))
@@ -201,7 +210,7 @@ def test_evaluate_wrong_outputs(tmp_path: Path) -> None:
 
 def test_evaluate_bad_dataset(tmp_path: Path) -> None:
     samples, _ = _dataset(tmp_path)
-    nothing = lambda x: np.zeros((len(x), 300, 6), dtype=np.float32)  # noqa: E731
+    nothing = lambda x: np.zeros((len(x), 300, 6), dtype=np.float32)
     with pytest.raises(DatasetError, match="no labelled objects in 1 samples"):
         evaluate(nothing, samples[2:], NAMES, imgsz=64)
     broken = tmp_path / "images" / "broken.png"

@@ -273,8 +273,14 @@ def _coco_json(dets: Sequence[Detections], gts: Sequence[GroundTruth]) -> tuple[
         for box, cls in zip(g.boxes, g.classes):
             bbox = xywh(box)
             anns.append(
-                {"id": len(anns) + 1, "image_id": i + 1, "category_id": int(cls) + 1, "bbox": bbox,
-                 "area": bbox[2] * bbox[3], "iscrowd": 0}
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i + 1,
+                    "category_id": int(cls) + 1,
+                    "bbox": bbox,
+                    "area": bbox[2] * bbox[3],
+                    "iscrowd": 0,
+                }
             )
     categories = [{"id": c + 1, "name": f"c{c}"} for c in range(NC)]
     results = [

@@ -20,7 +20,7 @@ def test_the_minimum_detectable_drop_is_the_limit_plus_the_lower_half_width() ->
     interval = Interval(0.0143, 0.0090, 0.0203, 0.95, 200)
     assert detectable_drop(interval, 0.01) == pytest.approx(0.0153)
     # A drop that large, measured with the same spread, fails; anything smaller does not.
-    shifted = lambda d: Interval(d, d - 0.0053, d + 0.006, 0.95, 200)  # noqa: E731
+    shifted = lambda d: Interval(d, d - 0.0053, d + 0.006, 0.95, 200)
     assert verdict(shifted(0.0154), 0.01, higher_is_better=False) is Verdict.FAIL
     assert verdict(shifted(0.0152), 0.01, higher_is_better=False) is Verdict.INCONCLUSIVE
 

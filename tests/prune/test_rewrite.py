@@ -137,3 +137,24 @@ def test_unknown_c2f_variant_is_named() -> None:
 
     with pytest.raises(UnprunableBlockError, match="C2fCustom at '0'"):
         rewrite_for_pruning(nn.Sequential(C2fCustom(16, 16)))
+
+
+@pytest.mark.parametrize("stats", [True, False])
+def test_sliced_batch_norm_keeps_rows_or_names_what_it_lacks(stats: bool) -> None:
+    """``take_out_channels`` copies the kept rows of the batch norm's statistics; a batch norm with
+    neither affine parameters nor running statistics has nothing to slice and says so."""
+    from ultralytics.nn.modules.conv import Conv
+
+    from harness.prune.rewrite import UnsupportedLayoutError, take_out_channels
+
+    conv = Conv(3, 8, 3)
+    conv.bn = nn.BatchNorm2d(8, affine=False, track_running_stats=stats)
+    rows = torch.tensor([1, 4, 6])
+    if stats:
+        conv.bn.running_mean.copy_(torch.arange(8.0))
+        taken = take_out_channels(conv, rows)
+        assert torch.equal(taken.bn.running_mean, torch.tensor([1.0, 4.0, 6.0]))
+        assert taken.conv.out_channels == 3
+    else:
+        with pytest.raises(UnsupportedLayoutError, match="no running_mean buffer"):
+            take_out_channels(conv, rows)

@@ -41,7 +41,7 @@ window.addEventListener("load", () => {
 });
 </script>
 """
-_RESULT = re.compile(r'<pre id="harness-probe">(.*?)</pre>', re.S)
+_RESULT = re.compile(r'<pre id="harness-probe">(.*?)</pre>', re.DOTALL)
 
 
 def _chromium() -> str:

@@ -14,10 +14,14 @@ FP = Fingerprint("cpu", 2, 2, None, "3.11", "2", "8", "1", "2")
 
 def _run() -> RunResults:
     run = RunResults.new("default", FP, run_id="r")
-    def add(slug: str, backend: str, precision: str, p50: float, m: float, quant: QuantSpec | None = None) -> None:
+
+    def add(
+        slug: str, backend: str, precision: str, p50: float, m: float, quant: QuantSpec | None = None
+    ) -> None:
         run.record(slug, model="m", backend=backend, precision=precision, prune=0.0,
                    recipe={"quant": quant.to_dict() if quant else None},
                    metrics={"latency_median_ms": p50, "map50_95": m, "file_bytes": 4e6})  # fmt: skip
+
     add("m-p00-fp32-torch", "torch", "fp32", 20.0, 0.60)
     add("m-p00-fp32-onnxruntime", "onnxruntime", "fp32", 10.0, 0.60)
     fast, slow = QuantSpec(), QuantSpec(activations="s8", calibration="entropy")

@@ -116,7 +116,13 @@ def test_mixed_precision_table_is_written_with_the_run(tmp_path: Path) -> None:
     paths = write_tables(run, tmp_path)
     assert tmp_path / "mixed-precision.md" in paths
     text = (tmp_path / "mixed-precision.md").read_text()
-    assert "| model.1" in text and "+0.0300" in text and "0.91" in text and "60" in text and re.search(r"\|\s+43 \|", text)
+    assert (
+        "| model.1" in text
+        and "+0.0300" in text
+        and "0.91" in text
+        and "60" in text
+        and re.search(r"\|\s+43 \|", text)
+    )
     first = next(line for line in text.splitlines() if "| m-int8" in line)
     assert "(none: full INT8)" in first
     # its held-out gain, val gain and speed against the previous step: "-", never 0

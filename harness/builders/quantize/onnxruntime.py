@@ -88,7 +88,7 @@ def float_nodes(model: onnx.ModelProto) -> list[str]:
     producers = {out: node for node in model.graph.node for out in node.output}
     kept: dict[str, None] = {}
     pending = [output.name for output in model.graph.output]
-    visited: set[str] = set()
+    visited: set[int] = set()  # node ids
     while pending:
         node = producers.get(pending.pop())
         if node is None or id(node) in visited:
