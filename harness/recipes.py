@@ -395,7 +395,7 @@ def source_data(source: SourceRecipe) -> DataRecipe | None:
     return source.data
 
 
-def base_source(source: SourceRecipe) -> TrainRecipe | WeightsRecipe:
+def base_source(source: SourceRecipe) -> BaseRecipe:
     """The unpruned, undistilled checkpoint a source starts from."""
     if isinstance(source, DistillRecipe):
         return base_source(source.student)
@@ -545,10 +545,7 @@ class Variant:
         if (pruning is None) != (self.prune is None) or (pruning is not None and pruning.spec != self.prune):
             raise ValueError(f"variant {self.model}: a PruneSpec goes with the PruneRecipe that builds it")
         source = self.source
-        distilled = isinstance(source, DistillRecipe)
-        if distilled != (self.distill is not None) or (
-            isinstance(source, DistillRecipe) and source.spec.slug != self.distill
-        ):
+        if (source.spec.slug if isinstance(source, DistillRecipe) else None) != self.distill:
             raise ValueError(f"variant {self.model}: a distill slug goes with the DistillRecipe building it")
 
     @property

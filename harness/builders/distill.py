@@ -45,14 +45,15 @@ def _distill(recipe: DistillRecipe, ctx: BuildContext, tmp: Path) -> str:
     data_yaml = materialize(recipe.data, ctx)
     student_path = materialize(recipe.student, ctx)
     teacher_path = materialize(recipe.teacher, ctx)
-    student, teacher = load_yolo(student_path), load_yolo(teacher_path)
-    check_pair(yolo_net(teacher), yolo_net(student), teacher_path, student_path)
+    student, teacher = load_yolo(student_path), load_net(teacher_path)
+    student_net = yolo_net(student)
+    check_pair(teacher, student_net, teacher_path, student_path)
     others = []
     for extra in recipe.extra_teachers or ():
         extra_path = materialize(extra, ctx)
-        other = load_yolo(extra_path)
-        check_pair(yolo_net(other), yolo_net(student), extra_path, student_path)
-        others.append(yolo_net(other))
+        other = load_net(extra_path)
+        check_pair(other, student_net, extra_path, student_path)
+        others.append(other)
     spec = recipe.spec
     hyp = recipe.hyp
     if spec.method == "feature":
@@ -62,7 +63,7 @@ def _distill(recipe: DistillRecipe, ctx: BuildContext, tmp: Path) -> str:
 
         install = functools.partial(
             install_kd,
-            teacher=yolo_net(teacher),
+            teacher=teacher,
             method=spec.method,
             weight=spec.weight,
             temperature=spec.temperature,

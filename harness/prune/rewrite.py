@@ -150,8 +150,8 @@ def _take_batchnorm(bn: nn.BatchNorm2d, rows: torch.Tensor) -> nn.BatchNorm2d:
         new.weight = _sliced_parameter(bn.weight, rows)
         new.bias = _sliced_parameter(bn.bias, rows)
     if bn.track_running_stats:
-        _buffer(new, "running_mean").copy_(_buffer(bn, "running_mean")[rows])
-        _buffer(new, "running_var").copy_(_buffer(bn, "running_var")[rows])
+        for name in ("running_mean", "running_var"):
+            _buffer(new, name).copy_(_buffer(bn, name)[rows])
         _buffer(new, "num_batches_tracked").copy_(_buffer(bn, "num_batches_tracked"))
     return new
 
