@@ -106,6 +106,12 @@ class Bench:
         assert not isinstance(found, BackendUnavailable)
         return found
 
+    def fresh_runner(self, variant: Variant, artifact: tuple[Path, str] | None = None) -> Runner:
+        """A batch-1 runner loaded anew, not the run's cached one (:mod:`harness.confirm`): of
+        ``variant``, or of the built ``artifact`` (path, sha256) run as ``variant`` would be."""
+        backend, request = get_backend(variant.backend), LoadRequest(variant, 1, self.ctx)
+        return backend.load(request) if artifact is None else backend.open(*artifact, request)
+
     def runner_or_note(self, variant: Variant, notes: list[str]) -> Runner | None:
         """The variant's batch-1 runner, or None with a note in ``notes`` when its backend cannot
         run here (a study records what it could not measure instead of failing)."""

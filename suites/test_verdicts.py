@@ -1,7 +1,9 @@
 """Calibration of the verdicts on this machine (``harness.studies.verdict_calibration``).
 
 - ``test_latency_false_alarms``: the model's fastest FP32 variant against itself,
-  ``verdicts.calibration_trials`` times; at most 1 % may fail a 1.0x minimum speedup.
+  ``verdicts.calibration_trials`` times, and two fresh loads of it against each other as many
+  times (each FAIL measured again on another fresh pair, :mod:`harness.confirm`); at most 1 % of
+  each may fail a 1.0x minimum speedup.
 - ``test_latency_detects_slowdown``: the same variant made 10 % slower (each call busy-waits 10 %
   of its own time); at least 95 % of the trials must fail it.
 - ``test_map_loss_flagged``: the reference's val detections degraded to cost one point of
@@ -27,7 +29,8 @@ pytestmark = pytest.mark.harness_timing
 
 
 def test_latency_false_alarms(calibration_case: CalibrationCase, harness_state: RunState) -> None:
-    """A/A: at most 1 % of the comparisons of a variant against itself fail."""
+    """A/A: at most 1 % of the comparisons of a variant against itself, and of two loads of it
+    with FAILs confirmed, fail."""
     harness_state.judge(study(VERDICT_CALIBRATION), calibration_case, "false_alarms")
 
 

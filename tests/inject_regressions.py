@@ -2,7 +2,7 @@
 
 Loaded with ``-p inject_regressions`` (``tests/`` on ``PYTHONPATH``). ``HARNESS_INJECT_SLOWDOWN``
 names variants and slowdowns, ``"<variant>=0.15,<variant>=1.0"``: each call of those variants'
-runners busy-waits that fraction of the call's own time (so a 15 % slowdown stays 15 % whichever
+runners (the run's and any loaded anew) busy-waits that fraction of the call's own time (so a 15 % slowdown stays 15 % whichever
 latency regime the machine is in, :func:`harness.studies.verdict_calibration.slowed`).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,11 +48,18 @@ def pytest_configure(config: pytest.Config) -> None:
     wanted = slowdowns(os.environ.get(SLOWDOWN_ENV, ""))
     if not wanted:
         return
-    original = Bench.runner
+    original, fresh = Bench.runner, Bench.fresh_runner
 
     def runner(self: Bench, variant: Variant, batch: int = 1) -> Runner:
         inner = original(self, variant, batch)
         slowdown = wanted.get(variant.slug)
         return inner if slowdown is None else SlowedRunner(inner, slowdown)
 
+    def fresh_runner(self: Bench, variant: Variant, artifact: tuple[Path, str] | None = None) -> Runner:
+        """A fresh load is as slow as the variant's artifact (a baseline's artifact is not slowed)."""
+        inner = fresh(self, variant, artifact)
+        slowdown = wanted.get(variant.slug) if artifact is None else None
+        return inner if slowdown is None else SlowedRunner(inner, slowdown)
+
     Bench.runner = runner  # type: ignore[method-assign]
+    Bench.fresh_runner = fresh_runner  # type: ignore[method-assign]

@@ -3,6 +3,11 @@
 - **A/A**: a variant timed interleaved against itself, ``trials`` times; each comparison is judged
   like a same-run speedup budget of 1.0x (the candidate must not be slower). A FAIL is a false
   alarm.
+- **A/A, two loads**: the same variant loaded twice (two runners on one artifact, as two models
+  compared by ``harness compare --ab`` or against a baseline's artifact are two loads), a fresh
+  pair every trial. Each load carries its own speed offset that interleaving cannot cancel, so this
+  is the false-alarm rate those comparisons face; the *confirmed* case measures every FAIL again
+  on another fresh pair and counts it only when that fails too (:mod:`harness.confirm`).
 - **Injected slowdown**: the same variant with a busy-wait of ``slowdown`` x each call's own time
   after it, against the plain variant; a FAIL is a detection.
 - **Accuracy**: the reference's own val detections with box noise calibrated so that mAP50-95
@@ -30,7 +35,9 @@ from harness.results import VERDICT_CALIBRATION
 from harness.studies.base import Bar, Study
 
 if TYPE_CHECKING:
+    from harness.backends.base import Runner
     from harness.bench import Bench
+    from harness.recipes import Variant
 
 __all__ = [
     "CalibrationCase",
@@ -42,11 +49,14 @@ __all__ = [
     "degrade",
     "degrade_to",
     "latency_trials",
+    "load_trials",
     "slowed",
 ]
 
 Call = Callable[[], object]
 SLOWDOWN = 0.10
+TWO_LOADS = "A/A, two loads"
+TWO_LOADS_CONFIRMED = "A/A, two loads, FAILs confirmed"
 SLOWDOWN_CASE = "+10 % (each call busy-waits 10 % of its own time)"
 ACCURACY_LOSS = 0.01
 
@@ -100,6 +110,38 @@ def latency_trials(
         verdicts.append(verdict(interval, limit, higher_is_better=True))
         intervals.append(interval)
     return LatencyTrials(tuple(verdicts), tuple(intervals), limit)
+
+
+def load_trials(
+    load: Callable[[], Call], trials: int, rounds: int, warmup: int, confidence: float, limit: float = 1.0
+) -> tuple[LatencyTrials, LatencyTrials]:
+    """``trials`` A/A comparisons, each between two fresh ``load()`` s: the verdicts as measured, and
+    with each FAIL measured again on another fresh pair (FAIL only if that fails too, else
+    INCONCLUSIVE: the rule of :func:`harness.confirm.confirm_fail`)."""
+    measured: list[Verdict] = []
+    confirmed: list[Verdict] = []
+    intervals: list[Interval] = []
+    for _ in range(trials):
+        first = _loaded_pair(load, rounds, warmup, confidence)
+        measured.append(verdict(first, limit, higher_is_better=True))
+        intervals.append(first)
+        again = measured[-1]
+        if again is Verdict.FAIL:
+            second = verdict(_loaded_pair(load, rounds, warmup, confidence), limit, higher_is_better=True)
+            again = Verdict.FAIL if second is Verdict.FAIL else Verdict.INCONCLUSIVE
+        confirmed.append(again)
+    return (
+        LatencyTrials(tuple(measured), tuple(intervals), limit),
+        LatencyTrials(tuple(confirmed), tuple(intervals), limit),
+    )
+
+
+def _loaded_pair(load: Callable[[], Call], rounds: int, warmup: int, confidence: float) -> Interval:
+    """The interleaved speedup interval of one fresh load over another."""
+    interval = interleave(load(), load(), rounds, warmup).interval(confidence)
+    if interval is None:
+        raise ValueError(f"{rounds} interleaved rounds are too few for an interval (need 3 blocks)")
+    return interval
 
 
 def busy_wait(seconds: float) -> None:
@@ -222,7 +264,8 @@ class VerdictCalibrationStudy(Study[CalibrationCase, CalibrationRow]):
         ]
 
     def bars(self, bench: Bench, case: CalibrationCase, row: CalibrationRow) -> list[Bar]:
-        """false_alarms (at most 1 % A/A FAIL), detects_slowdown (at least 95 % caught), map_loss."""
+        """false_alarms (at most 1 % A/A FAIL, of one runner and of two loads with FAILs confirmed),
+        detects_slowdown (at least 95 % caught), map_loss."""
         if row.latency_skip:
             latency = [
                 Bar.skipped("false_alarms", row.latency_skip),
@@ -230,9 +273,14 @@ class VerdictCalibrationStudy(Study[CalibrationCase, CalibrationRow]):
             ]
         else:
             aa, slow = row.latency["A/A"].failures, row.latency[SLOWDOWN_CASE].failures
+            loads = row.latency[TWO_LOADS_CONFIRMED].failures
             latency = [
-                Bar("false_alarms", (check_bound("aa_fail", row.timed, "A/A comparisons that failed", aa,
-                                                 0.01 * row.trials, at_most=True, digits=1),)),
+                Bar("false_alarms", (
+                    check_bound("aa_fail", row.timed, "A/A comparisons that failed", aa,
+                                0.01 * row.trials, at_most=True, digits=1),
+                    check_bound("aa_loads_fail", row.timed, "A/A comparisons of two loads that failed twice",
+                                loads, 0.01 * row.trials, at_most=True, digits=1),
+                )),
                 Bar("detects_slowdown", (check_bound("slowdown_fail", row.timed, "+10 % slowdowns caught", slow,
                                                      0.95 * row.trials, at_most=False, digits=1),)),
             ]  # fmt: skip
@@ -269,23 +317,26 @@ def _measure_latency(bench: Bench, row: CalibrationRow) -> None:
     if found is None:
         row.latency_skip = f"{row.model}: neither ONNX Runtime nor PyTorch can run it here"
         return
-    call, row.timed = found
+    variant, runner = found
+    row.timed = variant.slug
+    x = bench.input_batch(variant, 1)
+    call = functools.partial(runner, x)
     lat, level = bench.config.latency, bench.config.verdicts.latency_confidence
     rounds = (lat.interleaved_rounds, lat.warmup, level)
     row.latency["A/A"] = latency_trials(call, call, row.trials, *rounds)
+    load = lambda: functools.partial(bench.fresh_runner(variant), x)
+    row.latency[TWO_LOADS], row.latency[TWO_LOADS_CONFIRMED] = load_trials(load, row.trials, *rounds)
     row.latency[SLOWDOWN_CASE] = latency_trials(slowed(call, SLOWDOWN), call, row.trials, *rounds)
 
 
-def _fastest_call(bench: Bench, model: str) -> tuple[Call, str] | None:
-    """A batch-1 call of the model's fastest FP32 variant here (ONNX Runtime, else PyTorch)."""
+def _fastest_call(bench: Bench, model: str) -> tuple[Variant, Runner] | None:
+    """The model's fastest FP32 variant here (ONNX Runtime, else PyTorch) and its batch-1 runner."""
     reference = bench.reference(model)
     for variant in (reference.unpruned(backend="onnxruntime"), reference):
         try:
-            runner = bench.runner(variant)
+            return variant, bench.runner(variant)
         except BackendUnavailable:
             continue
-        x = bench.input_batch(variant, 1)
-        return functools.partial(runner, x), variant.slug
     return None
 
 

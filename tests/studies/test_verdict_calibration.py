@@ -17,12 +17,19 @@ from harness.measure.map import Detections, GroundTruth, mean_average_precision
 from harness.measure.mapboot import MatchTable
 from harness.measure.stats import Interval, Verdict
 from harness.studies.verdict_calibration import (
+    SLOWDOWN_CASE,
+    TWO_LOADS,
+    TWO_LOADS_CONFIRMED,
+    CalibrationCase,
+    CalibrationRow,
     LatencyTrials,
+    VerdictCalibrationStudy,
     accuracy_flags,
     busy_wait,
     degrade,
     degrade_to,
     latency_trials,
+    load_trials,
     slowed,
 )
 
@@ -132,6 +139,60 @@ def test_injected_slowdown_is_detected_every_time(simulated_clock: Clock) -> Non
     assert trials.failures == 5 and trials.rate == 1.0
     assert trials.summary()["fail_rate_upper95"] == 1.0
     assert trials.summary()["median_speedup"] == pytest.approx(1 / 1.3, rel=0.1)
+
+
+def loads(simulated_clock: Clock, ms: list[float]) -> tuple[Callable[[], Callable[[], None]], list[float]]:
+    """A ``load()`` whose n-th runner takes ``ms[n]`` (a per-load offset), and the loads made so far."""
+    made: list[float] = []
+
+    def load() -> Callable[[], None]:
+        made.append(ms[len(made)])
+        return simulated_clock(made[-1])
+
+    return load, made
+
+
+def test_two_loads_trials_load_a_fresh_pair_every_trial(simulated_clock: Clock) -> None:
+    load, made = loads(simulated_clock, [1.0] * 10)
+    measured, confirmed = load_trials(load, trials=5, rounds=15, warmup=1, confidence=0.99)
+    assert len(made) == 10  # two loads a trial, no FAIL to measure again
+    assert len(measured.verdicts) == len(confirmed.verdicts) == 5
+    assert measured.verdicts == confirmed.verdicts and measured.intervals == confirmed.intervals
+
+
+def test_a_slow_load_fails_as_measured_and_not_once_confirmed(simulated_clock: Clock) -> None:
+    """Trial 1: a candidate load 30 % slow, a fresh pair equal: FAIL as measured, INCONCLUSIVE
+    confirmed. Trial 2: both pairs' candidates slow (a real slowdown): FAIL either way."""
+    load, made = loads(simulated_clock, [1.3, 1.0, 1.0, 1.0, 1.3, 1.0, 1.3, 1.0])
+    measured, confirmed = load_trials(load, trials=2, rounds=50, warmup=1, confidence=0.99)
+    assert len(made) == 8  # each trial's FAIL measured again on a third and fourth load
+    assert measured.verdicts == (Verdict.FAIL, Verdict.FAIL)
+    assert confirmed.verdicts == (Verdict.INCONCLUSIVE, Verdict.FAIL)
+    assert (measured.failures, confirmed.failures) == (2, 1)
+
+
+def trials_of(*verdicts: Verdict) -> LatencyTrials:
+    return LatencyTrials(verdicts, tuple(Interval(1.0, 0.9, 1.1, 0.99) for _ in verdicts), 1.0)
+
+
+@pytest.mark.parametrize(("confirmed", "ok"), [(0, True), (2, False)])
+def test_the_false_alarm_bar_counts_two_loads_failing_twice(confirmed: int, ok: bool) -> None:
+    """100 trials: 1 % may fail; two loads' FAILs count only once confirmed (3 as measured here)."""
+    pass_, fail = Verdict.PASS, Verdict.FAIL
+    row = CalibrationRow("yolo11n", 100, "yolo11n-p00-fp32-onnxruntime", accuracy_skip="not here")
+    row.latency = {
+        "A/A": trials_of(*[pass_] * 100),
+        TWO_LOADS: trials_of(*[fail] * 3, *[pass_] * 97),
+        TWO_LOADS_CONFIRMED: trials_of(*[fail] * confirmed, *[Verdict.INCONCLUSIVE] * (3 - confirmed),
+                                       *[pass_] * 97),
+        SLOWDOWN_CASE: trials_of(*[fail] * 100),
+    }  # fmt: skip
+    bars = {b.name: b for b in VerdictCalibrationStudy().bars(None, CalibrationCase("yolo11n"), row)}  # type: ignore[arg-type]
+    checks = {c.name: c for c in bars["false_alarms"].checks}
+    assert checks["aa_fail"].ok is True
+    assert checks["aa_loads_fail"].ok is ok and checks["aa_loads_fail"].value == confirmed
+    assert "A/A comparisons of two loads that failed twice" in checks["aa_loads_fail"].message
+    assert bars["map_loss"].skip == "not here"
 
 
 def test_too_few_rounds_for_an_interval() -> None:

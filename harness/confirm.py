@@ -1,0 +1,51 @@
+"""A latency FAIL between two loaded models stands only when freshly loaded copies fail it again.
+
+Interleaving cancels the machine's drift between two runners, but not what each loaded runner
+carries for as long as it lives: where its weights and buffers landed in memory, how its thread
+pool sits on the cores. On a 2-core EPYC, ``harness compare --ab`` of a checkpoint against its own
+copy (two ONNX Runtime sessions of identical files) once measured the copy 0.850x (99 % CI
+0.792x-0.911x): a FAIL against the 5 % limit that no interval over the calls of one pair of
+runners can prevent, if the offset is the pair's. So every same-run speed check that FAILs (speedup
+against the reference, against FP32, against a baseline's artifact, ``compare --ab``) is measured
+again on a fresh load of both, and:
+
+- it FAILs when the second measurement FAILs too (a real slowdown does; the message gives both);
+- otherwise it is INCONCLUSIVE ("not reproduced"), which the ``[verdicts]`` ``inconclusive``
+  policy then passes or fails, as any interval that straddles its limit.
+
+Only FAILs are measured again, so a run without one pays nothing. The verdict calibration
+(:mod:`harness.studies.verdict_calibration`, case "A/A, two loads") measures how often two loads of
+one model FAIL, before and after this rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from harness.checks import CheckResult
+
+__all__ = ["confirm_fail"]
+
+FRESH = "measured again on a fresh load of both models"
+
+
+def confirm_fail(
+    first: CheckResult, again: Callable[[], CheckResult], inconclusive_fails: bool
+) -> CheckResult:
+    """``first``, or when it FAILed, the verdict after ``again()`` (the same check on freshly
+    loaded runners): FAIL if that fails too, else INCONCLUSIVE under ``inconclusive_fails``."""
+    if first.verdict != "fail":  # a pass, or an inconclusive that its policy judges already
+        return first
+    second = again()
+    shown = second.interval.describe(3, "x") if second.interval else "not measured"
+    if second.verdict == "fail":
+        return dataclasses.replace(second, message=f"{second.message}; confirmed: {_first(first)}")
+    policy = "fail" if inconclusive_fails else "pass"
+    message = f"{first.message}; {FRESH}: {shown}, not reproduced: INCONCLUSIVE (policy: {policy})"
+    return dataclasses.replace(first, ok=not inconclusive_fails, inconclusive=True, message=message)
+
+
+def _first(first: CheckResult) -> str:
+    shown = first.interval.describe(3, "x") if first.interval else "not measured"
+    return f"the first load measured {shown}, then {FRESH}"
