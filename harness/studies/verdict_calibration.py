@@ -5,8 +5,8 @@
   alarm.
 - **A/A, two loads**: the same variant loaded twice (two runners on one artifact, as two models
   compared by ``harness compare --ab`` or against a baseline's artifact are two loads), a fresh
-  pair every trial. Each load carries its own speed offset that interleaving cannot cancel, so this
-  is the false-alarm rate those comparisons face; the *confirmed* case measures every FAIL again
+  pair every trial: the false-alarm rate those comparisons face (a load may carry its own speed
+  offset, which no interleaving cancels); the *confirmed* case measures every FAIL again
   on another fresh pair and counts it only when that fails too (:mod:`harness.confirm`).
 - **Injected slowdown**: the same variant with a busy-wait of ``slowdown`` x each call's own time
   after it, against the plain variant; a FAIL is a detection.

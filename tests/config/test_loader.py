@@ -102,6 +102,25 @@ def test_the_fastest_yolo11n_config_shares_the_repositorys_cache_and_reports() -
     assert dict(config.studies.tables)["recommendation"] == recommendation
 
 
+def test_the_trained_reference_config_fine_tunes_one_student_long() -> None:
+    """configs/fastest-yolo11n-trained-reference.toml (README, "The fastest yolo11n"): the default
+    profile with its reference trained 23 epochs, the Fisher p65 nearest-8 student fine-tuned 160
+    epochs without a teacher, one seed, 0.01 budgets, 300 interleaved rounds."""
+    root = Path(__file__).resolve().parents[2]
+    config = _load(root, path=root / "configs" / "fastest-yolo11n-trained-reference.toml")
+    assert config.profile == "default"
+    assert config.cache_dir.resolve() == root / ".harness-cache"
+    assert [m.epochs for m in config.models] == [23]
+    assert (config.matrix.prune, config.matrix.prune_criterion) == ((0.0, 0.65), ("fisher",))
+    assert (config.pruning.round_to, config.pruning.rounding) == (8, "nearest")
+    assert config.pruning.finetune_epochs == 160
+    assert config.distill.students == ()
+    assert config.latency.interleaved_rounds == 300
+    assert config.verdicts.training_seeds == 1
+    assert config.budgets.pruned.max_map_drop == 0.01
+    assert dict(config.studies.tables)["recommendation"] == {"combine": True, "min_speedup": 8.0}
+
+
 def test_profile_defaults_are_copies() -> None:
     data = profile_defaults("quick")
     data["models"].append({"name": "x"})  # type: ignore[attr-defined]
