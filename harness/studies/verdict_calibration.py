@@ -104,9 +104,7 @@ def latency_trials(
     """``trials`` interleaved comparisons, each judged against ``min_speedup = limit``."""
     verdicts, intervals = [], []
     for _ in range(trials):
-        interval = interleave(candidate, reference, rounds, warmup).interval(confidence)
-        if interval is None:
-            raise ValueError(f"{rounds} interleaved rounds are too few for an interval (need 3 blocks)")
+        interval = _compared(candidate, reference, rounds, warmup, confidence)
         verdicts.append(verdict(interval, limit, higher_is_better=True))
         intervals.append(interval)
     return LatencyTrials(tuple(verdicts), tuple(intervals), limit)
@@ -122,23 +120,25 @@ def load_trials(
     confirmed: list[Verdict] = []
     intervals: list[Interval] = []
     for _ in range(trials):
-        first = _loaded_pair(load, rounds, warmup, confidence)
+        first = _compared(load(), load(), rounds, warmup, confidence)
         measured.append(verdict(first, limit, higher_is_better=True))
         intervals.append(first)
-        again = measured[-1]
-        if again is Verdict.FAIL:
-            second = verdict(_loaded_pair(load, rounds, warmup, confidence), limit, higher_is_better=True)
-            again = Verdict.FAIL if second is Verdict.FAIL else Verdict.INCONCLUSIVE
-        confirmed.append(again)
+        final = measured[-1]
+        if final is Verdict.FAIL:
+            second = verdict(
+                _compared(load(), load(), rounds, warmup, confidence), limit, higher_is_better=True
+            )
+            final = second if second is Verdict.FAIL else Verdict.INCONCLUSIVE
+        confirmed.append(final)
     return (
         LatencyTrials(tuple(measured), tuple(intervals), limit),
         LatencyTrials(tuple(confirmed), tuple(intervals), limit),
     )
 
 
-def _loaded_pair(load: Callable[[], Call], rounds: int, warmup: int, confidence: float) -> Interval:
-    """The interleaved speedup interval of one fresh load over another."""
-    interval = interleave(load(), load(), rounds, warmup).interval(confidence)
+def _compared(candidate: Call, reference: Call, rounds: int, warmup: int, confidence: float) -> Interval:
+    """The interleaved speedup interval of ``candidate`` over ``reference`` (ValueError: too few rounds)."""
+    interval = interleave(candidate, reference, rounds, warmup).interval(confidence)
     if interval is None:
         raise ValueError(f"{rounds} interleaved rounds are too few for an interval (need 3 blocks)")
     return interval
