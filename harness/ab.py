@@ -14,16 +14,12 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from harness.backends.base import Runner
 from harness.bench import Bench
 from harness.checks import CheckResult, check_baseline_speed, check_map_drop
 from harness.config import HarnessConfig
 from harness.confirm import confirm_fail
 from harness.errors import HarnessError
 from harness.measure.mapboot import paired_map_drop
-from harness.measure.speed import Metrics, speedup_metrics
 from harness.measure.stats import Interval
 from harness.recipes import Variant
 
@@ -92,7 +88,7 @@ def measure_ab(bench: Bench, old: Variant, new: Variant) -> ABResult:
     """Time both interleaved, score both on the same val images, judge with the config's budgets
     (a latency FAIL stands only when a fresh load of both fails again: :mod:`harness.confirm`)."""
     x = bench.input_batch(new, 1)
-    timed, speed = _speed(bench, bench.runner(new), bench.runner(old), x)
+    timed, speed = bench.speedup(bench.runner(new), bench.runner(old), x)
     verdicts = bench.config.verdicts
     drop = paired_map_drop(
         bench.matches(new), bench.matches(old), verdicts.accuracy_confidence, verdicts.accuracy_resamples
@@ -104,7 +100,7 @@ def measure_ab(bench: Bench, old: Variant, new: Variant) -> ABResult:
     old_ms = timed["reference_latency_median_ms"] or 0.0
 
     def again() -> CheckResult:
-        ms, interval = _speed(bench, bench.fresh_runner(new), bench.fresh_runner(old), x)
+        ms, interval = bench.speedup(bench.fresh_runner(new), bench.fresh_runner(old), x)
         return check_baseline_speed(budget, subject, interval, HOW, ms["reference_latency_median_ms"], fails)
 
     checks = (
@@ -113,14 +109,6 @@ def measure_ab(bench: Bench, old: Variant, new: Variant) -> ABResult:
     )
     new_ms = old_ms / timed["speedup_vs_reference"] if timed["speedup_vs_reference"] else 0.0
     return ABResult(old.slug, new.slug, old_ms, new_ms, speed, old_map, new_map, drop, checks)
-
-
-def _speed(bench: Bench, new: Runner, old: Runner, x: np.ndarray) -> tuple[Metrics, Interval | None]:
-    """NEW's interleaved speedup over OLD with the config's rounds, warm-up and confidence."""
-    lat = bench.config.latency
-    return speedup_metrics(
-        new, old, x, lat.interleaved_rounds, lat.warmup, bench.config.verdicts.latency_confidence
-    )
 
 
 def render_ab(result: ABResult) -> str:

@@ -23,7 +23,7 @@ from harness.baselines import Baseline
 from harness.checks import CheckResult, check_baseline_speed, check_latency_regression
 from harness.config.budgets import Budget
 from harness.confirm import confirm_fail
-from harness.measure.speed import renamed_speedup, speedup_metrics
+from harness.measure.speed import renamed_speedup
 from harness.measure.stats import Interval
 from harness.recipes import Variant
 from harness.run import HarnessRun, Metrics
@@ -57,12 +57,14 @@ def baseline_speed(
     path = ref.locate(run.bench.ctx.cache.root) if ref else None
     if ref is not None and path is not None:
         artifact = (path, ref.sha256)
-        timed, interval = _against(run, runner, run.bench.runner_at(variant, *artifact), x)
+        timed, interval = run.bench.speedup(runner, run.bench.runner_at(variant, *artifact), x, AB_ROUNDS)
         run.record(variant, renamed_speedup(timed, "speedup_vs_baseline"))
 
         def again() -> CheckResult:
             bench = run.bench
-            ms, fresh = _against(run, bench.fresh_runner(variant), bench.fresh_runner(variant, artifact), x)
+            ms, fresh = bench.speedup(
+                bench.fresh_runner(variant), bench.fresh_runner(variant, artifact), x, AB_ROUNDS
+            )
             return check_baseline_speed(
                 budget, variant.slug, fresh, AB, ms["reference_latency_median_ms"], fails
             )
@@ -80,9 +82,3 @@ def baseline_speed(
     latency = metrics.get("latency_median_ms")
     old_latency = baseline.metric(variant.slug, "latency_median_ms") if baseline else None
     return check_latency_regression(budget, variant.slug, latency, old_latency, same_machine)
-
-
-def _against(run: HarnessRun, runner: Runner, old: Runner, x: np.ndarray) -> tuple[Metrics, Interval | None]:
-    """``runner``'s speedup over the baseline's ``old``, interleaved, :data:`AB_ROUNDS` x the rounds."""
-    lat, level = run.config.latency, run.config.verdicts.latency_confidence
-    return speedup_metrics(runner, old, x, AB_ROUNDS * lat.interleaved_rounds, lat.warmup, level)

@@ -30,6 +30,8 @@ from harness.matrix import build_variants, data_recipe
 from harness.measure.accuracy import detect, score
 from harness.measure.map import Detections, GroundTruth, MapResult
 from harness.measure.mapboot import MatchTable
+from harness.measure.speed import Metrics, speedup_metrics
+from harness.measure.stats import Interval
 from harness.probes import network_size
 from harness.recipes import Variant
 
@@ -111,6 +113,17 @@ class Bench:
         ``variant``, or of the built ``artifact`` (path, sha256) run as ``variant`` would be."""
         backend, request = get_backend(variant.backend), LoadRequest(variant, 1, self.ctx)
         return backend.load(request) if artifact is None else backend.open(*artifact, request)
+
+    def speedup(
+        self, candidate: Runner, reference: Runner, x: np.ndarray, rounds_factor: int = 1
+    ) -> tuple[Metrics, Interval | None]:
+        """``candidate``'s interleaved speedup over ``reference`` on ``x`` with the config's rounds
+        (times ``rounds_factor``), warm-up and latency confidence (:func:`speedup_metrics`)."""
+        lat = self.config.latency
+        rounds = rounds_factor * lat.interleaved_rounds
+        return speedup_metrics(
+            candidate, reference, x, rounds, lat.warmup, self.config.verdicts.latency_confidence
+        )
 
     def runner_or_note(self, variant: Variant, notes: list[str]) -> Runner | None:
         """The variant's batch-1 runner, or None with a note in ``notes`` when its backend cannot

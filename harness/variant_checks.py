@@ -27,7 +27,7 @@ from harness.confirm import confirm_fail
 from harness.measure.latency import interleave
 from harness.measure.seeds import SEED_UNIT
 from harness.measure.size import file_bytes
-from harness.measure.speed import latency_metrics, renamed_speedup, speedup_metrics, throughput_metrics
+from harness.measure.speed import latency_metrics, renamed_speedup, throughput_metrics
 from harness.measure.stats import Interval
 from harness.probes import ProbeRequest, memory_metrics
 from harness.recipes import Variant
@@ -115,11 +115,9 @@ def _fp32_speed(
     run: HarnessRun, variant: Variant, runner: Runner, x: np.ndarray, budget: Budget
 ) -> CheckResult:
     """Time ``variant`` against its backend's FP32 variant, interleaved; record and check the ratio."""
-    bench, lat, verdicts = run.bench, run.config.latency, run.config.verdicts
+    bench, verdicts = run.bench, run.config.verdicts
     fp32 = bench.runner(own_fp32(variant))
-    timed, interval = speedup_metrics(
-        runner, fp32, x, lat.interleaved_rounds, lat.warmup, verdicts.latency_confidence
-    )
+    timed, interval = bench.speedup(runner, fp32, x)
     fp32_ms = timed["reference_latency_median_ms"]
     run.record(variant, renamed_speedup(timed, "speedup_vs_fp32"))
     not_gated, fails = speed_not_gated(variant, bench.ctx.device), verdicts.inconclusive_fails
@@ -140,15 +138,8 @@ def _fresh_speedup(
     run: HarnessRun, variant: Variant, against: Variant, x: np.ndarray
 ) -> tuple[Metrics, Interval | None]:
     """``variant``'s interleaved speedup over ``against``, both loaded anew (:mod:`harness.confirm`)."""
-    bench, lat = run.bench, run.config.latency
-    return speedup_metrics(
-        bench.fresh_runner(variant),
-        bench.fresh_runner(against),
-        x,
-        lat.interleaved_rounds,
-        lat.warmup,
-        run.config.verdicts.latency_confidence,
-    )
+    bench = run.bench
+    return bench.speedup(bench.fresh_runner(variant), bench.fresh_runner(against), x)
 
 
 def _speed_metrics(
@@ -159,9 +150,7 @@ def _speed_metrics(
     bench, lat = run.bench, run.config.latency
     reference = bench.runner(variant.reference())
     metrics: Metrics = latency_metrics(samples_s)
-    timed, interval = speedup_metrics(
-        runner, reference, x, lat.interleaved_rounds, lat.warmup, run.config.verdicts.latency_confidence
-    )
+    timed, interval = bench.speedup(runner, reference, x)
     metrics |= timed
     batched = bench.runner(variant, lat.throughput_batch)
     batch_x = bench.input_batch(variant, lat.throughput_batch)
