@@ -23,7 +23,7 @@ from harness.checks import (
     check_speedup,
 )
 from harness.config.budgets import Budget
-from harness.confirm import confirm_fail
+from harness.confirm import CONFIRM_ROUNDS, confirm_fail
 from harness.measure.latency import interleave
 from harness.measure.seeds import SEED_UNIT
 from harness.measure.size import file_bytes
@@ -137,9 +137,10 @@ def _fp32_speed(
 def _fresh_speedup(
     run: HarnessRun, variant: Variant, against: Variant, x: np.ndarray
 ) -> tuple[Metrics, Interval | None]:
-    """``variant``'s interleaved speedup over ``against``, both loaded anew (:mod:`harness.confirm`)."""
+    """``variant``'s interleaved speedup over ``against``, both loaded anew, with
+    :data:`~harness.confirm.CONFIRM_ROUNDS` times the rounds (:mod:`harness.confirm`)."""
     bench = run.bench
-    return bench.speedup(bench.fresh_runner(variant), bench.fresh_runner(against), x)
+    return bench.speedup(bench.fresh_runner(variant), bench.fresh_runner(against), x, CONFIRM_ROUNDS)
 
 
 def _speed_metrics(

@@ -32,7 +32,9 @@ def test_speedup_times_with_the_configs_rounds_and_reports_a_slower_candidate(
     metrics, interval = bench.speedup(slow, fast, np.zeros((1, 3, 8, 8), np.float32))  # type: ignore[arg-type]
     assert interval is not None and interval.high < 1.0
     assert metrics["speedup_vs_reference"] is not None and metrics["speedup_vs_reference"] < 0.6
-    assert metrics["reference_latency_median_ms"] is not None and metrics["reference_latency_median_ms"] >= 1.0
+    assert (
+        metrics["reference_latency_median_ms"] is not None and metrics["reference_latency_median_ms"] >= 1.0
+    )
     # every timed round is one call, plus the warm-up and some untimed calls between blocks
     assert lat.warmup + lat.interleaved_rounds <= slow_calls[0] < lat.warmup + 2 * lat.interleaved_rounds
 

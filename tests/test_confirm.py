@@ -75,4 +75,4 @@ def test_a_fail_whose_remeasurement_is_not_measured_is_inconclusive() -> None:
     again, _ = counted(unmeasured)
     result = confirm_fail(speed(0.85, 0.79, 0.91), again, False)
     assert result.verdict == "inconclusive"
-    assert "a fresh load of both models: not measured, not reproduced" in result.message
+    assert "a fresh load of both models (3x the rounds): not measured, not reproduced" in result.message

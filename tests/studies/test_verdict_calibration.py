@@ -16,8 +16,11 @@ from harness.measure.latency import time_call
 from harness.measure.map import Detections, GroundTruth, mean_average_precision
 from harness.measure.mapboot import MatchTable
 from harness.measure.stats import Interval, Verdict
+from harness.studies.base import Bar
 from harness.studies.verdict_calibration import (
     SLOWDOWN_CASE,
+    SLOWDOWN_LOADS,
+    SLOWDOWN_LOADS_CONFIRMED,
     TWO_LOADS,
     TWO_LOADS_CONFIRMED,
     CalibrationCase,
@@ -171,28 +174,70 @@ def test_a_slow_load_fails_as_measured_and_not_once_confirmed(simulated_clock: C
     assert (measured.failures, confirmed.failures) == (2, 1)
 
 
+def test_a_slowdown_of_two_loads_slows_every_candidate_load_and_is_confirmed() -> None:
+    """Real time: every pair's candidate runs twice as long, so each FAIL is measured again on a
+    fresh, again slowed pair and stands."""
+    made: list[int] = []
+
+    def load() -> Callable[[], None]:
+        made.append(1)
+        return functools.partial(busy_wait, 0.001)
+
+    measured, confirmed = load_trials(load, trials=2, rounds=30, warmup=1, confidence=0.99, slowdown=1.0)
+    assert measured.verdicts == confirmed.verdicts == (Verdict.FAIL, Verdict.FAIL)
+    assert len(made) == 8  # a pair per trial and a fresh pair per FAIL
+    assert all(i.high < 0.8 for i in measured.intervals)
+
+
 def trials_of(*verdicts: Verdict) -> LatencyTrials:
     return LatencyTrials(verdicts, tuple(Interval(1.0, 0.9, 1.1, 0.99) for _ in verdicts), 1.0)
+
+
+def of(fails: int, rest: Verdict = Verdict.PASS, trials: int = 100) -> LatencyTrials:
+    """``trials`` verdicts: ``fails`` FAILs, the others ``rest``."""
+    return trials_of(*[Verdict.FAIL] * fails, *[rest] * (trials - fails))
+
+
+def bars_of(**cases: LatencyTrials) -> dict[str, Bar]:
+    """The calibration bars of 100 trials where every A/A passes and every slowdown fails, but
+    for the ``cases`` given (keywords of CASE_KEYS)."""
+    row = CalibrationRow("yolo11n", 100, "yolo11n-p00-fp32-onnxruntime", accuracy_skip="not here")
+    row.latency = {name: of(0) for name in ("A/A", TWO_LOADS, TWO_LOADS_CONFIRMED)}
+    row.latency |= {name: of(100) for name in (SLOWDOWN_CASE, SLOWDOWN_LOADS, SLOWDOWN_LOADS_CONFIRMED)}
+    row.latency |= {CASE_KEYS[key]: trials for key, trials in cases.items()}
+    return {b.name: b for b in VerdictCalibrationStudy().bars(None, CalibrationCase("yolo11n"), row)}  # type: ignore[arg-type]
+
+
+CASE_KEYS = {
+    "loads": TWO_LOADS, "loads_confirmed": TWO_LOADS_CONFIRMED, "slowdown": SLOWDOWN_CASE,
+    "slow_loads": SLOWDOWN_LOADS, "slow_loads_confirmed": SLOWDOWN_LOADS_CONFIRMED,
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(("confirmed", "ok"), [(0, True), (2, False)])
 def test_the_false_alarm_bar_counts_two_loads_failing_twice(confirmed: int, ok: bool) -> None:
     """100 trials: 1 % may fail; two loads' FAILs count only once confirmed (3 as measured here)."""
-    pass_, fail = Verdict.PASS, Verdict.FAIL
-    row = CalibrationRow("yolo11n", 100, "yolo11n-p00-fp32-onnxruntime", accuracy_skip="not here")
-    row.latency = {
-        "A/A": trials_of(*[pass_] * 100),
-        TWO_LOADS: trials_of(*[fail] * 3, *[pass_] * 97),
-        TWO_LOADS_CONFIRMED: trials_of(*[fail] * confirmed, *[Verdict.INCONCLUSIVE] * (3 - confirmed),
-                                       *[pass_] * 97),
-        SLOWDOWN_CASE: trials_of(*[fail] * 100),
-    }  # fmt: skip
-    bars = {b.name: b for b in VerdictCalibrationStudy().bars(None, CalibrationCase("yolo11n"), row)}  # type: ignore[arg-type]
+    confirmed_loads = trials_of(
+        *[Verdict.FAIL] * confirmed, *[Verdict.INCONCLUSIVE] * (3 - confirmed), *[Verdict.PASS] * 97
+    )
+    bars = bars_of(loads=of(3), loads_confirmed=confirmed_loads)
     checks = {c.name: c for c in bars["false_alarms"].checks}
     assert checks["aa_fail"].ok is True
     assert checks["aa_loads_fail"].ok is ok and checks["aa_loads_fail"].value == confirmed
     assert "A/A comparisons of two loads that failed twice" in checks["aa_loads_fail"].message
     assert bars["map_loss"].skip == "not here"
+
+
+@pytest.mark.parametrize(("kept", "ok"), [(88, True), (87, False)])
+def test_the_detection_bar_needs_95_percent_of_two_loads_detections_kept(kept: int, ok: bool) -> None:
+    """One runner must catch 95 of 100 +10 % slowdowns; of the 92 that two loads catch, the
+    fresh-load rule must keep 95 % (87.4)."""
+    inc = Verdict.INCONCLUSIVE
+    bars = bars_of(slowdown=of(95, inc), slow_loads=of(92, inc), slow_loads_confirmed=of(kept, inc))
+    checks = {c.name: c for c in bars["detects_slowdown"].checks}
+    assert checks["slowdown_fail"].ok is True
+    assert checks["slowdown_loads_kept"].ok is ok and checks["slowdown_loads_kept"].value == kept
+    assert "still caught once confirmed (of 92 caught)" in checks["slowdown_loads_kept"].message
 
 
 def test_too_few_rounds_for_an_interval() -> None:
