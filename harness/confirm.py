@@ -22,10 +22,10 @@ Only FAILs are measured again, so a run without one pays nothing. The verdict ca
 (:mod:`harness.studies.verdict_calibration`, cases "A/A, two loads" and "+10 %, two loads") measures
 how often two loads of one model FAIL, and how many real slowdowns still FAIL, before and after
 this rule. Why three times the rounds: a second measurement as long as the first must FAIL on its
-own, so a 10 % slowdown that the first caught 64 times in 68 (two loads, 40 rounds, 99 %, a 2-core
-EPYC) was confirmed only 59 times; at 120 rounds all 64 were, while none of the 3 A/A FAILs was
-(the narrower interval no longer straddles a real slowdown, and a fresh pair does not repeat an
-offset).
+own, so of 100 injected 10 % slowdowns of two loads (40 rounds, 99 %, a 2-core EPYC) the first
+measurement caught 92 and a second one as long confirmed only 84; at 120 rounds all 92 were, while
+none of the 3 A/A FAILs of 100 was (the narrower interval no longer straddles a real slowdown, and a
+fresh pair does not repeat an offset).
 """
 
 from __future__ import annotations
