@@ -17,7 +17,7 @@ from pathlib import Path
 from harness.bench import Bench
 from harness.checks import CheckResult, check_baseline_speed, check_map_drop
 from harness.config import HarnessConfig
-from harness.confirm import CONFIRM_ROUNDS, confirm_fail
+from harness.confirm import confirm_fail
 from harness.errors import HarnessError
 from harness.measure.mapboot import paired_map_drop
 from harness.measure.stats import Interval
@@ -100,7 +100,7 @@ def measure_ab(bench: Bench, old: Variant, new: Variant) -> ABResult:
     old_ms = timed["reference_latency_median_ms"] or 0.0
 
     def again() -> CheckResult:
-        ms, interval = bench.speedup(bench.fresh_runner(new), bench.fresh_runner(old), x, CONFIRM_ROUNDS)
+        ms, interval = bench.fresh_speedup(new, old, x)
         return check_baseline_speed(budget, subject, interval, HOW, ms["reference_latency_median_ms"], fails)
 
     checks = (

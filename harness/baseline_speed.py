@@ -22,7 +22,7 @@ from harness.backends.base import Runner
 from harness.baselines import Baseline
 from harness.checks import CheckResult, check_baseline_speed, check_latency_regression
 from harness.config.budgets import Budget
-from harness.confirm import CONFIRM_ROUNDS, confirm_fail
+from harness.confirm import confirm_fail
 from harness.measure.speed import renamed_speedup
 from harness.measure.stats import Interval
 from harness.recipes import Variant
@@ -61,13 +61,7 @@ def baseline_speed(
         run.record(variant, renamed_speedup(timed, "speedup_vs_baseline"))
 
         def again() -> CheckResult:
-            bench = run.bench
-            ms, fresh = bench.speedup(
-                bench.fresh_runner(variant),
-                bench.fresh_runner(variant, artifact),
-                x,
-                AB_ROUNDS * CONFIRM_ROUNDS,
-            )
+            ms, fresh = run.bench.fresh_speedup(variant, variant, x, AB_ROUNDS, artifact)
             return check_baseline_speed(
                 budget, variant.slug, fresh, AB, ms["reference_latency_median_ms"], fails
             )

@@ -15,6 +15,7 @@ from harness.baselines import Baseline, BaselineStore
 from harness.builders import BuildContext, materialize
 from harness.cache import ArtifactCache
 from harness.config import HarnessConfig
+from harness.confirm import CONFIRM_ROUNDS
 from harness.datasets.yolo import DataSpec, Sample, list_split, load_data_yaml
 from harness.detcache import (
     DetectionsRecipe,
@@ -124,6 +125,21 @@ class Bench:
         return speedup_metrics(
             candidate, reference, x, rounds, lat.warmup, self.config.verdicts.latency_confidence
         )
+
+    def fresh_speedup(
+        self,
+        variant: Variant,
+        against: Variant,
+        x: np.ndarray,
+        rounds_factor: int = 1,
+        artifact: tuple[Path, str] | None = None,
+    ) -> tuple[Metrics, Interval | None]:
+        """The second measurement of a FAIL (:mod:`harness.confirm`): ``variant``'s speedup over
+        ``against`` (run on the built ``artifact`` when given), both loaded anew (the candidate
+        first), timed with :data:`~harness.confirm.CONFIRM_ROUNDS` x ``rounds_factor`` x the rounds."""
+        candidate = self.fresh_runner(variant)
+        reference = self.fresh_runner(against, artifact)
+        return self.speedup(candidate, reference, x, CONFIRM_ROUNDS * rounds_factor)
 
     def runner_or_note(self, variant: Variant, notes: list[str]) -> Runner | None:
         """The variant's batch-1 runner, or None with a note in ``notes`` when its backend cannot

@@ -23,7 +23,7 @@ from harness.checks import (
     check_speedup,
 )
 from harness.config.budgets import Budget
-from harness.confirm import CONFIRM_ROUNDS, confirm_fail
+from harness.confirm import confirm_fail
 from harness.measure.latency import interleave
 from harness.measure.seeds import SEED_UNIT
 from harness.measure.size import file_bytes
@@ -90,7 +90,7 @@ def speed_checks(
     )
 
     def again() -> CheckResult:
-        ms, fresh = _fresh_speedup(run, variant, variant.reference(), x)
+        ms, fresh = run.bench.fresh_speedup(variant, variant.reference(), x)
         ratio = fresh.estimate if fresh else None
         return check_speedup(
             budget, variant.slug, ratio, ms["reference_latency_median_ms"], stored_speedup, fresh, fails
@@ -124,7 +124,7 @@ def _fp32_speed(
     ratio = timed["speedup_vs_reference"]
 
     def again() -> CheckResult:
-        ms, fresh = _fresh_speedup(run, variant, own_fp32(variant), x)
+        ms, fresh = run.bench.fresh_speedup(variant, own_fp32(variant), x)
         value = fresh.estimate if fresh else None
         return check_fp32_speed(
             budget, variant.slug, value, ms["reference_latency_median_ms"], fresh, not_gated, fails
@@ -132,15 +132,6 @@ def _fp32_speed(
 
     first = check_fp32_speed(budget, variant.slug, ratio, fp32_ms, interval, not_gated, fails)
     return confirm_fail(first, again, fails)
-
-
-def _fresh_speedup(
-    run: HarnessRun, variant: Variant, against: Variant, x: np.ndarray
-) -> tuple[Metrics, Interval | None]:
-    """``variant``'s interleaved speedup over ``against``, both loaded anew, with
-    :data:`~harness.confirm.CONFIRM_ROUNDS` times the rounds (:mod:`harness.confirm`)."""
-    bench = run.bench
-    return bench.speedup(bench.fresh_runner(variant), bench.fresh_runner(against), x, CONFIRM_ROUNDS)
 
 
 def _speed_metrics(

@@ -1,13 +1,18 @@
-"""Bench.speedup: the one place a same-run speedup takes the config's rounds, warm-up and confidence."""
+"""Bench.speedup and Bench.fresh_speedup: the one place a same-run speedup takes the config's rounds,
+warm-up and confidence, and the one place its confirmation takes fresh loads and more rounds."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from harness.bench import Bench
 from harness.config import HarnessConfig
+from harness.confirm import CONFIRM_ROUNDS
+from harness.recipes import Variant
 from harness.studies.verdict_calibration import busy_wait
 
 
@@ -46,3 +51,26 @@ def test_rounds_factor_multiplies_the_timed_rounds(quick_config: HarnessConfig) 
     reference, _ = _counted(0.0002)
     bench.speedup(candidate, reference, np.zeros((1,), np.float32), rounds_factor=3)  # type: ignore[arg-type]
     assert calls[0] >= lat.warmup + 3 * lat.interleaved_rounds
+
+
+def test_fresh_speedup_loads_both_anew_candidate_first_and_times_confirm_rounds(
+    quick_config: HarnessConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The confirmation of harness.confirm: two fresh loads (the reference on the artifact when
+    given), timed with CONFIRM_ROUNDS x the factor x the config's rounds."""
+    bench = Bench.from_config(quick_config)
+    lat = quick_config.latency
+    candidate, calls = _counted(0.0002)
+    reference, _ = _counted(0.0002)
+    loaded: list[tuple[str, tuple[Path, str] | None]] = []
+
+    def fresh_runner(variant: Variant, artifact: tuple[Path, str] | None = None) -> object:
+        loaded.append((variant.slug, artifact))
+        return candidate if len(loaded) == 1 else reference
+
+    monkeypatch.setattr(bench, "fresh_runner", fresh_runner)
+    new, old = bench.variants[:2]
+    artifact = (Path("old.onnx"), "0" * 64)
+    bench.fresh_speedup(new, old, np.zeros((1,), np.float32), rounds_factor=2, artifact=artifact)
+    assert loaded == [(new.slug, None), (old.slug, artifact)]
+    assert calls[0] >= lat.warmup + 2 * CONFIRM_ROUNDS * lat.interleaved_rounds

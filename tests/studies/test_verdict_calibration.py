@@ -198,6 +198,12 @@ def of(fails: int, rest: Verdict = Verdict.PASS, trials: int = 100) -> LatencyTr
     return trials_of(*[Verdict.FAIL] * fails, *[rest] * (trials - fails))
 
 
+CASE_KEYS = {
+    "loads": TWO_LOADS, "loads_confirmed": TWO_LOADS_CONFIRMED, "slowdown": SLOWDOWN_CASE,
+    "slow_loads": SLOWDOWN_LOADS, "slow_loads_confirmed": SLOWDOWN_LOADS_CONFIRMED,
+}  # fmt: skip
+
+
 def bars_of(**cases: LatencyTrials) -> dict[str, Bar]:
     """The calibration bars of 100 trials where every A/A passes and every slowdown fails, but
     for the ``cases`` given (keywords of CASE_KEYS)."""
@@ -206,12 +212,6 @@ def bars_of(**cases: LatencyTrials) -> dict[str, Bar]:
     row.latency |= {name: of(100) for name in (SLOWDOWN_CASE, SLOWDOWN_LOADS, SLOWDOWN_LOADS_CONFIRMED)}
     row.latency |= {CASE_KEYS[key]: trials for key, trials in cases.items()}
     return {b.name: b for b in VerdictCalibrationStudy().bars(None, CalibrationCase("yolo11n"), row)}  # type: ignore[arg-type]
-
-
-CASE_KEYS = {
-    "loads": TWO_LOADS, "loads_confirmed": TWO_LOADS_CONFIRMED, "slowdown": SLOWDOWN_CASE,
-    "slow_loads": SLOWDOWN_LOADS, "slow_loads_confirmed": SLOWDOWN_LOADS_CONFIRMED,
-}  # fmt: skip
 
 
 @pytest.mark.parametrize(("confirmed", "ok"), [(0, True), (2, False)])
