@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +30,10 @@ from harness.errors import BackendUnavailable
 from harness.imaging import letterbox, read_image
 from harness.matrix import build_variants, data_recipe
 from harness.measure.accuracy import detect, score
+from harness.measure.latency import interleave_both_orders
 from harness.measure.map import Detections, GroundTruth, MapResult
 from harness.measure.mapboot import MatchTable
-from harness.measure.speed import Metrics, speedup_metrics
+from harness.measure.speed import Metrics, interleaved_metrics, speedup_metrics
 from harness.measure.stats import Interval
 from harness.probes import network_size
 from harness.recipes import Variant
@@ -135,11 +137,17 @@ class Bench:
         artifact: tuple[Path, str] | None = None,
     ) -> tuple[Metrics, Interval | None]:
         """The second measurement of a FAIL (:mod:`harness.confirm`): ``variant``'s speedup over
-        ``against`` (run on the built ``artifact`` when given), both loaded anew (the candidate
-        first), timed with :data:`~harness.confirm.CONFIRM_ROUNDS` x ``rounds_factor`` x the rounds."""
-        candidate = self.fresh_runner(variant)
-        reference = self.fresh_runner(against, artifact)
-        return self.speedup(candidate, reference, x, CONFIRM_ROUNDS * rounds_factor)
+        ``against`` (run on the built ``artifact`` when given), timed with
+        :data:`~harness.confirm.CONFIRM_ROUNDS` x ``rounds_factor`` x the rounds on two fresh pairs
+        loaded in opposite orders (:func:`~harness.measure.latency.interleave_both_orders`)."""
+        lat = self.config.latency
+        result = interleave_both_orders(
+            lambda: functools.partial(self.fresh_runner(variant), x),
+            lambda: functools.partial(self.fresh_runner(against, artifact), x),
+            CONFIRM_ROUNDS * rounds_factor * lat.interleaved_rounds,
+            lat.warmup,
+        )
+        return interleaved_metrics(result, self.config.verdicts.latency_confidence)
 
     def runner_or_note(self, variant: Variant, notes: list[str]) -> Runner | None:
         """The variant's batch-1 runner, or None with a note in ``notes`` when its backend cannot

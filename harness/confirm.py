@@ -12,7 +12,8 @@ weights and buffers landed, how its thread pool sits on the cores), a second mea
 fresh load of both tells it from a real slowdown. So every same-run speed check that FAILs
 (speedup against the reference, against FP32, against a baseline's artifact, ``compare --ab``) is
 measured again on a fresh load of both, with :data:`CONFIRM_ROUNDS` times the first measurement's
-rounds, and:
+rounds, half of them with the candidate loaded first and half with the reference loaded first
+(:meth:`harness.bench.Bench.fresh_speedup`: the session loaded first can read slower), and:
 
 - it FAILs when the second measurement FAILs too (a real slowdown does; the message gives both);
 - otherwise it is INCONCLUSIVE ("not reproduced"), which the ``[verdicts]`` ``inconclusive``

@@ -2,12 +2,12 @@
 
 - ``test_latency_false_alarms``: the model's fastest FP32 variant against itself,
   ``verdicts.calibration_trials`` times, and two fresh loads of it against each other as many
-  times (each FAIL measured again on another fresh pair, :mod:`harness.confirm`); at most 1 % of
+  times (each FAIL measured again on fresh pairs loaded in both orders, :mod:`harness.confirm`); at most 1 % of
   each may fail a 1.0x minimum speedup.
 - ``test_latency_detects_slowdown``: the same variant made 10 % slower (each call busy-waits 10 %
   of its own time); at least 95 % of the trials must fail it; and as many comparisons of two
   fresh loads (every candidate load slowed): of those that FAIL, at least 95 % must FAIL again
-  when measured on a fresh pair with three times the rounds (:mod:`harness.confirm`).
+  when measured on fresh pairs with three times the rounds (:mod:`harness.confirm`).
 - ``test_map_loss_flagged``: the reference's val detections degraded to cost one point of
   mAP50-95 are flagged; the reference against itself never is.
 

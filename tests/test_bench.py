@@ -1,5 +1,6 @@
 """Bench.speedup and Bench.fresh_speedup: the one place a same-run speedup takes the config's rounds,
-warm-up and confidence, and the one place its confirmation takes fresh loads and more rounds."""
+warm-up and confidence, and the one place its confirmation takes fresh loads in both orders and more
+rounds."""
 
 from __future__ import annotations
 
@@ -53,24 +54,26 @@ def test_rounds_factor_multiplies_the_timed_rounds(quick_config: HarnessConfig) 
     assert calls[0] >= lat.warmup + 3 * lat.interleaved_rounds
 
 
-def test_fresh_speedup_loads_both_anew_candidate_first_and_times_confirm_rounds(
+def test_fresh_speedup_loads_two_pairs_in_both_orders_and_times_confirm_rounds(
     quick_config: HarnessConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The confirmation of harness.confirm: two fresh loads (the reference on the artifact when
-    given), timed with CONFIRM_ROUNDS x the factor x the config's rounds."""
+    """The confirmation of harness.confirm: fresh loads (the reference on the artifact when given),
+    the candidate first and then the reference first, timed with CONFIRM_ROUNDS x the factor x the
+    config's rounds in all."""
     bench = Bench.from_config(quick_config)
     lat = quick_config.latency
     candidate, calls = _counted(0.0002)
     reference, _ = _counted(0.0002)
     loaded: list[tuple[str, tuple[Path, str] | None]] = []
+    new, old = bench.variants[:2]
 
     def fresh_runner(variant: Variant, artifact: tuple[Path, str] | None = None) -> object:
         loaded.append((variant.slug, artifact))
-        return candidate if len(loaded) == 1 else reference
+        return candidate if variant.slug == new.slug else reference
 
     monkeypatch.setattr(bench, "fresh_runner", fresh_runner)
-    new, old = bench.variants[:2]
     artifact = (Path("old.onnx"), "0" * 64)
     bench.fresh_speedup(new, old, np.zeros((1,), np.float32), rounds_factor=2, artifact=artifact)
-    assert loaded == [(new.slug, None), (old.slug, artifact)]
-    assert calls[0] >= lat.warmup + 2 * CONFIRM_ROUNDS * lat.interleaved_rounds
+    assert loaded == [(new.slug, None), (old.slug, artifact), (old.slug, artifact), (new.slug, None)]
+    timed = 2 * CONFIRM_ROUNDS * lat.interleaved_rounds
+    assert 2 * lat.warmup + timed <= calls[0] < 2 * lat.warmup + 2 * timed

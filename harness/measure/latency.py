@@ -149,6 +149,35 @@ def interleave(candidate: Call, reference: Call, rounds: int, warmup: int, block
     return Interleaved(tuple(cand), tuple(ref), block)
 
 
+def interleave_both_orders(
+    load_candidate: Callable[[], Call], load_reference: Callable[[], Call], rounds: int, warmup: int
+) -> Interleaved:
+    """:func:`interleave` on two fresh pairs loaded in opposite orders, half the rounds each, joined.
+
+    Which of two loaded sessions was loaded first can shift their ratio: A/A pairs of ONNX Runtime
+    sessions on a 2-core EPYC read 0.984x with the candidate loaded first and 1.010x with it loaded
+    second (quick model, 100 trials each; medians), and 0.990x against 1.009x for yolo11n INT8 at 320 px (25
+    each), though not in every process (another process of the latter: 1.007x against 1.001x); torch
+    and OpenVINO showed none. Loading the candidate first for half the rounds and the reference first
+    for the other half cancels such an offset whatever its sign, and the interval, taken over the
+    blocks of both halves, carries what is left of it as noise. Each pair is released before the
+    next is loaded."""
+    halves: list[Interleaved] = []
+    for candidate_first, n in ((True, math.ceil(rounds / 2)), (False, rounds // 2)):
+        if candidate_first:
+            candidate = load_candidate()
+            reference = load_reference()
+        else:
+            reference = load_reference()
+            candidate = load_candidate()
+        halves.append(interleave(candidate, reference, n, warmup))
+        del candidate, reference
+    first, second = halves
+    return Interleaved(
+        first.candidate_s + second.candidate_s, first.reference_s + second.reference_s, first.block
+    )
+
+
 def throughput(fn: Call, batch: int, rounds: int, warmup: int) -> float:
     """Images per second at ``batch``: batch / median seconds per call."""
     for _ in range(warmup):

@@ -6,12 +6,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from harness.measure.latency import LATENCY_METRICS, LatencySummary, interleave, throughput
+from harness.measure.latency import LATENCY_METRICS, Interleaved, LatencySummary, interleave, throughput
 from harness.measure.stats import DEFAULT_CONFIDENCE, Interval
 
 __all__ = [
     "Forward",
     "Metrics",
+    "interleaved_metrics",
     "latency_metrics",
     "renamed_speedup",
     "speedup_metrics",
@@ -41,7 +42,15 @@ def speedup_metrics(
 ) -> tuple[Metrics, Interval | None]:
     """Interleaved same-run speedup of ``candidate`` over ``reference`` on the same input, with its
     confidence interval (None when too few rounds were timed for one)."""
-    result = interleave(lambda: candidate(x), lambda: reference(x), rounds, warmup)
+    return interleaved_metrics(
+        interleave(lambda: candidate(x), lambda: reference(x), rounds, warmup), confidence
+    )
+
+
+def interleaved_metrics(
+    result: Interleaved, confidence: float = DEFAULT_CONFIDENCE
+) -> tuple[Metrics, Interval | None]:
+    """:func:`speedup_metrics`' figures and interval from samples already taken (``result``)."""
     interval = result.interval(confidence)
     metrics: Metrics = {
         "speedup_vs_reference": result.speedup,

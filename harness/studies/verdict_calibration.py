@@ -30,7 +30,7 @@ import numpy as np
 from harness.checks import CheckResult, check_bound
 from harness.confirm import CONFIRM_ROUNDS
 from harness.errors import BackendUnavailable
-from harness.measure.latency import interleave, time_call
+from harness.measure.latency import Interleaved, interleave, interleave_both_orders, time_call
 from harness.measure.map import Detections, GroundTruth, mean_average_precision
 from harness.measure.mapboot import MatchTable, paired_map_drop
 from harness.measure.stats import Interval, Verdict, false_alarm_bound, verdict
@@ -129,20 +129,25 @@ def load_trials(
     slowdown: float = 0.0,
 ) -> tuple[LatencyTrials, LatencyTrials]:
     """``trials`` comparisons, each between two fresh ``load()`` s: the verdicts as measured, and
-    with each FAIL measured again on another fresh pair with :data:`~harness.confirm.CONFIRM_ROUNDS`
-    times the rounds (FAIL only if that fails too, else INCONCLUSIVE: the rule of
-    :func:`harness.confirm.confirm_fail`).
+    with each FAIL measured again as :meth:`harness.bench.Bench.fresh_speedup` does, on fresh pairs
+    loaded in both orders with :data:`~harness.confirm.CONFIRM_ROUNDS` times the rounds (FAIL only
+    if that fails too, else INCONCLUSIVE: the rule of :func:`harness.confirm.confirm_fail`). The
+    first measurement loads the candidate first.
 
     ``slowdown`` 0 is an A/A (a FAIL is a false alarm); above 0 the candidate of every pair is
     :func:`slowed` by it, as a real regression lives in the artifact and every load of it (a FAIL
     is a detection, and the confirmed verdicts say how many the rule still catches)."""
 
-    def compared(factor: int = 1) -> tuple[Verdict, Interval]:
-        candidate, reference = load(), load()
-        if slowdown > 0:
-            candidate = slowed(candidate, slowdown)
-        interval = _compared(candidate, reference, factor * rounds, warmup, confidence)
+    def candidate() -> Call:
+        return slowed(load(), slowdown) if slowdown > 0 else load()
+
+    def compared() -> tuple[Verdict, Interval]:
+        interval = _compared(candidate(), load(), rounds, warmup, confidence)
         return verdict(interval, limit, higher_is_better=True), interval
+
+    def again() -> Verdict:
+        result = interleave_both_orders(candidate, load, CONFIRM_ROUNDS * rounds, warmup)
+        return verdict(_interval(result, confidence), limit, higher_is_better=True)
 
     measured: list[Verdict] = []
     confirmed: list[Verdict] = []
@@ -152,7 +157,7 @@ def load_trials(
         measured.append(final)
         intervals.append(first)
         if final is Verdict.FAIL:
-            second, _ = compared(CONFIRM_ROUNDS)
+            second = again()
             final = second if second is Verdict.FAIL else Verdict.INCONCLUSIVE
         confirmed.append(final)
     return (
@@ -163,8 +168,14 @@ def load_trials(
 
 def _compared(candidate: Call, reference: Call, rounds: int, warmup: int, confidence: float) -> Interval:
     """The interleaved speedup interval of ``candidate`` over ``reference`` (ValueError: too few rounds)."""
-    interval = interleave(candidate, reference, rounds, warmup).interval(confidence)
+    return _interval(interleave(candidate, reference, rounds, warmup), confidence)
+
+
+def _interval(result: Interleaved, confidence: float) -> Interval:
+    """``result``'s speedup interval (ValueError: too few rounds)."""
+    interval = result.interval(confidence)
     if interval is None:
+        rounds = len(result.candidate_s)
         raise ValueError(f"{rounds} interleaved rounds are too few for an interval (need 3 blocks)")
     return interval
 

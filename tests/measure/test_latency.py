@@ -114,3 +114,33 @@ def test_screen_ms_is_each_calls_round_robin_median_in_ms() -> None:
 
     ms = screen_ms({"a": lambda: None, "b": lambda: None}, rounds=3, warmup=0)
     assert set(ms) == {"a", "b"} and all(0.0 <= v < 50.0 for v in ms.values())
+
+
+def test_both_orders_loads_each_pair_the_other_way_and_cancels_a_load_order_offset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A/A sessions where the one loaded first takes 2 % longer: one order reads 1/1.02, the
+    other 1.02, and the joined halves read 1.0 (timing replaced by each call's stated seconds)."""
+    from harness.measure import latency
+
+    monkeypatch.setattr(latency, "settle", lambda: None)
+    monkeypatch.setattr(latency, "time_call", lambda fn: fn())
+    loads: list[str] = []
+
+    def loader(role: str) -> Callable[[], Callable[[], float]]:
+        def load() -> Callable[[], float]:
+            seconds = 0.0102 if not loads or len(loads) == 2 else 0.0100  # first of each pair
+            loads.append(role)
+            return lambda: seconds
+
+        return load
+
+    one_order = latency.interleave(loader("c")(), loader("r")(), rounds=10, warmup=0)
+    assert one_order.speedup == pytest.approx(1 / 1.02)
+    loads.clear()
+    both = latency.interleave_both_orders(loader("c"), loader("r"), rounds=11, warmup=1)
+    assert loads == ["c", "r", "r", "c"]
+    assert (len(both.candidate_s), len(both.reference_s)) == (11, 11)  # 6 + 5 rounds
+    assert both.speedup == pytest.approx(1.0, abs=0.01)
+    assert latency.Interleaved(both.candidate_s[:6], both.reference_s[:6]).speedup == pytest.approx(1 / 1.02)
+    assert latency.Interleaved(both.candidate_s[6:], both.reference_s[6:]).speedup == pytest.approx(1.02)

@@ -164,19 +164,22 @@ def test_two_loads_trials_load_a_fresh_pair_every_trial(simulated_clock: Clock) 
 
 
 def test_a_slow_load_fails_as_measured_and_not_once_confirmed(simulated_clock: Clock) -> None:
-    """Trial 1: a candidate load 30 % slow, a fresh pair equal: FAIL as measured, INCONCLUSIVE
-    confirmed. Trial 2: both pairs' candidates slow (a real slowdown): FAIL either way."""
-    load, made = loads(simulated_clock, [1.3, 1.0, 1.0, 1.0, 1.3, 1.0, 1.3, 1.0])
+    """Trial 1: a candidate load 30 % slow, the fresh pairs equal: FAIL as measured, INCONCLUSIVE
+    confirmed. Trial 2: every candidate load slow (a real slowdown): FAIL either way. A FAIL is
+    measured again on two fresh pairs, the candidate loaded first and then the reference."""
+    trial1 = [1.3, 1.0] + [1.0, 1.0, 1.0, 1.0]
+    trial2 = [1.3, 1.0] + [1.3, 1.0, 1.0, 1.3]  # candidate, reference; reference, candidate
+    load, made = loads(simulated_clock, trial1 + trial2)
     measured, confirmed = load_trials(load, trials=2, rounds=50, warmup=1, confidence=0.99)
-    assert len(made) == 8  # each trial's FAIL measured again on a third and fourth load
+    assert len(made) == 12  # each trial's FAIL measured again on four more loads
     assert measured.verdicts == (Verdict.FAIL, Verdict.FAIL)
     assert confirmed.verdicts == (Verdict.INCONCLUSIVE, Verdict.FAIL)
     assert (measured.failures, confirmed.failures) == (2, 1)
 
 
 def test_a_slowdown_of_two_loads_slows_every_candidate_load_and_is_confirmed() -> None:
-    """Real time: every pair's candidate runs twice as long, so each FAIL is measured again on a
-    fresh, again slowed pair and stands."""
+    """Real time: every pair's candidate runs twice as long, so each FAIL is measured again on
+    fresh, again slowed pairs and stands."""
     made: list[int] = []
 
     def load() -> Callable[[], None]:
@@ -185,7 +188,7 @@ def test_a_slowdown_of_two_loads_slows_every_candidate_load_and_is_confirmed() -
 
     measured, confirmed = load_trials(load, trials=2, rounds=30, warmup=1, confidence=0.99, slowdown=1.0)
     assert measured.verdicts == confirmed.verdicts == (Verdict.FAIL, Verdict.FAIL)
-    assert len(made) == 8  # a pair per trial and a fresh pair per FAIL
+    assert len(made) == 12  # a pair per trial and two fresh pairs (both load orders) per FAIL
     assert all(i.high < 0.8 for i in measured.intervals)
 
 
