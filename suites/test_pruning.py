@@ -13,7 +13,11 @@ and measured once (:class:`harness.studies.pruning.PruningStudy`); the tests bel
   interleaved in this run, at least the bar's ``min_speedup`` (structured only), judged by the
   speedup's interval like every latency budget (fails only when wholly below, inconclusive by
   ``[verdicts] inconclusive`` when it straddles);
-- fine-tuning: it does not lose mAP50-95 against the pruned model before fine-tuning.
+- fine-tuning: it does not lose mAP50-95 against the pruned model before fine-tuning;
+- with ``[verdicts] tuned_reference``: the fine-tuned model within its ``max_map_drop`` of the
+  reference fine-tuned as long with the same arguments and seeds (:mod:`harness.tuned`), so that
+  the fine-tune's own gain on an unconverged reference is not counted as recovery (skipped, with
+  the reason, when not configured).
 
 The mAP budget against the FP32 reference is ``test_accuracy``'s, with ``[budgets.pruned]``.
 """
@@ -50,3 +54,8 @@ def test_prune_speedup(prune_case: PruneCase, harness_state: RunState) -> None:
 def test_finetune_recovers(prune_case: PruneCase, harness_state: RunState) -> None:
     """Fine-tuning does not lose mAP50-95 against the pruned model before fine-tuning."""
     harness_state.judge(study(PRUNING), prune_case, "finetune")
+
+
+def test_prune_against_tuned_reference(prune_case: PruneCase, harness_state: RunState) -> None:
+    """The fine-tuned model stays within its mAP budget of the reference fine-tuned as long."""
+    harness_state.judge(study(PRUNING), prune_case, "tuned")

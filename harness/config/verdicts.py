@@ -8,6 +8,7 @@
     inconclusive = "pass"       # an interval straddling its limit: "pass" (reported) or "fail"
     calibration_trials = 0      # suites/test_verdicts.py: A/A and injected-slowdown trials per model
     training_seeds = 2          # claims about training outcomes are decided on this many seeds
+    tuned_reference = false     # also judge trained variants against the reference trained as long
 
 A budget fails only when its whole interval lies on the wrong side of the limit; when the
 interval straddles the limit the verdict is *inconclusive*, printed as such, and ``inconclusive``
@@ -20,6 +21,12 @@ ancestor such as the reference a model was pruned from) at this many seeds (``se
 ...) and is judged on the interval of the mean difference over seeds and val images
 (:mod:`harness.measure.seeds`). Each extra seed repeats those trainings: on the default profile
 4 min 59 s of training on a 2-core Xeon. One seed judges on the val images alone (seed luck unmeasured).
+
+``tuned_reference``: a pruned variant fine-tuned N epochs, or a distilled student, had training
+the reference never had; on a reference that has not converged, that training alone lifts mAP and
+hides what pruning cost. When set, the pruning study and the recommendation also judge such a
+variant against the reference trained through the same stages with the same arguments and seeds
+(:mod:`harness.tuned`): one more training per stage and training seed.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ __all__ = ["INCONCLUSIVE_POLICIES", "VERDICT_KEYS", "VerdictSpec"]
 
 VERDICT_KEYS = (
     "latency_confidence", "accuracy_confidence", "accuracy_resamples", "inconclusive",
-    "calibration_trials", "training_seeds",
+    "calibration_trials", "training_seeds", "tuned_reference",
 )  # fmt: skip
 INCONCLUSIVE_POLICIES = ("pass", "fail")
 
@@ -48,6 +55,7 @@ class VerdictSpec:
     inconclusive: str = "pass"
     calibration_trials: int = 0
     training_seeds: int = 2
+    tuned_reference: bool = False
 
     def __post_init__(self) -> None:
         for name in ("latency_confidence", "accuracy_confidence"):
@@ -82,6 +90,10 @@ class VerdictSpec:
             fields["calibration_trials"] = where.integer(table["calibration_trials"], "calibration_trials", 0)
         if "training_seeds" in table:
             fields["training_seeds"] = where.integer(table["training_seeds"], "training_seeds", 1)
+        if "tuned_reference" in table:
+            if not isinstance(table["tuned_reference"], bool):
+                raise where.error("tuned_reference", "true or false", table["tuned_reference"])
+            fields["tuned_reference"] = table["tuned_reference"]
         if "inconclusive" in table:
             fields["inconclusive"] = where.choice(
                 table["inconclusive"], "inconclusive", INCONCLUSIVE_POLICIES

@@ -22,7 +22,10 @@ LEGEND = (
     "or distilled checkpoint put on the fastest unpruned configuration within budget), fastest first. "
     "Drop: mAP50-95 of the FP32 PyTorch reference minus the candidate's, with its 95 % interval (over "
     "the Seeds column's training seeds and val images for a candidate that trained, else over val "
-    "images). Eligible: the whole interval lies within the candidate's max_map_drop budget. p50 ms: "
+    "images). Drop vs tuned ref (with [verdicts] tuned_reference): the same below the reference "
+    "trained through the stages the candidate trained after it (pruning fine-tune, KD), with the "
+    "same arguments and seeds. Eligible: the whole interval (both, where the second was measured) "
+    "lies within the candidate's max_map_drop budget. p50 ms: "
     "batch-1 median in a round-robin of every candidate and the reference (x PyTorch: reference / "
     "candidate in that screen). Recommended (*): the fastest eligible candidate; its speedup over "
     "PyTorch FP32 eager is timed interleaved against it in this run (99 % interval) for Rounds rounds. "
@@ -33,7 +36,8 @@ LEGEND = (
 _FORMATS = {"mAP50-95": ".4f", "Budget": ".3f", "p50 ms": ".2f", "x PyTorch": ".2f", "Roofline ms": ".2f",
             "x roofline": ".2f", "Peak GMAC/s": ".0f", "Prune": ".2f", "Rounds": ".0f"}  # fmt: skip
 COLUMNS = [
-    "Model", "Variant", "Backend", "Precision", "Prune", "KD", "mAP50-95", "Drop", "Seeds", "Budget",
+    "Model", "Variant", "Backend", "Precision", "Prune", "KD", "mAP50-95", "Drop", "Seeds",
+    "Drop vs tuned ref", "Budget",
     "Eligible", "p50 ms", "x PyTorch", "Recommended", "Speedup vs PyTorch (interleaved)", "Rounds",
     "Roofline ms", "x roofline", "Peak GMAC/s", "Note",
 ]  # fmt: skip
@@ -52,7 +56,11 @@ def _row(row: Mapping[str, object]) -> dict[str, object]:
         "KD": (str(kd) if kd else "-") + (" (combined)" if row.get("combined") else ""),
         "mAP50-95": number_or_nan(row.get("map50_95")),
         "Drop": span_text(row.get("drop"), row.get("drop_ci_low"), row.get("drop_ci_high")),
-        "Seeds": "-" if seeds is None else str(seeds), "Budget": number_or_nan(row.get("budget")),
+        "Seeds": "-" if seeds is None else str(seeds),
+        "Drop vs tuned ref": span_text(
+            row.get("tuned_drop"), row.get("tuned_drop_ci_low"), row.get("tuned_drop_ci_high")
+        ),
+        "Budget": number_or_nan(row.get("budget")),
         "Eligible": _eligible(row.get("eligible")), "p50 ms": number_or_nan(row.get("latency_median_ms")),
         "x PyTorch": number_or_nan(row.get("screen_speedup")),
         "Recommended": "*" if row.get("recommended") else "",

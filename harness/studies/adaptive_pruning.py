@@ -35,7 +35,7 @@ from harness.builders import build, materialize
 from harness.builders.quantize.calibration import held_out_samples
 from harness.config.adaptive_pruning import AdaptiveSpec
 from harness.datasets.yolo import Sample
-from harness.matrix import data_recipe, finetune_recipe, prune_recipe, prune_specs
+from harness.matrix import data_recipe, prune_recipe, prune_specs
 from harness.measure.accuracy import evaluate
 from harness.measure.seeds import interval_fields, replicate_difference
 from harness.measure.stats import Interval
@@ -51,6 +51,7 @@ from harness.recipes import (
 from harness.results import ADAPTIVE_PRUNING, StudyColumn, StudyLayout
 from harness.studies.base import Bar, Study
 from harness.studies.pruning import decided
+from harness.tuned import Stage, replay
 
 __all__ = [
     "ONE_SHOT_BY_CONSTRUCTION",
@@ -148,16 +149,14 @@ def _tuned_reference(bench: Bench, case: AdaptiveCase, epochs: int, offset: int,
     """The reference fine-tuned ``times`` times ``epochs`` at seed + ``offset`` with the pruning
     fine-tune's arguments, each fine-tune starting from the last: what a step that has been
     fine-tuned as often is measured against, so that the fine-tunes' own effect is not charged to
-    pruning (a user's ``.pt`` or a reference that is not a training run is used as it is)."""
-    tuned = case.reference.source
-    if not isinstance(tuned, TrainRecipe | WeightsRecipe):
-        return tuned
-    step = _step_recipe(bench, case, tuned, 0.5, epochs, offset)  # for its data, hyp, seed
-    config = bench.config
-    for _ in range(times):
-        tuned = finetune_recipe(tuned, epochs, step.data, config.model(case.reference.model), config)
-        tuned = dataclasses.replace(tuned, hyp=step.hyp, seed=step.seed)
-    return tuned
+    pruning (:mod:`harness.tuned`; a reference that is not a training run or a weights file is used
+    as it is)."""
+    reference = case.reference.source
+    if not isinstance(reference, TrainRecipe | WeightsRecipe):
+        return reference
+    step = _step_recipe(bench, case, reference, 0.5, epochs, offset)  # for its data, hyp, seed
+    stage = Stage(epochs, step.hyp, step.data, step.batch, step.imgsz, step.seed)
+    return replay(reference, [stage] * times, case.reference.model, bench.config)
 
 
 def _params(bench: Bench, case: AdaptiveCase, recipe: SourceRecipe) -> float | None:

@@ -13,7 +13,12 @@ fine-tuning, then measures:
 - accuracy: mAP50-95 of the reference, of the pruned model before and after fine-tuning, and, for
   a criterion other than L1 whose L1 control (same ratio, strategy, rounding, steps and fine-tune)
   is in the matrix too, its mAP50-95 difference from that control over training seeds and val
-  images (``vs_l1``): better, worse, or no decided difference.
+  images (``vs_l1``): better, worse, or no decided difference;
+- with ``[verdicts] tuned_reference``, the fine-tuned model against the reference fine-tuned as
+  long with the same arguments and seeds (:mod:`harness.tuned`): ``tuned_drop``, how far the
+  pruned model's mAP50-95 lies below it, over training seeds and val images, which the ``tuned``
+  bar holds to the pruned variant's ``max_map_drop`` budget. It is the cost of pruning itself, without the fine-tune's own
+  gain on a reference that had not converged.
 
 Nothing is estimated: a figure that could not be measured (a backend that cannot run here) is
 None. Rows go to ``results.json`` ``studies.pruning``; the report renders the pruning table and
@@ -41,6 +46,7 @@ from harness.recipes import PruneRecipe, PruneSpec, Variant
 from harness.replicates import training_difference
 from harness.results import PRUNING
 from harness.studies.base import Bar, Study
+from harness.tuned import tuned_reference
 
 __all__ = ["PruneCase", "PruneRow", "PruningStudy", "cases", "decided", "l1_control", "measure_case"]
 
@@ -86,6 +92,9 @@ class PruneRow:
     notes: list[str] = field(default_factory=list)
     finetune_gain_ci: Interval | None = None  # fine-tuned - pruned, over training seeds and val images
     vs_l1_ci: Interval | None = None  # this criterion - its L1 control, over training seeds and val images
+    map_tuned_reference: Figure = None  # the reference fine-tuned as long (None: not measured)
+    tuned_drop_ci: Interval | None = None  # tuned reference - fine-tuned, over training seeds and val images
+    tuned_limit: Figure = None  # the pruned variant's max_map_drop against the tuned reference
 
     def speedup(self, backend: str) -> Figure:
         """Unpruned latency / pruned latency on ``backend`` (same run, interleaved): the centre of its
@@ -143,6 +152,9 @@ class PruneRow:
             **interval_fields("finetune_gain", self.finetune_gain_ci),
             **interval_fields("vs_l1", self.vs_l1_ci),
             "vs_l1_verdict": decided(self.vs_l1_ci),
+            "map50_95_tuned_reference": self.map_tuned_reference,
+            **interval_fields("tuned_drop", self.tuned_drop_ci),
+            "tuned_drop_budget": self.tuned_limit,
             "safe_drop": pruning.safe_drop,
             "aggressive_drop": pruning.aggressive_drop,
         }
@@ -224,6 +236,12 @@ def _accuracy(bench: Bench, case: PruneCase, row: PruneRow) -> None:
     control = l1_control(bench, case.variant)
     if control is not None:
         row.vs_l1_ci = training_difference(bench, case.variant, control)
+    tuned = tuned_reference(case.variant, bench.config) if bench.config.verdicts.tuned_reference else None
+    if tuned is not None:
+        row.map_tuned_reference = bench.accuracy(tuned).map50_95
+        row.tuned_drop_ci = training_difference(bench, tuned, case.variant)
+        budget = bench.config.budgets.for_variant(case.variant.slug, case.variant.precision, True)
+        row.tuned_limit = budget.limit("max_map_drop", row.map_tuned_reference)
 
 
 def l1_control(bench: Bench, variant: Variant) -> Variant | None:
@@ -279,10 +297,10 @@ class PruningStudy(Study[PruneCase, PruneRow]):
         return [row.to_dict(bench.config.pruning)]
 
     def bars(self, bench: Bench, case: PruneCase, row: PruneRow) -> list[Bar]:
-        """cost, physical, speedup and finetune (see ``suites/test_pruning.py``)."""
+        """cost, physical, speedup, finetune and tuned (see ``suites/test_pruning.py``)."""
         fails = bench.config.verdicts.inconclusive_fails
         return [_cost_bar(bench, case, row), _physical_bar(case, row), _speedup_bar(case, row, fails),
-                _finetune_bar(case, row, fails)]  # fmt: skip
+                _finetune_bar(case, row, fails), _tuned_bar(bench, case, row, fails)]  # fmt: skip
 
     def summary(self, case: PruneCase, row: PruneRow) -> str:
         """Parameters, speedups and mAP of the case on one line."""
@@ -367,3 +385,23 @@ def _finetune_bar(case: PruneCase, row: PruneRow, inconclusive_fails: bool) -> B
     return Bar("finetune", (check_interval_bound("finetune_gain", case.slug, "mAP50-95 gain of fine-tuning",
                                                  gain, 0.0, at_most=False, context=context,
                                                  inconclusive_fails=inconclusive_fails),))  # fmt: skip
+
+
+def _tuned_bar(bench: Bench, case: PruneCase, row: PruneRow, inconclusive_fails: bool) -> Bar:
+    """The fine-tuned model loses at most its ``max_map_drop`` against the reference fine-tuned as
+    long with the same arguments, judged over training seeds and val images."""
+    if not bench.config.verdicts.tuned_reference:
+        return Bar.skipped("tuned", f"{case.slug}: not measured ([verdicts] tuned_reference = false)")
+    if row.tuned_drop_ci is None:
+        return Bar.skipped("tuned", f"{case.slug}: no training after the reference to replay on it")
+    if row.tuned_limit is None:
+        return Bar.skipped("tuned", f"{case.slug}: no max_map_drop budget for this variant (recorded only)")
+    tuned = "-" if row.map_tuned_reference is None else f"{row.map_tuned_reference:.4f}"
+    context = f"reference fine-tuned as long {tuned}, pruned and fine-tuned {_map(row.map_finetuned)}"
+    return Bar("tuned", (check_interval_bound("tuned_drop", case.slug, "mAP50-95 drop against the reference "
+                                              "fine-tuned as long", row.tuned_drop_ci, row.tuned_limit, at_most=True,
+                                              context=context, inconclusive_fails=inconclusive_fails),))  # fmt: skip
+
+
+def _map(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"

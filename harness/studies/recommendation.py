@@ -8,8 +8,12 @@ even where the matrix pairs them only on PyTorch). For each candidate:
 - its mAP50-95 drop below the model's FP32 PyTorch reference, with its interval: over training
   seeds and val images where the candidate trained something, else a paired bootstrap over val
   images (:func:`harness.replicates.training_difference`);
-- eligible when the whole interval lies within its ``[budgets]`` ``max_map_drop``: a drop that
-  only might fit is not recommended;
+- with ``[verdicts] tuned_reference``, for a candidate that trained after the reference (pruned
+  and fine-tuned, distilled), its drop below the reference trained through the same stages with
+  the same arguments and seeds (:mod:`harness.tuned`), with its interval: the extra training's own
+  gain on a reference that had not converged does not count as recovered accuracy;
+- eligible when the whole interval lies within its ``[budgets]`` ``max_map_drop`` (both intervals,
+  with the tuned reference): a drop that only might fit is not recommended;
 - its batch-1 latency in a round-robin of every candidate (:func:`harness.measure.latency.round_robin`).
 
 The recommended variant is the fastest eligible one. It is then timed interleaved against PyTorch
@@ -39,6 +43,7 @@ from harness.recipes import Variant
 from harness.replicates import training_difference
 from harness.results import RECOMMENDATION
 from harness.studies.base import Bar, NotMeasurable, Study
+from harness.tuned import tuned_reference
 
 __all__ = [
     "Candidate",
@@ -77,11 +82,17 @@ class Candidate:
     limit: float | None = None
     latency_ms: float | None = None
     reason: str = ""
+    tuned_drop: Interval | None = None  # below the reference trained as long (None: not measured)
+    tuned_limit: float | None = None
 
     @property
     def eligible(self) -> bool:
-        """The whole drop interval lies within the budget."""
-        return self.drop is not None and self.limit is not None and self.drop.high <= self.limit
+        """The whole drop interval lies within the budget, and so does the drop below the reference
+        trained as long where it was measured."""
+        within = self.drop is not None and self.limit is not None and self.drop.high <= self.limit
+        if self.tuned_drop is None:
+            return within
+        return within and self.tuned_limit is not None and self.tuned_drop.high <= self.tuned_limit
 
     @property
     def unpruned_int8(self) -> bool:
@@ -130,6 +141,7 @@ class RecommendationResult:
             "map50_95": c.map50_95, **span_fields("drop", "drop", c.drop),
             "drop_n": None if c.drop is None else c.drop.n, "drop_unit": None if c.drop is None else c.drop.unit,
             "budget": c.limit,
+            **span_fields("tuned_drop", "tuned_drop", c.tuned_drop), "tuned_drop_budget": c.tuned_limit,
             "eligible": c.eligible if c.drop is not None else None,
             "latency_median_ms": c.latency_ms,
             "screen_speedup": None if ref is None or not c.latency_ms else ref / c.latency_ms,
@@ -173,11 +185,26 @@ def _score(bench: Bench, case: RecommendationCase, variant: Variant, combined: b
     candidate.drop = training_difference(bench, case.reference, variant)  # reference - variant
     budget = bench.config.budgets.for_variant(variant.slug, variant.precision, variant.prune is not None)
     candidate.limit = budget.limit("max_map_drop", bench.accuracy(case.reference).map50_95)
-    if candidate.limit is None:
-        candidate.reason = "no max_map_drop budget for this variant"
-    elif not candidate.eligible:
-        candidate.reason = f"drop interval reaches {candidate.drop.high:.4f} > budget {candidate.limit:.4f}"
+    tuned = tuned_reference(variant, bench.config) if bench.config.verdicts.tuned_reference else None
+    if tuned is not None:
+        candidate.tuned_drop = training_difference(bench, tuned, variant)
+        candidate.tuned_limit = budget.limit("max_map_drop", bench.accuracy(tuned).map50_95)
+    candidate.reason = _ineligible(candidate)
     return candidate
+
+
+def _ineligible(c: Candidate) -> str:
+    """Why a scored candidate is not eligible ("" when it is)."""
+    if c.limit is None:
+        return "no max_map_drop budget for this variant"
+    if c.drop is not None and c.drop.high > c.limit:
+        return f"drop interval reaches {c.drop.high:.4f} > budget {c.limit:.4f}"
+    if c.tuned_drop is not None and c.tuned_limit is not None and c.tuned_drop.high > c.tuned_limit:
+        return (
+            f"drop below the reference trained as long reaches {c.tuned_drop.high:.4f} > budget "
+            f"{c.tuned_limit:.4f}"
+        )
+    return ""
 
 
 def _screen(bench: Bench, case: RecommendationCase, found: Sequence[Candidate], rounds: int) -> float:

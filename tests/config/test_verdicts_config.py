@@ -23,7 +23,7 @@ def test_defaults_without_a_table(tmp_path: Path) -> None:
     spec = VerdictSpec()
     assert (spec.latency_confidence, spec.accuracy_confidence, spec.accuracy_resamples) == (0.99, 0.95, 1000)
     assert (spec.inconclusive, spec.calibration_trials, spec.inconclusive_fails) == ("pass", 0, False)
-    assert spec.training_seeds == 2
+    assert spec.training_seeds == 2 and not spec.tuned_reference
     assert load_config(tmp_path, profile="default").verdicts == spec
     quick = VerdictSpec(training_seeds=1)  # one-epoch models: no training claim worth a second seed
     assert load_config(tmp_path, profile="quick").verdicts == quick
@@ -39,13 +39,13 @@ def test_every_key_is_parsed(tmp_path: Path) -> None:
     config = _load(
         tmp_path,
         "latency_confidence = 0.9\naccuracy_confidence = 0.5\naccuracy_resamples = 100\n"
-        'inconclusive = "fail"\ncalibration_trials = 7\ntraining_seeds = 4',
+        'inconclusive = "fail"\ncalibration_trials = 7\ntraining_seeds = 4\ntuned_reference = true',
     )
-    assert config.verdicts == VerdictSpec(0.9, 0.5, 100, "fail", 7, 4)
+    assert config.verdicts == VerdictSpec(0.9, 0.5, 100, "fail", 7, 4, tuned_reference=True)
     assert config.verdicts.inconclusive_fails
     assert set(VERDICT_KEYS) == {
         "latency_confidence", "accuracy_confidence", "accuracy_resamples", "inconclusive",
-        "calibration_trials", "training_seeds",
+        "calibration_trials", "training_seeds", "tuned_reference",
     }  # fmt: skip
     assert INCONCLUSIVE_POLICIES == ("pass", "fail")
 
@@ -64,6 +64,8 @@ def test_every_key_is_parsed(tmp_path: Path) -> None:
         ("calibration_trials = -1", "verdicts.calibration_trials", "an integer >= 0"),
         ("calibration_trials = true", "verdicts.calibration_trials", "an integer >= 0"),
         ("training_seeds = 0", "verdicts.training_seeds", "an integer >= 1"),
+        ('tuned_reference = "yes"', "verdicts.tuned_reference", "expected true or false"),
+        ("tuned_reference = 1", "verdicts.tuned_reference", "expected true or false"),
         ('inconclusive = "fial"', "verdicts.inconclusive", "did you mean 'fail'"),
         ("inconclusive = 1", "verdicts.inconclusive", "a non-empty string"),
         ("latency_confidenc = 0.9", "verdicts.latency_confidenc", "did you mean 'latency_confidence'"),

@@ -172,3 +172,36 @@ def test_a_non_l1_criterion_is_compared_with_its_l1_control(tmp_path: Path) -> N
     assert decided(Interval(0.01, 0.002, 0.02, 0.95)) == "better"
     assert decided(Interval(-0.01, -0.02, -0.002, 0.95)) == "worse"
     assert decided(Interval(0.01, -0.002, 0.02, 0.95)) == "no decided difference" and decided(None) is None
+
+
+def test_the_reference_fine_tuned_as_long_is_judged_when_asked(
+    pruned_config: HarnessConfig, prune_session: Bench, case: PruneCase
+) -> None:
+    """With ``[verdicts] tuned_reference`` the fine-tuned model is also set against the reference
+    fine-tuned as long (a real one-epoch fine-tune of the reference here), and the ``tuned`` bar
+    holds that drop to the pruned budget; without it the bar says why it was not judged."""
+    from harness.studies.pruning import PruningStudy
+    from harness.tuned import tuned_reference
+
+    verdicts = dataclasses.replace(pruned_config.verdicts, tuned_reference=True)
+    bench = Bench.from_config(dataclasses.replace(pruned_config, verdicts=verdicts))
+    row = measure_case(bench, case)
+    tuned = tuned_reference(case.variant, bench.config)
+    assert tuned is not None and row.map_tuned_reference == bench.accuracy(tuned).map50_95
+    assert row.tuned_drop_ci is not None and row.map_finetuned is not None
+    assert row.tuned_drop_ci.estimate == pytest.approx(row.map_tuned_reference - row.map_finetuned)
+    flat = row.to_dict(bench.config.pruning)
+    assert flat["map50_95_tuned_reference"] == row.map_tuned_reference
+    assert (
+        flat["tuned_drop_seed_mean"] == row.tuned_drop_ci.estimate
+        and flat["tuned_drop_budget"] == row.tuned_limit is not None
+    )
+    bars = {b.name: b for b in PruningStudy().bars(bench, case, row)}
+    (judged,) = bars["tuned"].checks
+    assert bars["tuned"].skip is None and judged.interval == row.tuned_drop_ci
+    for low, high, failed in ((0.03, 0.07, True), (-0.01, 0.01, False)):
+        row.tuned_drop_ci = Interval((low + high) / 2, low, high, 0.95)
+        (check,) = {b.name: b for b in PruningStudy().bars(bench, case, row)}["tuned"].checks
+        assert check.failed == failed
+    off = {b.name: b for b in PruningStudy().bars(prune_session, case, row)}["tuned"]
+    assert off.skip is not None and "tuned_reference = false" in off.skip

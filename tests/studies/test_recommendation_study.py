@@ -8,9 +8,11 @@ from harness.bench import Bench
 from harness.config import HarnessConfig, MatrixSpec, QuantChoice
 from harness.config.studies import StudyTables
 from harness.measure.roofline import missing_openvino
+from harness.measure.stats import Interval
 from harness.recipes import PruneSpec, QuantSpec
 from harness.studies.recommendation import (
     Candidate,
+    RecommendationResult,
     RecommendationStudy,
     cases,
     combined_candidates,
@@ -92,3 +94,42 @@ def test_combined_puts_each_compressed_checkpoint_on_the_fastest_eligible_config
     fast_out = dataclasses.replace(fast, limit=0.001)  # not eligible: the slower FP32 is the configuration
     (combo,) = combined_candidates([fast_out, slow, pruned])
     assert (combo.backend, combo.precision) == ("onnxruntime", "fp32")
+
+
+def test_a_drop_below_the_reference_trained_as_long_also_decides(quick_config: HarnessConfig) -> None:
+    bench = _bench(quick_config, {}, ("torch", "onnxruntime"))
+    inside = _candidate(bench, "fp32-onnxruntime", 5.0, 0.009, 0.01)
+    tuned_out = dataclasses.replace(inside, tuned_drop=Interval(0.02, 0.011, 0.03, 0.95, 2, "training seeds"))
+    assert not dataclasses.replace(tuned_out, tuned_limit=0.01).eligible
+    assert dataclasses.replace(tuned_out, tuned_limit=0.04).eligible
+    assert inside.eligible and inside.tuned_drop is None
+
+
+def test_a_pruned_candidate_is_scored_against_the_reference_fine_tuned_as_long(
+    quick_config: HarnessConfig,
+) -> None:
+    """A real one-epoch fine-tune of the pruned model and of the reference: both drops recorded,
+    and a tuned drop past its budget names itself as the reason."""
+    from harness.config.pruning import PruningSpec
+    from harness.studies.recommendation import _ineligible, _score
+
+    matrix = MatrixSpec((0.0, 0.3), ("fp32",), ("torch",), QUANT)
+    config = dataclasses.replace(
+        quick_config, matrix=matrix, pruning=PruningSpec(finetune_epochs=1),
+        verdicts=dataclasses.replace(quick_config.verdicts, tuned_reference=True),
+        studies=StudyTables((("recommendation", {}),)),
+    )  # fmt: skip
+    bench = Bench.from_config(config)
+    (case,) = cases(bench)
+    pruned = next(v for v in case.candidates if v.prune is not None)
+    scored = _score(bench, case, pruned, False)
+    assert scored.drop is not None and scored.tuned_drop is not None and scored.tuned_limit is not None
+    unpruned = _score(bench, case, case.reference, False)
+    assert unpruned.tuned_drop is None
+    past = dataclasses.replace(scored, tuned_limit=scored.tuned_drop.high - 0.001, limit=1.0)
+    assert not past.eligible and "trained as long" in _ineligible(past)
+    row = RecommendationResult(case, [scored]).to_dicts()[0]
+    assert (row["tuned_drop"], row["tuned_drop_ci_high"]) == (
+        scored.tuned_drop.estimate,
+        scored.tuned_drop.high,
+    )
