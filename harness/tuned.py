@@ -56,11 +56,8 @@ def stages_after(source: SourceRecipe, reference: SourceRecipe) -> list[Stage] |
     if isinstance(source, PruneRecipe):
         before = stages_after(source.source, reference)
         epochs = source.spec.finetune_epochs
-        own = (
-            [_stage(source, epochs, source.seed + step) for step in range(source.spec.steps)]
-            if epochs
-            else []
-        )
+        steps = source.spec.steps if epochs else 0  # each step's fine-tune at seed + step
+        own = [_stage(source, epochs, source.seed + step) for step in range(steps)]
         return None if before is None else before + own
     if isinstance(source, DistillRecipe):
         before = stages_after(source.student, reference)
@@ -76,6 +73,8 @@ def replay(
     start: TrainRecipe | WeightsRecipe, stages: list[Stage], model: str, config: HarnessConfig
 ) -> TrainRecipe:
     """``start`` trained through ``stages`` in turn, each from the last one's weights."""
+    if not stages:
+        raise ValueError("replay needs at least one training stage")
     spec = config.model(model)
     tuned: TrainRecipe | WeightsRecipe = start
     for stage in stages:
@@ -83,7 +82,7 @@ def replay(
             finetune_recipe(tuned, stage.epochs, stage.data, spec, config),
             hyp=stage.hyp, batch=stage.batch, imgsz=stage.imgsz, seed=stage.seed,
         )  # fmt: skip
-    assert isinstance(tuned, TrainRecipe), "replay needs at least one stage"
+    assert isinstance(tuned, TrainRecipe)
     return tuned
 
 

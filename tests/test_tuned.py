@@ -112,3 +112,10 @@ def test_the_control_is_replicated_seed_for_seed_with_the_pruned_variant(
     pairs = replicated_pairs(tuned, pruned, 2)
     seeds = [(t.source.seed, p.source.seed) for t, p in pairs]  # type: ignore[union-attr]
     assert seeds == [(config.seed, config.seed), (config.seed + 1, config.seed + 1)]
+
+
+def test_replaying_no_stage_is_refused(config: HarnessConfig, matrix: dict[str, Variant]) -> None:
+    reference = matrix["yolo11n-p00-fp32-torch"].source
+    assert isinstance(reference, TrainRecipe)
+    with pytest.raises(ValueError, match="at least one training stage"):
+        replay(reference, [], "yolo11n", config)

@@ -17,8 +17,8 @@ fine-tuning, then measures:
 - with ``[verdicts] tuned_reference``, the fine-tuned model against the reference fine-tuned as
   long with the same arguments and seeds (:mod:`harness.tuned`): ``tuned_drop``, how far the
   pruned model's mAP50-95 lies below it, over training seeds and val images, which the ``tuned``
-  bar holds to the pruned variant's ``max_map_drop`` budget. It is the cost of pruning itself, without the fine-tune's own
-  gain on a reference that had not converged.
+  bar holds to the pruned variant's ``max_map_drop`` budget: the cost of pruning itself, without
+  the fine-tune's own gain on a reference that had not converged.
 
 Nothing is estimated: a figure that could not be measured (a backend that cannot run here) is
 None. Rows go to ``results.json`` ``studies.pruning``; the report renders the pruning table and
@@ -396,11 +396,16 @@ def _tuned_bar(bench: Bench, case: PruneCase, row: PruneRow, inconclusive_fails:
         return Bar.skipped("tuned", f"{case.slug}: no training after the reference to replay on it")
     if row.tuned_limit is None:
         return Bar.skipped("tuned", f"{case.slug}: no max_map_drop budget for this variant (recorded only)")
-    tuned = "-" if row.map_tuned_reference is None else f"{row.map_tuned_reference:.4f}"
-    context = f"reference fine-tuned as long {tuned}, pruned and fine-tuned {_map(row.map_finetuned)}"
-    return Bar("tuned", (check_interval_bound("tuned_drop", case.slug, "mAP50-95 drop against the reference "
-                                              "fine-tuned as long", row.tuned_drop_ci, row.tuned_limit, at_most=True,
-                                              context=context, inconclusive_fails=inconclusive_fails),))  # fmt: skip
+    context = (
+        f"reference fine-tuned as long {_map(row.map_tuned_reference)}, "
+        f"pruned and fine-tuned {_map(row.map_finetuned)}"
+    )
+    check = check_interval_bound(
+        "tuned_drop", case.slug, "mAP50-95 drop against the reference fine-tuned as long",
+        row.tuned_drop_ci, row.tuned_limit, at_most=True, context=context,
+        inconclusive_fails=inconclusive_fails,
+    )  # fmt: skip
+    return Bar("tuned", (check,))
 
 
 def _map(value: float | None) -> str:
