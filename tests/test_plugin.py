@@ -47,11 +47,11 @@ def _results(pytester: pytest.Pytester) -> dict:
 
 def test_quick_matrix_end_to_end(project: pytest.Pytester) -> None:
     result = _run(project, "-v")
-    # skipped: mixed precision (not configured in quick), the 4 pruning tests (no ratio > 0),
+    # skipped: mixed precision (not configured in quick), the 5 pruning tests (no ratio > 0),
     # the 3 distillation tests (no students), 4 ablation rows (no KD, INT8 or pruning in quick)
     # the 3 verdict calibrations (no trials set; the 1-epoch model has no mAP to lose) and the generic
     # study suite (no registered study without a suite of its own)
-    result.assert_outcomes(passed=8, skipped=16)
+    result.assert_outcomes(passed=8, skipped=17)
     result.stdout.fnmatch_lines(
         [
             "*test_accuracy?yolo11n-p00-fp32-torch? PASSED*",
@@ -85,7 +85,7 @@ def test_quick_matrix_end_to_end(project: pytest.Pytester) -> None:
 
 def test_k_selects_by_id(project: pytest.Pytester) -> None:
     result = _run(project, "-k", "onnxruntime and accuracy", "--collect-only", "-q")
-    result.stdout.fnmatch_lines(["*test_accuracy?yolo11n-p00-fp32-onnxruntime?*", "*1/24 tests collected*"])
+    result.stdout.fnmatch_lines(["*test_accuracy?yolo11n-p00-fp32-onnxruntime?*", "*1/25 tests collected*"])
 
 
 def test_baselines_written_only_when_asked(project: pytest.Pytester) -> None:
@@ -293,7 +293,7 @@ def test_pyargs_finds_the_config_in_the_invocation_folder(
     listed = pytester.runpytest_subprocess(
         "--pyargs", "harness.suites", "-p", "no:cacheprovider", "--co", "-q"
     )
-    listed.stdout.fnmatch_lines(["24 tests collected*"])
+    listed.stdout.fnmatch_lines(["25 tests collected*"])
     result = pytester.runpytest_subprocess(
         "--pyargs", "harness.suites", "-p", "no:cacheprovider", "-k", ONE_TEST
     )
