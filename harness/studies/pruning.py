@@ -277,7 +277,7 @@ def without_finetune(variant: Variant) -> Variant:
 
 
 class PruningStudy(Study[PruneCase, PruneRow]):
-    """Pruning as a study: cases from the matrix's pruned variants, four bars per case."""
+    """Pruning as a study: cases from the matrix's pruned variants, five bars per case."""
 
     name = PRUNING
     table = "pruning"
