@@ -379,8 +379,8 @@ def _finetune_bar(case: PruneCase, row: PruneRow, inconclusive_fails: bool) -> B
         )
     pruned, tuned, gain = row.map_pruned, row.map_finetuned, row.finetune_gain_ci
     seeds = f"mean over {gain.n} training seeds; " if gain is not None and gain.unit == SEED_UNIT else ""
-    context = f"{seeds}mAP50-95 {'-' if pruned is None else f'{pruned:.4f}'} after pruning, " + (
-        f"{'-' if tuned is None else f'{tuned:.4f}'} after fine-tuning at the run's seed"
+    context = (
+        f"{seeds}mAP50-95 {_map(pruned)} after pruning, {_map(tuned)} after fine-tuning at the run's seed"
     )
     return Bar("finetune", (check_interval_bound("finetune_gain", case.slug, "mAP50-95 gain of fine-tuning",
                                                  gain, 0.0, at_most=False, context=context,
