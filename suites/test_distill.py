@@ -7,6 +7,11 @@ same epochs, seed, batch and data without the teacher (``harness.studies.distill
 - gain: the KD student's mAP50-95 is at least the control's + the case's ``min_gain``;
 - reference: where the case's bar sets ``max_reference_drop``, the KD student is within it of the
   student's unpruned reference;
+- tuned: with ``[verdicts] tuned_reference``, where the bar sets ``max_reference_drop``, the KD
+  student is within it of the reference trained as long (every stage the student trained after the
+  reference, replayed on it with the same arguments and seeds: ``harness.tuned``), so that training
+  an unconverged reference alone would do is not counted as recovery (skipped, with the reason,
+  when not configured);
 - cost: an epoch with the teacher takes at most ``max_epoch_ratio`` x a plain epoch.
 
 The distilled variants also go through test_accuracy (budgets against the FP32 reference, and
@@ -35,6 +40,11 @@ def test_kd_gain(distill_case: DistillCase, harness_state: RunState) -> None:
 def test_kd_near_reference(distill_case: DistillCase, harness_state: RunState) -> None:
     """KD mAP50-95 >= unpruned reference - max_reference_drop (when the case's bar sets one)."""
     harness_state.judge(study(DISTILLATION), distill_case, "reference")
+
+
+def test_kd_near_tuned_reference(distill_case: DistillCase, harness_state: RunState) -> None:
+    """KD mAP50-95 >= the reference trained as long - max_reference_drop (when configured)."""
+    harness_state.judge(study(DISTILLATION), distill_case, "tuned")
 
 
 def test_kd_epoch_cost(distill_case: DistillCase, harness_state: RunState) -> None:

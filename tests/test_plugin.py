@@ -48,10 +48,10 @@ def _results(pytester: pytest.Pytester) -> dict:
 def test_quick_matrix_end_to_end(project: pytest.Pytester) -> None:
     result = _run(project, "-v")
     # skipped: mixed precision (not configured in quick), the 5 pruning tests (no ratio > 0),
-    # the 3 distillation tests (no students), 4 ablation rows (no KD, INT8 or pruning in quick)
+    # the 4 distillation tests (no students), 4 ablation rows (no KD, INT8 or pruning in quick)
     # the 3 verdict calibrations (no trials set; the 1-epoch model has no mAP to lose) and the generic
     # study suite (no registered study without a suite of its own)
-    result.assert_outcomes(passed=8, skipped=17)
+    result.assert_outcomes(passed=8, skipped=18)
     result.stdout.fnmatch_lines(
         [
             "*test_accuracy?yolo11n-p00-fp32-torch? PASSED*",
@@ -85,7 +85,7 @@ def test_quick_matrix_end_to_end(project: pytest.Pytester) -> None:
 
 def test_k_selects_by_id(project: pytest.Pytester) -> None:
     result = _run(project, "-k", "onnxruntime and accuracy", "--collect-only", "-q")
-    result.stdout.fnmatch_lines(["*test_accuracy?yolo11n-p00-fp32-onnxruntime?*", "*1/25 tests collected*"])
+    result.stdout.fnmatch_lines(["*test_accuracy?yolo11n-p00-fp32-onnxruntime?*", "*1/26 tests collected*"])
 
 
 def test_baselines_written_only_when_asked(project: pytest.Pytester) -> None:
@@ -164,7 +164,7 @@ max_epoch_ratio = 20.0
 training_seeds = 2       # KD student and control each trained at seeds 0 and 1
 """)  # fmt: skip
     result = _run(project, "-k", "distill", "-v")
-    result.assert_outcomes(passed=2, skipped=1)  # no bar sets max_reference_drop
+    result.assert_outcomes(passed=2, skipped=2)  # no bar sets max_reference_drop; tuned_reference off
     result.stdout.fnmatch_lines(
         ["*test_kd_gain?yolo11n-p30-l1-kd-response-reference? PASSED*", "*harness: distillation yolo11n-p30*"]
     )
@@ -293,7 +293,7 @@ def test_pyargs_finds_the_config_in_the_invocation_folder(
     listed = pytester.runpytest_subprocess(
         "--pyargs", "harness.suites", "-p", "no:cacheprovider", "--co", "-q"
     )
-    listed.stdout.fnmatch_lines(["25 tests collected*"])
+    listed.stdout.fnmatch_lines(["26 tests collected*"])
     result = pytester.runpytest_subprocess(
         "--pyargs", "harness.suites", "-p", "no:cacheprovider", "-k", ONE_TEST
     )

@@ -3,9 +3,9 @@
 Per student and teacher, in the source documents' layout: the teacher, the student trained
 without it (the control: for a pruned student, the pruned model fine-tuned), then the student
 with each KD method (+KD, +feature KD, +CWD), each with parameters, measured FP32 latency and
-mAP50-95. Every KD row shows its delta against its control
-and against the student's unpruned reference, and the seconds per training epoch with and
-without the teacher.
+mAP50-95. Every KD row shows its delta against its control, against the student's unpruned
+reference and (with ``[verdicts] tuned_reference``) against that reference trained as long as the
+student, and the seconds per training epoch with and without the teacher.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ __all__ = ["DISTILL_TABLES", "distillation_table"]
 _METHOD_LABELS = {"response": "+KD (response)", "feature": "+feature KD", "cwd": "+CWD feature KD"}
 _FORMATS = {
     "Params M": ".3f", "Latency ms": ".2f", "mAP50-95": ".4f", "Δ vs control": "+.4f",
-    "Δ vs reference": "+.4f", "Epoch s": ".1f", "Epoch x": ".2f",
+    "Δ vs reference": "+.4f", "Δ vs tuned ref": "+.4f", "Epoch s": ".1f", "Epoch x": ".2f",
 }  # fmt: skip
 DISTILL_LEGEND = (
     "Teacher: the model distilled from. Student: the same starting checkpoint (pruned students: pruned, "
@@ -34,7 +34,11 @@ DISTILL_LEGEND = (
     "training epoch; Epoch x: with the teacher / without. mAP50-95 and the Δ columns: the run's seed. "
     "Gain over seeds (KD - control) and Drop vs reference over seeds (reference - KD): the mean over the "
     "Seeds column's training seeds (KD student and control each trained at every seed) with its 95 % "
-    "interval over seeds and val images, which the bars judge. `-` = not measured."
+    "interval over seeds and val images, which the bars judge. Δ vs tuned ref and Drop vs tuned ref "
+    "over seeds (with [verdicts] tuned_reference): the same against the reference trained through the "
+    "student's own training (its epochs, arguments and seeds, without pruning or teacher), so that "
+    "what training alone would add to an unconverged reference is not counted as recovery. `-` = not "
+    "measured."
 )
 
 
@@ -52,10 +56,12 @@ def _kd_row(row: Mapping[str, object]) -> dict[str, object]:
     return _row(f"{student} {_METHOD_LABELS.get(method, method)}", row, "student", "kd") | {
         "Δ vs control": kd - control,
         "Δ vs reference": kd - number_or_nan(row.get("map50_95_reference")),
+        "Δ vs tuned ref": kd - number_or_nan(row.get("map50_95_tuned_reference")),
         "Epoch s": epoch_kd,
         "Epoch x": epoch_kd / epoch_control if epoch_control > 0 else math.nan,
         "Gain over seeds": seed_interval_text(row, "gain"),
         "Drop vs reference over seeds": seed_interval_text(row, "reference_drop"),
+        "Drop vs tuned ref over seeds": seed_interval_text(row, "tuned_drop"),
         "Seeds": row.get("gain_seeds") or "-",
         "Weight": row.get("kd_weight"),
         "T": row.get("kd_temperature") if method != "feature" else None,
@@ -85,8 +91,9 @@ def _row(label: str, row: Mapping[str, object], params: str, role: str) -> dict[
 
 
 def _empty() -> dict[str, object]:
-    return {"Δ vs control": math.nan, "Δ vs reference": math.nan, "Epoch s": math.nan, "Epoch x": math.nan,
-            "Gain over seeds": "-", "Drop vs reference over seeds": "-", "Seeds": "-",
+    return {"Δ vs control": math.nan, "Δ vs reference": math.nan, "Δ vs tuned ref": math.nan,
+            "Epoch s": math.nan, "Epoch x": math.nan, "Gain over seeds": "-",
+            "Drop vs reference over seeds": "-", "Drop vs tuned ref over seeds": "-", "Seeds": "-",
             "Weight": None, "T": None}  # fmt: skip
 
 

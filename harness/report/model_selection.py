@@ -9,7 +9,9 @@
 - ``scale-sweep``: per model and KD method with the model's own reference as teacher (the
   ``distillation`` study rows): baseline -> pruned (fine-tuned, the KD control) -> pruned + KD,
   with the parameter and latency reductions, the share of the pruning loss KD takes back, and
-  pruned + KD against the baseline over training seeds.
+  pruned + KD against the baseline over training seeds; with ``[verdicts] tuned_reference`` also
+  against the baseline trained as long as the student (:mod:`harness.tuned`), the fair baseline of
+  the source document's "KD recovers or beats the baseline" when the reference has not converged.
 """
 
 from __future__ import annotations
@@ -108,22 +110,26 @@ def scale_sweep_table(run: RunResults) -> pd.DataFrame:
             "mAP50-95 baseline": number_or_nan(r.get("map50_95_reference")),
             "pruned": number_or_nan(r.get("map50_95_control")), "pruned + KD": number_or_nan(r.get("map50_95_kd")),
             "KD gain": seed_interval_text(r, "gain"), "Recovered": _recovered(r),
-            "Below baseline": seed_interval_text(r, "reference_drop"), "KD vs baseline": _versus(r),
+            "Below baseline": seed_interval_text(r, "reference_drop"),
+            "KD vs baseline": _versus(r, "reference_drop"),
+            "Tuned baseline": number_or_nan(r.get("map50_95_tuned_reference")),
+            "Below tuned baseline": seed_interval_text(r, "tuned_drop"), "KD vs tuned baseline": _versus(r, "tuned_drop"),
         })  # fmt: skip
+    judged = {"Prunes better": "mAP50-95 baseline", "Prunes better vs tuned": "Tuned baseline"}
     columns = ["Model", "Pruned", "KD", "Params M", "Params -%", "Latency -%", "mAP50-95 baseline", "pruned",
-               "pruned + KD", "KD gain", "Recovered", "Below baseline", "KD vs baseline", "Prunes better"]  # fmt: skip
-    frame = pd.DataFrame(records, columns=[c for c in columns if c != "Prunes better"])
+               "pruned + KD", "KD gain", "Recovered", "Below baseline", "KD vs baseline", "Prunes better",
+               "Tuned baseline", "Below tuned baseline", "KD vs tuned baseline", "Prunes better vs tuned"]  # fmt: skip
+    frame = pd.DataFrame(records, columns=[c for c in columns if c not in judged])
     frame = frame.sort_values("Params M", kind="stable").reset_index(drop=True)
-    frame["Prunes better"] = _prunes_better(frame)
+    for column, baseline in judged.items():
+        frame[column] = _prunes_better(frame, baseline)
     return frame[columns]
 
 
-def _versus(row: Row) -> str:
-    """Pruned + KD against the baseline, by the interval of baseline - (pruned + KD) over seeds."""
-    low, high = (
-        number_or_nan(row.get("reference_drop_ci_low")),
-        number_or_nan(row.get("reference_drop_ci_high")),
-    )
+def _versus(row: Row, drop: str) -> str:
+    """Pruned + KD against a baseline, by the interval of ``drop`` (baseline - (pruned + KD)) over
+    seeds: ``reference_drop`` or ``tuned_drop``."""
+    low, high = number_or_nan(row.get(f"{drop}_ci_low")), number_or_nan(row.get(f"{drop}_ci_high"))
     if math.isnan(low) or math.isnan(high):  # not measured over seeds
         return "-"
     if high < 0:
@@ -140,21 +146,20 @@ def family(model: str) -> str | None:
     return found["family"] if found and found["family"].lower().startswith("yolo") else None
 
 
-def _prunes_better(frame: pd.DataFrame) -> list[str]:
-    """Per row, whether the model loses less to pruning (baseline - pruned) than the next smaller model
-    of its family with the same pruning and KD method ("-" for the smallest of a family, or a model
-    whose family the name does not tell); the source document's trend within a family."""
+def _prunes_better(frame: pd.DataFrame, baseline: str) -> list[str]:
+    """Per row, whether the model loses less to pruning (the ``baseline`` column - pruned) than the
+    next smaller model of its family with the same pruning and KD method ("-" for the smallest of a
+    family, a model whose family the name does not tell, or a baseline not measured); the source
+    document's trend within a family."""
     out = []
     for i, row in frame.iterrows():
         mine = family(str(row["Model"]))
         smaller = frame[(frame.index < i) & (frame["Pruned"] == row["Pruned"]) & (frame["KD"] == row["KD"])]
         smaller = smaller[[mine is not None and family(str(m)) == mine for m in smaller["Model"]]]
-        if smaller.empty:
-            out.append("-")
-            continue
-        prev = smaller.iloc[-1]
-        lost, theirs = row["mAP50-95 baseline"] - row["pruned"], prev["mAP50-95 baseline"] - prev["pruned"]
-        out.append("yes" if lost < theirs else "no")
+        prev = None if smaller.empty else smaller.iloc[-1]
+        lost = row[baseline] - row["pruned"]
+        theirs = math.nan if prev is None else prev[baseline] - prev["pruned"]
+        out.append("-" if math.isnan(lost) or math.isnan(theirs) else "yes" if lost < theirs else "no")
     return out
 
 
@@ -183,10 +188,14 @@ SWEEP_LEGEND = (
     "interval of baseline - (pruned + KD) excludes zero, else undecided. Prunes better: the model "
     "loses less to the same pruning (baseline - pruned, at the run's seed) than the next smaller model "
     "of its family (yolo11s against yolo11n; the source document's trend: larger models prune better). "
+    "Tuned baseline (with [verdicts] tuned_reference): the baseline trained through the student's own "
+    "training (its epochs, arguments and seeds, without pruning or teacher); Below tuned baseline, KD "
+    "vs tuned baseline and Prunes better vs tuned: the same against it, so that what training alone "
+    "adds to an unconverged baseline is counted neither as KD recovery nor as a smaller pruning loss. "
     "`-` = not measured, or no smaller model of the family in the run."
 )
 _FORMATS = {"Params M": ".3f", "GFLOPs": ".2f", "mAP50-95": ".4f", "Params -%": ".1f", "Latency -%": ".1f",
-            "mAP50-95 baseline": ".4f", "pruned": ".4f", "pruned + KD": ".4f", "Recovered": ".2f",
+            "mAP50-95 baseline": ".4f", "Tuned baseline": ".4f", "pruned": ".4f", "pruned + KD": ".4f", "Recovered": ".2f",
             "Network ms": ".2f", "Postprocess ms": ".2f", "Network + post ms": ".2f",
             **{f"vs {b} %": "+.1f" for b in VERSION_BASES}}  # fmt: skip
 

@@ -7,6 +7,10 @@ validation split and machine:
 
 - mAP50-95 of the teacher, the student's unpruned reference, the student before training, the
   control and the KD student; the gain is KD - control;
+- with ``[verdicts] tuned_reference``, the reference trained as long (every stage the student
+  trained after it, replayed on it with the same arguments and seeds: :mod:`harness.tuned`) and the
+  KD student's drop below it, so that a student whose training outlasted an unconverged reference
+  is not credited with recovering it;
 - parameters of teacher and student;
 - FP32 batch-1 latency of teacher, control and KD student on the first ``distill.backends``
   backend, each timed interleaved against the teacher in this run;
@@ -39,6 +43,7 @@ from harness.recipes import DistillRecipe, DistillSpec, PruneRecipe, Variant, pr
 from harness.replicates import training_difference
 from harness.results import DISTILLATION
 from harness.studies.base import Bar, Study
+from harness.tuned import tuned_reference
 
 __all__ = ["DistillCase", "DistillRow", "DistillationStudy", "cases", "measure_case"]
 
@@ -95,6 +100,7 @@ class DistillRow:
     notes: list[str] = field(default_factory=list)
     gain_ci: Interval | None = None  # KD - control over training seeds and val images
     reference_drop_ci: Interval | None = None  # reference - KD over training seeds and val images
+    tuned_drop_ci: Interval | None = None  # reference trained as long - KD, over seeds and val images
 
     @property
     def gain(self) -> Figure:
@@ -107,6 +113,12 @@ class DistillRow:
         """Unpruned reference mAP50-95 - KD mAP50-95."""
         kd, ref = self.maps.get("kd"), self.maps.get("reference")
         return ref - kd if kd is not None and ref is not None else None
+
+    @property
+    def tuned_drop(self) -> Figure:
+        """mAP50-95 of the reference trained as long - KD mAP50-95 (None: not measured)."""
+        kd, tuned = self.maps.get("kd"), self.maps.get("tuned_reference")
+        return tuned - kd if kd is not None and tuned is not None else None
 
     @property
     def epoch_ratio(self) -> Figure:
@@ -128,8 +140,10 @@ class DistillRow:
             **{f"epoch_s_{k}": v for k, v in self.epoch_s.items()},
             "gain": self.gain,
             "reference_drop": self.reference_drop,
+            "tuned_drop": self.tuned_drop,
             **interval_fields("gain", self.gain_ci),
             **interval_fields("reference_drop", self.reference_drop_ci),
+            **interval_fields("tuned_drop", self.tuned_drop_ci),
             "min_gain": self.bar.min_gain,
             "max_reference_drop": self.bar.max_reference_drop,
             "notes": "; ".join(self.notes),
@@ -201,14 +215,27 @@ def _accuracy(bench: Bench, case: DistillCase, row: DistillRow) -> None:
     }
     for role, variant in on_torch.items():
         row.maps[role] = bench.accuracy(dataclasses.replace(variant, backend="torch")).map50_95
+    tuned = _tuned(bench, case)
+    row.maps["tuned_reference"] = None if tuned is None else bench.accuracy(tuned).map50_95
+
+
+def _tuned(bench: Bench, case: DistillCase) -> Variant | None:
+    """The student's reference trained through every stage the student trained after it (None:
+    ``[verdicts] tuned_reference`` is off, or the student is not built from its reference alone)."""
+    if not bench.config.verdicts.tuned_reference:
+        return None
+    return tuned_reference(case.variant, bench.config)
 
 
 def _intervals(bench: Bench, case: DistillCase, row: DistillRow) -> None:
-    """The gain over the control and the drop below the reference, over training seeds (KD student
-    and control each trained at ``verdicts.training_seeds`` seeds; the reference is their input)."""
+    """The gain over the control and the drops below the reference and the reference trained as
+    long, over training seeds (KD student, control and that reference each trained at
+    ``verdicts.training_seeds`` seeds; the reference is their input)."""
     kd, control = (dataclasses.replace(v, backend="torch") for v in (case.variant, case.control))
     row.gain_ci = training_difference(bench, kd, control)
     row.reference_drop_ci = training_difference(bench, case.variant.reference(), kd)
+    tuned = _tuned(bench, case)
+    row.tuned_drop_ci = None if tuned is None else training_difference(bench, tuned, kd)
 
 
 def _sizes(bench: Bench, case: DistillCase, row: DistillRow) -> None:
@@ -268,9 +295,10 @@ class DistillationStudy(Study[DistillCase, DistillRow]):
         return [row.to_dict()]
 
     def bars(self, bench: Bench, case: DistillCase, row: DistillRow) -> list[Bar]:
-        """gain, reference and epoch_cost (see ``suites/test_distill.py``)."""
+        """gain, reference, tuned and epoch_cost (see ``suites/test_distill.py``)."""
         fails = bench.config.verdicts.inconclusive_fails
-        return [_gain_bar(case, row, fails), _reference_bar(case, row, fails), _cost_bar(bench, case, row)]
+        return [_gain_bar(case, row, fails), _reference_bar(case, row, fails),
+                _tuned_bar(bench, case, row, fails), _cost_bar(bench, case, row)]  # fmt: skip
 
     def summary(self, case: DistillCase, row: DistillRow) -> str:
         """Teacher, control and KD mAP50-95 and the gain on one line."""
@@ -340,6 +368,30 @@ def _reference_bar(case: DistillCase, row: DistillRow, fails: bool) -> Bar:
         inconclusive_fails=fails,
     )
     return Bar("reference", (check,))
+
+
+def _tuned_bar(bench: Bench, case: DistillCase, row: DistillRow, fails: bool) -> Bar:
+    """KD mAP50-95 >= the reference trained as long - max_reference_drop (with ``[verdicts]
+    tuned_reference`` and a bar that sets one), on the interval over training seeds."""
+    if not bench.config.verdicts.tuned_reference:
+        return Bar.skipped("tuned", f"{case.slug}: not measured ([verdicts] tuned_reference = false)")
+    limit, drop = row.bar.max_reference_drop, row.tuned_drop_ci
+    if drop is None:
+        return Bar.skipped("tuned", f"{case.slug}: the student is not built from its reference alone")
+    if limit is None:
+        return Bar.skipped(
+            "tuned", f"{case.slug}: drop {drop.estimate:+.4f} below the reference trained as long "
+            "recorded; no bar sets max_reference_drop"
+        )  # fmt: skip
+    context = (
+        f"{_seeds(drop)}; run seed: KD {_map(row, 'kd')}, "
+        f"reference trained as long {_map(row, 'tuned_reference')}"
+    )
+    what = "KD mAP50-95 drop below the reference trained as long"
+    check = check_interval_bound(
+        "kd_tuned_drop", case.slug, what, drop, limit, at_most=True, context=context, inconclusive_fails=fails
+    )
+    return Bar("tuned", (check,))
 
 
 def _cost_bar(bench: Bench, case: DistillCase, row: DistillRow) -> Bar:

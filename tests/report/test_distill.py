@@ -19,8 +19,8 @@ from harness.studies.distillation import DistillRow
 FP = Fingerprint("cpu", 2, 2, None, "3.11", "2", "8", "1", "2")
 COLUMNS = [
     "Student / teacher", "Model", "Backend", "Params M", "Latency ms", "mAP50-95",
-    "Δ vs control", "Δ vs reference", "Epoch s", "Epoch x", "Gain over seeds",
-    "Drop vs reference over seeds", "Seeds", "Weight", "T",
+    "Δ vs control", "Δ vs reference", "Δ vs tuned ref", "Epoch s", "Epoch x", "Gain over seeds",
+    "Drop vs reference over seeds", "Drop vs tuned ref over seeds", "Seeds", "Weight", "T",
 ]  # fmt: skip
 
 
@@ -80,6 +80,19 @@ def test_kd_rows_show_the_gain_over_training_seeds() -> None:
     kd = distillation_table(_run(row)).to_dict("records")[2]
     assert kd["Gain over seeds"] == "+0.0113 (-0.0040 to +0.0266)" and kd["Seeds"] == 2
     assert kd["Drop vs reference over seeds"] == "+0.0020 (-0.0100 to +0.0140)"
+
+
+def test_kd_rows_show_the_drop_below_the_reference_trained_as_long() -> None:
+    """With ``[verdicts] tuned_reference``: Δ vs tuned ref at the run's seed and its interval over
+    seeds; without it both are unmeasured, not zero."""
+    row = _row(tuned_reference=0.71)
+    row |= {"tuned_drop_seed_mean": 0.081, "tuned_drop_ci_low": 0.062, "tuned_drop_ci_high": 0.1}
+    teacher, control, kd = distillation_table(_run(row)).to_dict("records")
+    assert kd["Δ vs tuned ref"] == pytest.approx(0.63 - 0.71)
+    assert kd["Drop vs tuned ref over seeds"] == "+0.0810 (+0.0620 to +0.1000)"
+    assert math.isnan(control["Δ vs tuned ref"]) and teacher["Drop vs tuned ref over seeds"] == "-"
+    (_, _, untuned) = distillation_table(_run(_row())).to_dict("records")
+    assert math.isnan(untuned["Δ vs tuned ref"]) and untuned["Drop vs tuned ref over seeds"] == "-"
 
 
 def test_methods_sharing_a_student_and_teacher_share_their_rows() -> None:
