@@ -171,7 +171,31 @@ def build_variants(config: HarnessConfig) -> list[Variant]:
         ]
         out.extend(sorted(variants, key=_order))
         out.extend(distilled_variants(model, source, data, config))
+    check_methods_apply(out, config)
     return out
+
+
+_NO_STUDENT = {
+    "progressive": "it teaches a pruned student through an assistant, and no student is pruned "
+    "(students[].prune > 0)",
+    "multi": "it needs a student with two or more teachers (students[].teachers, distill.teachers, "
+    "or a model's own teacher)",
+}
+
+
+def check_methods_apply(variants: list[Variant], config: HarnessConfig) -> None:
+    """Every ``[distill]`` method gives at least one student among ``variants`` (where the run
+    distils at all): a method that applies to none is a one-line :class:`ConfigError`, not a
+    study that silently leaves it out."""
+    kd = config.distill
+    if not kd.students or not set(kd.backends) & set(config.matrix.backend):
+        return
+    used = {v.source.spec.method for v in variants if isinstance(v.source, DistillRecipe)}
+    for method in (m for m in kd.methods if m not in used):
+        why = _NO_STUDENT.get(
+            method, "every student's only teacher is itself (an unpruned student's reference)"
+        )
+        raise ConfigError(f"distill.methods: {method!r} applies to no student: {why}")
 
 
 def distilled_variants(

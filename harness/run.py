@@ -120,8 +120,11 @@ class HarnessRun:
         self.results.describe_study(VERDICTS, LAYOUT)
 
     def note_inconclusive(self, checks: Sequence[CheckResult]) -> None:
-        """Say every inconclusive verdict in the summary (it passes or fails by policy)."""
-        self.lines.extend(f"harness: {c.message}" for c in checks if c.inconclusive)
+        """Say every inconclusive verdict in the summary (it passes or fails by policy), once: a
+        study case's bars are judged again by each of its tests."""
+        for line in (f"harness: {c.message}" for c in checks if c.inconclusive):
+            if line not in self.lines:
+                self.lines.append(line)
 
     # -- studies -------------------------------------------------------------------------
 

@@ -328,9 +328,11 @@ def test_student_start_and_spec_follow_the_matrix(tmp_path: Path) -> None:
 
 
 def test_unpruned_student_is_not_its_own_teacher(tmp_path: Path) -> None:
-    """An unpruned student with teacher "reference" gives no variant; another model teaches it."""
+    """An unpruned student with teacher "reference" gives no variant (alone, a one-line error naming
+    the method); another model teaches it."""
     config = _distill_config(tmp_path, students='{model = "yolo11n"}', methods='["response"]')
-    assert _distilled(config) == []
+    with pytest.raises(ConfigError, match=r"'response' applies to no student: .*only teacher is itself"):
+        build_variants(config)
     config = _distill_config(
         tmp_path, models=YOLO11S, students='{model = "yolo11n"}', methods='["response"]',
         teachers='["reference", "yolo11s"]',
@@ -428,13 +430,20 @@ def test_distill_recipe_builds_from_its_parts(tmp_path: Path) -> None:
 
 
 def test_unpruned_student_named_as_its_own_teacher_is_skipped(tmp_path: Path) -> None:
-    """Naming the student's own model as teacher is the "reference" teacher: no self-teaching case."""
+    """Naming the student's own model as teacher is the "reference" teacher: no self-teaching case
+    (and a config whose only student that leaves is a one-line error naming the method)."""
     config = _distill_config(
+        tmp_path, students='{model = "yolo11n"}, {model = "yolo11n", prune = 0.3}', methods='["response"]',
+        teachers='["yolo11n"]',
+    )  # fmt: skip
+    (variant,) = _distilled(config)
+    assert isinstance(variant.source, DistillRecipe) and variant.prune == PruneSpec(0.3)
+    assert variant.source.teacher != variant.source.student, f"{variant.slug} is taught by itself"
+    alone = _distill_config(
         tmp_path, students='{model = "yolo11n"}', methods='["response"]', teachers='["yolo11n"]'
     )
-    for variant in _distilled(config):
-        assert isinstance(variant.source, DistillRecipe)
-        assert variant.source.teacher != variant.source.student, f"{variant.slug} is taught by itself"
+    with pytest.raises(ConfigError, match=r"'response' applies to no student"):
+        build_variants(alone)
 
 
 # --- Ultralytics training arguments -------------------------------------------------------
@@ -570,8 +579,11 @@ def test_multi_teacher_is_one_student_per_entry_with_all_its_teachers(tmp_path: 
     multi = next(v for v in _distilled(config) if "multi" in v.slug and v.model == "yolo11n").source
     assert isinstance(multi, DistillRecipe) and multi.extra_teachers is not None
     assert [t.cfg for t in multi.teachers] == ["yolo11n.yaml", "yolo11s.yaml"]  # type: ignore[union-attr]
-    single = _distill_config(tmp_path, methods='["multi"]')  # one teacher: no multi-teacher student
-    assert _distilled(single) == []
+    single = _distill_config(tmp_path, methods='["response", "multi"]')  # one teacher: no multi student
+    with pytest.raises(
+        ConfigError, match=r"distill\.methods: 'multi' applies to no student: .*two or more teachers"
+    ):
+        build_variants(single)
 
 
 def test_progressive_kd_teaches_through_an_assistant_pruned_half_as_much(tmp_path: Path) -> None:
@@ -599,6 +611,14 @@ def test_progressive_kd_teaches_through_an_assistant_pruned_half_as_much(tmp_pat
         teachers='["yolo11s"]',
         models=YOLO11S,
     )
-    assert [
-        v for v in _distilled(unpruned) if v.model == "yolo11n"
-    ] == []  # an unpruned student has no assistant
+    with pytest.raises(ConfigError, match=r"'progressive' applies to no student: .*no student is pruned"):
+        build_variants(unpruned)  # an unpruned student has no assistant, and no other student is pruned
+    both = _distill_config(
+        tmp_path, methods='["progressive"]', students='{model = "yolo11n"}, {model = "yolo11n", prune = 0.3}'
+    )
+    assert [v.slug for v in _distilled(both)] == ["yolo11n-p30-l1-kd-progressive-reference-fp32-torch"]
+
+
+def test_methods_are_not_checked_where_nothing_is_distilled(tmp_path: Path) -> None:
+    """No distill backend in the matrix: no student at all, and the study says so, not the method."""
+    assert _distilled(_distill_config(tmp_path, methods='["multi"]', extra='backends = ["openvino"]')) == []

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.bench import Bench
+from harness.checks import check_interval_bound
+from harness.config import HarnessConfig
+from harness.measure.stats import Interval
 from harness.results import ABLATION, RunResults
 from harness.run import HarnessRun
 from harness.studies import study
@@ -32,3 +35,15 @@ def test_a_script_measures_checks_and_reports(session: Bench, tmp_path: Path) ->
     written = RunResults.load(tmp_path / "reports" / "latest" / "results.json")
     assert written.studies[ABLATION][0]["row"] == "Baseline"
     assert (tmp_path / "reports" / "latest" / "ablation.md").is_file()
+
+
+def test_an_inconclusive_verdict_is_noted_once(quick_config: HarnessConfig) -> None:
+    """Each test of a study case judges the case's bars again; the summary says each verdict once."""
+    run = HarnessRun.from_config(quick_config, log=lambda _: None)  # nothing is built
+    straddles = check_interval_bound(
+        "kd_gain", "case", "KD gain", Interval(0.01, -0.01, 0.03, 0.95), 0.0, False
+    )
+    assert straddles.inconclusive
+    for _ in range(3):
+        run.note_inconclusive([straddles])
+    assert run.lines == [f"harness: {straddles.message}"]
