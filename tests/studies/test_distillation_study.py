@@ -28,6 +28,9 @@ pruning = {{finetune_epochs = 1}}
 [distill]
 students = [{{prune = 0.3}}]
 epochs = 1
+# temperature 3, not the default 2: a KD student of its own, so that tests/test_plugin.py's
+# distillation run still trains both of its seeds (it counts them) in the session's shared cache
+response = {{weight = 1.0, temperature = 3.0}}
 max_epoch_ratio = 20.0
 bars = [{{teacher = "reference", method = "response", max_reference_drop = 0.05}}]
 [verdicts]
