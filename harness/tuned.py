@@ -10,7 +10,9 @@ fine-tuned 30 epochs with the same arguments was 0.019 above the student.
 :func:`tuned_source` replays on the reference every training stage the variant ran after it: each
 pruning step's fine-tune and the distillation, with the same epochs, Ultralytics arguments, data,
 batch, image size and seed, without pruning and without a teacher. :func:`tuned_reference` is that
-checkpoint as an FP32 PyTorch variant. Replicated at another training seed
+checkpoint as an FP32 PyTorch variant; :func:`tuned_control` is it where ``[verdicts]
+tuned_reference`` asks for it, and :func:`tuned_skip` says why a bar against it is not judged.
+Replicated at another training seed
 (:func:`harness.replicates.replicate`) only its last stage moves, as only a variant's outermost
 training does; with one stage (one pruning step, or KD from an unpruned student) the two match
 seed for seed.
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 from harness.config import HarnessConfig
 from harness.matrix import finetune_recipe
+from harness.measure.stats import Interval
 from harness.recipes import (
     DataRecipe,
     DistillRecipe,
@@ -33,7 +36,15 @@ from harness.recipes import (
     WeightsRecipe,
 )
 
-__all__ = ["Stage", "replay", "stages_after", "tuned_reference", "tuned_source"]
+__all__ = [
+    "Stage",
+    "replay",
+    "stages_after",
+    "tuned_control",
+    "tuned_reference",
+    "tuned_skip",
+    "tuned_source",
+]
 
 
 @dataclass(frozen=True)
@@ -100,3 +111,28 @@ def tuned_reference(variant: Variant, config: HarnessConfig) -> Variant | None:
     """:func:`tuned_source` as the FP32 PyTorch variant it is scored as (None: no such control)."""
     source = tuned_source(variant, config)
     return None if source is None else dataclasses.replace(variant.reference(), source=source)
+
+
+def tuned_control(variant: Variant, config: HarnessConfig) -> Variant | None:
+    """:func:`tuned_reference` where ``[verdicts] tuned_reference`` is on (None: off, or no such
+    control)."""
+    return tuned_reference(variant, config) if config.verdicts.tuned_reference else None
+
+
+def tuned_skip(
+    slug: str, config: HarnessConfig, drop: Interval | None, limit: float | None, budget: str
+) -> str | None:
+    """Why a bar against the reference trained as long is not judged for ``slug`` (None: it is).
+
+    ``drop`` is the measured drop below that reference (None: no control), ``limit`` the bar and
+    ``budget`` the name of the setting that would give one."""
+    if not config.verdicts.tuned_reference:
+        return f"{slug}: not measured ([verdicts] tuned_reference = false)"
+    if drop is None:
+        return f"{slug}: no control: nothing trained after the reference, or not built from it alone"
+    if limit is None:
+        return (
+            f"{slug}: drop {drop.estimate:+.4f} below the reference trained as long recorded; "
+            f"no {budget} set for it"
+        )
+    return None

@@ -9,9 +9,18 @@ import pytest
 
 from harness.config import HarnessConfig, load_config
 from harness.matrix import build_variants
+from harness.measure.stats import Interval
 from harness.recipes import DistillRecipe, PruneRecipe, TrainRecipe, Variant, WeightsRecipe
 from harness.replicates import replicated_pairs
-from harness.tuned import Stage, replay, stages_after, tuned_reference, tuned_source
+from harness.tuned import (
+    Stage,
+    replay,
+    stages_after,
+    tuned_control,
+    tuned_reference,
+    tuned_skip,
+    tuned_source,
+)
 
 
 @pytest.fixture()
@@ -119,3 +128,28 @@ def test_replaying_no_stage_is_refused(config: HarnessConfig, matrix: dict[str, 
     assert isinstance(reference, TrainRecipe)
     with pytest.raises(ValueError, match="at least one training stage"):
         replay(reference, [], "yolo11n", config)
+
+
+def test_the_control_is_built_only_where_the_verdicts_ask_for_it(
+    config: HarnessConfig, matrix: dict[str, Variant]
+) -> None:
+    pruned = matrix["yolo11n-p30-l1-ft4-fp32-torch"]
+    on = dataclasses.replace(config, verdicts=dataclasses.replace(config.verdicts, tuned_reference=True))
+    off = dataclasses.replace(on, verdicts=dataclasses.replace(on.verdicts, tuned_reference=False))
+    assert tuned_control(pruned, on) == tuned_reference(pruned, on) is not None
+    assert tuned_control(pruned, off) is None
+    assert tuned_control(matrix["yolo11n-p00-fp32-torch"], on) is None  # nothing trained after it
+
+
+def test_a_bar_against_the_tuned_reference_says_why_it_was_not_judged(config: HarnessConfig) -> None:
+    on = dataclasses.replace(config, verdicts=dataclasses.replace(config.verdicts, tuned_reference=True))
+    off = dataclasses.replace(on, verdicts=dataclasses.replace(on.verdicts, tuned_reference=False))
+    drop = Interval(0.02, 0.01, 0.03, 0.95)
+    assert "tuned_reference = false" in (tuned_skip("s", off, drop, 0.01, "max_map_drop") or "")
+    assert "not built from it alone" in (tuned_skip("s", on, None, 0.01, "max_map_drop") or "")
+    unbounded = tuned_skip("s", on, drop, None, "max_map_drop")
+    assert (
+        unbounded
+        == "s: drop +0.0200 below the reference trained as long recorded; no max_map_drop set for it"
+    )
+    assert tuned_skip("s", on, drop, 0.01, "max_map_drop") is None

@@ -43,7 +43,7 @@ from harness.recipes import DistillRecipe, DistillSpec, PruneRecipe, Variant, pr
 from harness.replicates import training_difference
 from harness.results import DISTILLATION
 from harness.studies.base import Bar, Study
-from harness.tuned import tuned_reference
+from harness.tuned import tuned_control, tuned_skip
 
 __all__ = ["DistillCase", "DistillRow", "DistillationStudy", "cases", "measure_case"]
 
@@ -59,6 +59,7 @@ class DistillCase:
     control: Variant  # the same student trained without the teacher
     teacher: Variant
     start: Variant  # the student before training (pruned, not fine-tuned; or the reference)
+    tuned: Variant | None = None  # its reference trained as long (harness.tuned.tuned_control)
 
     @property
     def recipe(self) -> DistillRecipe:
@@ -179,6 +180,7 @@ def _case(bench: Bench, variant: Variant, backend: str) -> DistillCase:
         control=dataclasses.replace(variant, source=control, prune=control_prune, distill=None),
         teacher=_teacher(teacher_model, recipe, backend, variant.imgsz),
         start=dataclasses.replace(variant, source=recipe.student, distill=None),
+        tuned=tuned_control(variant, bench.config),
     )
 
 
@@ -215,16 +217,8 @@ def _accuracy(bench: Bench, case: DistillCase, row: DistillRow) -> None:
     }
     for role, variant in on_torch.items():
         row.maps[role] = bench.accuracy(dataclasses.replace(variant, backend="torch")).map50_95
-    tuned = _tuned(bench, case)
+    tuned = case.tuned
     row.maps["tuned_reference"] = None if tuned is None else bench.accuracy(tuned).map50_95
-
-
-def _tuned(bench: Bench, case: DistillCase) -> Variant | None:
-    """The student's reference trained through every stage the student trained after it (None:
-    ``[verdicts] tuned_reference`` is off, or the student is not built from its reference alone)."""
-    if not bench.config.verdicts.tuned_reference:
-        return None
-    return tuned_reference(case.variant, bench.config)
 
 
 def _intervals(bench: Bench, case: DistillCase, row: DistillRow) -> None:
@@ -234,8 +228,7 @@ def _intervals(bench: Bench, case: DistillCase, row: DistillRow) -> None:
     kd, control = (dataclasses.replace(v, backend="torch") for v in (case.variant, case.control))
     row.gain_ci = training_difference(bench, kd, control)
     row.reference_drop_ci = training_difference(bench, case.variant.reference(), kd)
-    tuned = _tuned(bench, case)
-    row.tuned_drop_ci = None if tuned is None else training_difference(bench, tuned, kd)
+    row.tuned_drop_ci = None if case.tuned is None else training_difference(bench, case.tuned, kd)
 
 
 def _sizes(bench: Bench, case: DistillCase, row: DistillRow) -> None:
@@ -373,16 +366,10 @@ def _reference_bar(case: DistillCase, row: DistillRow, fails: bool) -> Bar:
 def _tuned_bar(bench: Bench, case: DistillCase, row: DistillRow, fails: bool) -> Bar:
     """KD mAP50-95 >= the reference trained as long - max_reference_drop (with ``[verdicts]
     tuned_reference`` and a bar that sets one), on the interval over training seeds."""
-    if not bench.config.verdicts.tuned_reference:
-        return Bar.skipped("tuned", f"{case.slug}: not measured ([verdicts] tuned_reference = false)")
     limit, drop = row.bar.max_reference_drop, row.tuned_drop_ci
-    if drop is None:
-        return Bar.skipped("tuned", f"{case.slug}: the student is not built from its reference alone")
-    if limit is None:
-        return Bar.skipped(
-            "tuned", f"{case.slug}: drop {drop.estimate:+.4f} below the reference trained as long "
-            "recorded; no bar sets max_reference_drop"
-        )  # fmt: skip
+    skip = tuned_skip(case.slug, bench.config, drop, limit, "max_reference_drop")
+    if skip is not None or drop is None or limit is None:
+        return Bar.skipped("tuned", skip or f"{case.slug}: not measured")
     context = (
         f"{_seeds(drop)}; run seed: KD {_map(row, 'kd')}, "
         f"reference trained as long {_map(row, 'tuned_reference')}"

@@ -46,7 +46,7 @@ from harness.recipes import PruneRecipe, PruneSpec, Variant
 from harness.replicates import training_difference
 from harness.results import PRUNING
 from harness.studies.base import Bar, Study
-from harness.tuned import tuned_reference
+from harness.tuned import tuned_control, tuned_skip
 
 __all__ = ["PruneCase", "PruneRow", "PruningStudy", "cases", "decided", "l1_control", "measure_case"]
 
@@ -236,7 +236,7 @@ def _accuracy(bench: Bench, case: PruneCase, row: PruneRow) -> None:
     control = l1_control(bench, case.variant)
     if control is not None:
         row.vs_l1_ci = training_difference(bench, case.variant, control)
-    tuned = tuned_reference(case.variant, bench.config) if bench.config.verdicts.tuned_reference else None
+    tuned = tuned_control(case.variant, bench.config)
     if tuned is not None:
         row.map_tuned_reference = bench.accuracy(tuned).map50_95
         row.tuned_drop_ci = training_difference(bench, tuned, case.variant)
@@ -390,12 +390,9 @@ def _finetune_bar(case: PruneCase, row: PruneRow, inconclusive_fails: bool) -> B
 def _tuned_bar(bench: Bench, case: PruneCase, row: PruneRow, inconclusive_fails: bool) -> Bar:
     """The fine-tuned model loses at most its ``max_map_drop`` against the reference fine-tuned as
     long with the same arguments, judged over training seeds and val images."""
-    if not bench.config.verdicts.tuned_reference:
-        return Bar.skipped("tuned", f"{case.slug}: not measured ([verdicts] tuned_reference = false)")
-    if row.tuned_drop_ci is None:
-        return Bar.skipped("tuned", f"{case.slug}: no training after the reference to replay on it")
-    if row.tuned_limit is None:
-        return Bar.skipped("tuned", f"{case.slug}: no max_map_drop budget for this variant (recorded only)")
+    skip = tuned_skip(case.slug, bench.config, row.tuned_drop_ci, row.tuned_limit, "max_map_drop budget")
+    if skip is not None or row.tuned_drop_ci is None or row.tuned_limit is None:
+        return Bar.skipped("tuned", skip or f"{case.slug}: not measured")
     context = (
         f"reference fine-tuned as long {_map(row.map_tuned_reference)}, "
         f"pruned and fine-tuned {_map(row.map_finetuned)}"

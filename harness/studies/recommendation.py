@@ -43,7 +43,7 @@ from harness.recipes import Variant
 from harness.replicates import training_difference
 from harness.results import RECOMMENDATION
 from harness.studies.base import Bar, NotMeasurable, Study
-from harness.tuned import tuned_reference
+from harness.tuned import tuned_control
 
 __all__ = [
     "Candidate",
@@ -185,7 +185,7 @@ def _score(bench: Bench, case: RecommendationCase, variant: Variant, combined: b
     candidate.drop = training_difference(bench, case.reference, variant)  # reference - variant
     budget = bench.config.budgets.for_variant(variant.slug, variant.precision, variant.prune is not None)
     candidate.limit = budget.limit("max_map_drop", bench.accuracy(case.reference).map50_95)
-    tuned = tuned_reference(variant, bench.config) if bench.config.verdicts.tuned_reference else None
+    tuned = tuned_control(variant, bench.config)
     if tuned is not None:
         candidate.tuned_drop = training_difference(bench, tuned, variant)
         candidate.tuned_limit = budget.limit("max_map_drop", bench.accuracy(tuned).map50_95)
