@@ -26,7 +26,7 @@ from harness.detcache import (
     split_stamp,
 )
 from harness.environment import Fingerprint, current
-from harness.errors import BackendUnavailable
+from harness.errors import BackendUnavailable, ConfigError
 from harness.imaging import letterbox, read_image
 from harness.matrix import build_variants, data_recipe
 from harness.measure.accuracy import detect, score
@@ -63,8 +63,11 @@ class Bench:
         ctx = BuildContext(ArtifactCache(config.cache_dir), config.device, config.threads)
         if log is not None:
             ctx = dataclasses.replace(ctx, log=log)
-        variants = build_variants(config)
-        source = str(config.source) if config.source else "the profile defaults"
+        source = _shown_source(config)
+        try:
+            variants = build_variants(config)
+        except ConfigError as err:
+            raise ConfigError(f"{err} (in {source})") from None
         config.budgets.check_variants([v.slug for v in variants], source)
         return cls(
             config=config,
@@ -229,3 +232,13 @@ class Bench:
         if found is None:
             return None, False
         return found
+
+
+def _shown_source(config: HarnessConfig) -> str:
+    """The config file as messages show it (relative to the root when inside it)."""
+    if config.source is None:
+        return "the profile defaults"
+    try:
+        return str(config.source.resolve().relative_to(config.rootdir.resolve()))
+    except ValueError:
+        return str(config.source)

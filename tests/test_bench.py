@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from harness.bench import Bench
-from harness.config import HarnessConfig
+from harness.config import HarnessConfig, load_config
 from harness.confirm import CONFIRM_ROUNDS
+from harness.errors import ConfigError
 from harness.recipes import Variant
 from harness.studies.verdict_calibration import busy_wait
 
@@ -77,3 +78,13 @@ def test_fresh_speedup_loads_two_pairs_in_both_orders_and_times_confirm_rounds(
     assert loaded == [(new.slug, None), (old.slug, artifact), (old.slug, artifact), (new.slug, None)]
     timed = 2 * CONFIRM_ROUNDS * lat.interleaved_rounds
     assert 2 * lat.warmup + timed <= calls[0] < 2 * lat.warmup + 2 * timed
+
+
+def test_a_matrix_that_cannot_be_built_names_the_config_file(tmp_path: Path) -> None:
+    """A [distill] method applying to no student is refused with the file it came from."""
+    (tmp_path / "harness.toml").write_text(
+        'profile = "quick"\n[distill]\nstudents = [{model = "yolo11n"}]\nmethods = ["response"]\n'
+    )
+    config = load_config(tmp_path)
+    with pytest.raises(ConfigError, match=r"'response' applies to no student: .* \(in harness\.toml\)$"):
+        Bench.from_config(config)
