@@ -18,17 +18,6 @@ from harness.planning import onnxruntime_no_data_reason, onnxruntime_recipe
 from harness.recipes import QuantSpec, Variant, source_data
 
 _PRECISIONS = ("fp32", "fp16", "int8")
-
-# Worker threads spin between the operators of one Run (ONNX Runtime's default, how it is deployed)
-# and stop spinning when the Run returns, so they steal no core from whatever is timed next (the
-# interleaved reference, another backend). Measured on a 2-core AVX2 EPYC, yolo11n at 320 px, batch
-# 1: with spinning off, FP32 ran 16.6 ms and INT8 U8/S8 14.0 ms; spinning within the Run, 13.9 and
-# 11.6 ms; PyTorch timed right after either took the same 27.7 ms.
-SPIN_CONFIG: dict[str, str] = {
-    "session.intra_op.allow_spinning": "1",
-    "session.force_spinning_stop": "1",
-    "session.inter_op.allow_spinning": "0",  # one inter-op thread: nothing to spin
-}
 _GPU_PROVIDERS = frozenset({"CUDAExecutionProvider", "TensorrtExecutionProvider"})
 
 Int8Rule = Callable[[QuantSpec, frozenset[str]], bool]
@@ -79,8 +68,10 @@ class OrtRunner:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        for key, value in SPIN_CONFIG.items():
-            options.add_session_config_entry(key, value)
+        # Idle worker threads must not spin: they would steal the cores from whatever is timed
+        # next (the interleaved reference, another backend) and distort same-run ratios.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         if profile_prefix is not None:
             options.enable_profiling = True
             options.profile_file_prefix = str(profile_prefix)

@@ -40,14 +40,6 @@ def test_artifacts_are_hashed_files(session: Bench) -> None:
     assert len(runner.artifact_sha256) == 64
 
 
-def test_onnxruntime_threads_spin_within_a_run_only(session: Bench) -> None:
-    """Spinning between operators (as deployed), stopped when the Run returns (fair to the next timed)."""
-    runner = session.runner(_variant(session, "onnxruntime"))
-    options = runner.session.get_session_options()  # type: ignore[attr-defined]
-    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
-    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
-
-
 @pytest.mark.parametrize(
     ("backend", "precision", "reason"),
     [
