@@ -63,7 +63,7 @@ class Bench:
         ctx = BuildContext(ArtifactCache(config.cache_dir), config.device, config.threads)
         if log is not None:
             ctx = dataclasses.replace(ctx, log=log)
-        source = _shown_source(config)
+        source = config.shown_source
         try:
             variants = build_variants(config)
         except ConfigError as err:
@@ -232,13 +232,3 @@ class Bench:
         if found is None:
             return None, False
         return found
-
-
-def _shown_source(config: HarnessConfig) -> str:
-    """The config file as messages show it (relative to the root when inside it)."""
-    if config.source is None:
-        return "the profile defaults"
-    try:
-        return str(config.source.resolve().relative_to(config.rootdir.resolve()))
-    except ValueError:
-        return str(config.source)

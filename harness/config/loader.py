@@ -96,6 +96,11 @@ class HarnessConfig:
         if not names or len(set(names)) != len(names):
             raise ValueError("models must be non-empty with unique names")
 
+    @property
+    def shown_source(self) -> str:
+        """The config file as messages show it (relative to the root when inside it)."""
+        return _display(self.source, self.rootdir) if self.source else "the profile defaults"
+
     def model(self, name: str) -> ModelSpec:
         """The model called ``name`` (KeyError if absent)."""
         for spec in self.models:

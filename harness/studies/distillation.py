@@ -368,8 +368,9 @@ def _tuned_bar(bench: Bench, case: DistillCase, row: DistillRow, fails: bool) ->
     tuned_reference`` and a bar that sets one), on the interval over training seeds."""
     limit, drop = row.bar.max_reference_drop, row.tuned_drop_ci
     skip = tuned_skip(case.slug, bench.config, drop, limit, "max_reference_drop")
-    if skip is not None or drop is None or limit is None:
-        return Bar.skipped("tuned", skip or f"{case.slug}: not measured")
+    if skip is not None:
+        return Bar.skipped("tuned", skip)
+    assert drop is not None and limit is not None  # tuned_skip said so
     context = (
         f"{_seeds(drop)}; run seed: KD {_map(row, 'kd')}, "
         f"reference trained as long {_map(row, 'tuned_reference')}"

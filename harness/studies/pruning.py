@@ -391,8 +391,9 @@ def _tuned_bar(bench: Bench, case: PruneCase, row: PruneRow, inconclusive_fails:
     """The fine-tuned model loses at most its ``max_map_drop`` against the reference fine-tuned as
     long with the same arguments, judged over training seeds and val images."""
     skip = tuned_skip(case.slug, bench.config, row.tuned_drop_ci, row.tuned_limit, "max_map_drop budget")
-    if skip is not None or row.tuned_drop_ci is None or row.tuned_limit is None:
-        return Bar.skipped("tuned", skip or f"{case.slug}: not measured")
+    if skip is not None:
+        return Bar.skipped("tuned", skip)
+    assert row.tuned_drop_ci is not None and row.tuned_limit is not None  # tuned_skip said so
     context = (
         f"reference fine-tuned as long {_map(row.map_tuned_reference)}, "
         f"pruned and fine-tuned {_map(row.map_finetuned)}"
