@@ -4,7 +4,9 @@ Read from the ``traces`` study rows of ``results.json`` (:mod:`harness.trace.rec
 row slower than FP32 on its backend (the quantization tables' flag) names the operator types that
 account for its excess time over the FP32 trace, operator by operator (:func:`explaining_ops`):
 quantize / dequantize pairs the runtime did not fuse, float kernels slower than FP32's own, layout
-reorders, or an integer kernel slower than the float one it stands in for.
+reorders, or an integer kernel slower than the float one it stands in for. Every INT8 row with an
+FP32 trace also shows the operators whose time changed most from FP32 (:func:`operator_changes`):
+where an INT8 that is faster than FP32, but less than hoped, gains and loses.
 """
 
 from __future__ import annotations
@@ -20,15 +22,15 @@ from harness.report.tables import StudyTable, number_or_nan
 from harness.results import TRACES, RunResults
 
 __all__ = [
-    "TRACES_DIR", "TRACE_LINK_COLUMNS", "TRACE_TABLES", "explaining_ops", "float_counterpart", "op_text",
-    "place_traces", "traces_table",
+    "OP_GROUPS", "TRACES_DIR", "TRACE_LINK_COLUMNS", "TRACE_TABLES", "changes_text", "explaining_ops",
+    "float_counterpart", "op_group", "op_text", "operator_changes", "place_traces", "traces_table",
 ]  # fmt: skip
 
 TRACES_DIR = "traces"  # folder of the trace files inside a run's report folder
 
 _COLUMNS = (
     "Variant", "Backend", "Precision", "Traced ms", "INT8 %", "Float %", "Convert %", "Layout %",
-    "Slowest operator types", "Slower than FP32 because of", "Trace",
+    "Slowest operator types", "INT8 vs FP32 by operator", "Slower than FP32 because of", "Trace",
 )  # fmt: skip
 _FORMATS = {"Traced ms": ".2f", "INT8 %": ".0f", "Float %": ".0f", "Convert %": ".0f", "Layout %": ".0f"}
 TRACE_LINK_COLUMNS = frozenset({"Trace"})
@@ -39,7 +41,10 @@ LEGEND = (
     "and casts, layout = memory-layout reorders. `Slower than FP32 because of`: for an INT8 variant slower "
     "than its backend's FP32, the operator types whose time most exceeds the same operator's in the FP32 trace "
     "(an integer kernel against the float one it stands in for), until they cover its excess (without an FP32 "
-    "trace: the slowest that are not integer kernels). Profiling adds its "
+    "trace: the slowest that are not integer kernels). `INT8 vs FP32 by operator`: for every INT8 variant with "
+    "an FP32 trace, the operators whose time changed most, FP32 -> INT8 ms per inference (SiLU: ONNX Runtime "
+    "fuses FP32's x * sigmoid(x) into QuickGelu and runs INT8's as QLinearSigmoid and QLinearMul, so the three "
+    "are compared as one; `-` = none on that side). Profiling adds its "
     "own overhead: compare shares, not these times with the timed latency. `-` = no trace (the note says why)."
 )
 
@@ -108,6 +113,54 @@ def float_counterpart(op: str) -> str:
     return "Gemm" if name == "QGemm" else name
 
 
+OP_GROUPS = {"onnxruntime": {"QuickGelu": "SiLU", "Sigmoid": "SiLU", "Mul": "SiLU"}}
+"""Per backend, operators compared as one across precisions: ONNX Runtime fuses FP32's
+``x * sigmoid(x)`` into ``QuickGelu``, while INT8 runs the same SiLU as ``QLinearSigmoid`` and
+``QLinearMul`` (seen in the embedded yolo11n's optimized graphs: 77 QuickGelu in FP32; 71
+QLinearSigmoid and 72 QLinearMul in U8/S8 QDQ INT8)."""
+
+SHOWN_CHANGES = 4  # operators shown per INT8 variant in `INT8 vs FP32 by operator`
+
+
+def op_group(op: str, backend: str) -> str:
+    """The name ``backend``'s operator is compared under across precisions (:func:`float_counterpart`,
+    then :data:`OP_GROUPS`)."""
+    name = float_counterpart(op)
+    return OP_GROUPS.get(backend, {}).get(name, name)
+
+
+def _grouped(row: dict[str, object]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for o in _op_rows(row):
+        group = op_group(str(o["op"]), str(row.get("backend")))
+        totals[group] = totals.get(group, 0.0) + _ms(o)
+    return totals
+
+
+def operator_changes(
+    row: dict[str, object], fp32: dict[str, object]
+) -> list[tuple[str, float | None, float | None]]:
+    """``(operator, FP32 ms, INT8 ms)`` for the operators (by :func:`op_group`) whose time changed
+    most from the FP32 trace to ``row``'s, largest change first: at most :data:`SHOWN_CHANGES`, none
+    under 2 % of the FP32 trace's time. None: the operator does not run on that side."""
+    mine, theirs = _grouped(row), _grouped(fp32)
+    floor = 0.02 * (_number_or_none(fp32.get("traced_ms")) or 0.0)
+    changes = sorted(
+        ((op, theirs.get(op), mine.get(op)) for op in {*mine, *theirs}),
+        key=lambda c: (-abs((c[2] or 0.0) - (c[1] or 0.0)), c[0]),
+    )
+    return [c for c in changes if abs((c[2] or 0.0) - (c[1] or 0.0)) >= floor][:SHOWN_CHANGES]
+
+
+def changes_text(changes: list[tuple[str, float | None, float | None]]) -> str:
+    """``Conv 9.92 -> 5.05 ms; SiLU 2.20 -> 2.89 ms; Transpose - -> 0.27 ms``."""
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    return "; ".join(f"{op} {ms(before)} -> {ms(after)} ms" for op, before, after in changes)
+
+
 def explaining_ops(row: dict[str, object], fp32: dict[str, object] | None) -> list[dict[str, object]]:
     """The operator types that account for an INT8 trace's excess over its FP32 twin's: each one's
     time above the same operator's in the FP32 trace (an integer kernel against the float one it
@@ -139,14 +192,16 @@ def _row(run: RunResults, row: dict[str, object]) -> dict[str, object]:
     result = run.variant(str(row["variant"]))
     slower = result is not None and slower_than_fp32(run, result)
     note = row.get("note")
-    because = op_text(explaining_ops(row, _fp32_trace(run, row))) if slower else ""
+    fp32 = _fp32_trace(run, row)
+    because = op_text(explaining_ops(row, fp32)) if slower else ""
+    changes = changes_text(operator_changes(row, fp32)) if fp32 and row.get("precision") == "int8" else ""
     return {
         "Variant": row["variant"], "Backend": row.get("backend"), "Precision": row.get("precision"),
         "Traced ms": row.get("traced_ms", math.nan) if not note else math.nan,
         "INT8 %": _percent(row.get("int8_share")), "Float %": _percent(row.get("float_share")),
         "Convert %": _percent(row.get("convert_share")), "Layout %": _percent(row.get("layout_share")),
         "Slowest operator types": op_text(_first(row.get("ops"))) or (str(note) if note else ""),
-        "Slower than FP32 because of": because,
+        "INT8 vs FP32 by operator": changes, "Slower than FP32 because of": because,
         "Trace": row.get("file") or "",
     }  # fmt: skip
 
