@@ -39,7 +39,7 @@ def test_default_profile_decides_on_two_seeds_and_full_on_three(tmp_path: Path) 
 def test_a_pruned_model_is_fine_tuned_again_and_its_reference_stays(config: HarnessConfig) -> None:
     """The reference is the pruning's input (like a user's best.pt): only the fine-tune is replicated."""
     pruned, reference = (
-        _find(config, "yolo11n-p30-l1-ft4-fp32-onnxruntime"),
+        _find(config, "yolo11n-p30-l1-ft8-fp32-onnxruntime"),
         _find(config, "yolo11n-p00-fp32-torch"),
     )
     pairs = replicated_pairs(reference, pruned, 2)
@@ -90,7 +90,7 @@ def test_nothing_trained_means_one_pair(config: HarnessConfig) -> None:
 
 
 def test_a_pruning_without_fine_tune_is_not_trained(config: HarnessConfig) -> None:
-    pruned = _find(config, "yolo11n-p30-l1-ft4-fp32-torch")
+    pruned = _find(config, "yolo11n-p30-l1-ft8-fp32-torch")
     assert isinstance(pruned.source, PruneRecipe)
     raw = dataclasses.replace(pruned.source, spec=dataclasses.replace(pruned.source.spec, finetune_epochs=0))
     assert trained_here(pruned.source) and not trained_here(raw)

@@ -38,7 +38,7 @@ def matrix(config: HarnessConfig) -> dict[str, Variant]:
 def test_a_pruned_variant_is_set_against_the_reference_fine_tuned_alike(
     config: HarnessConfig, matrix: dict[str, Variant]
 ) -> None:
-    pruned = matrix["yolo11n-p30-l1-ft4-fp32-onnxruntime"]
+    pruned = matrix["yolo11n-p30-l1-ft8-fp32-onnxruntime"]
     recipe = pruned.source
     assert isinstance(recipe, PruneRecipe)
     tuned = tuned_reference(pruned, config)
@@ -46,27 +46,31 @@ def test_a_pruned_variant_is_set_against_the_reference_fine_tuned_alike(
     assert (tuned.backend, tuned.precision, tuned.quant) == ("torch", "fp32", None)
     source = tuned.source
     assert isinstance(source, TrainRecipe) and source.init == recipe.source  # the reference itself
-    assert (source.epochs, source.hyp, source.seed) == (4, recipe.hyp, recipe.seed)
+    assert (source.epochs, source.hyp, source.seed) == (8, recipe.hyp, recipe.seed)
     assert (source.data, source.batch, source.imgsz) == (recipe.data, recipe.batch, recipe.imgsz)
 
 
-def test_the_kd_student_and_its_pruned_twin_share_one_control(
+def test_the_kd_student_and_its_pruned_twin_are_each_set_against_their_own_length(
     config: HarnessConfig, matrix: dict[str, Variant]
 ) -> None:
     """Default profile: the student is pruned without fine-tune, then distilled 4 epochs with the
-    fine-tune's arguments, so its control is the pruned variant's: one training per seed for both."""
+    fine-tune's arguments; the pruned variant fine-tunes 8. Each one's reference trained as long
+    trains its own epochs: the same arguments, a different length, so two trainings per seed."""
     kd = next(v for v in matrix.values() if v.distill is not None)
     assert isinstance(kd.source, DistillRecipe)
     (stage,) = stages_after(kd.source, kd.reference().source) or []
-    assert stage.epochs == kd.source.spec.epochs and stage.hyp == kd.source.hyp
-    pruned = matrix["yolo11n-p30-l1-ft4-fp32-torch"]
-    assert tuned_source(kd, config) == tuned_source(pruned, config)
+    assert (stage.epochs, stage.hyp) == (kd.source.spec.epochs, kd.source.hyp) and stage.epochs == 4
+    pruned = matrix["yolo11n-p30-l1-ft8-fp32-torch"]
+    kd_tuned, pruned_tuned = tuned_source(kd, config), tuned_source(pruned, config)
+    assert isinstance(kd_tuned, TrainRecipe) and isinstance(pruned_tuned, TrainRecipe)
+    assert (kd_tuned.epochs, pruned_tuned.epochs) == (4, 8)
+    assert dataclasses.replace(kd_tuned, epochs=8) == pruned_tuned
 
 
 def test_every_pruning_step_is_replayed_at_its_own_seed(
     config: HarnessConfig, matrix: dict[str, Variant]
 ) -> None:
-    pruned = matrix["yolo11n-p30-l1-ft4-fp32-torch"]
+    pruned = matrix["yolo11n-p30-l1-ft8-fp32-torch"]
     assert isinstance(pruned.source, PruneRecipe)
     stepped = dataclasses.replace(pruned.source, spec=dataclasses.replace(pruned.source.spec, steps=3))
     source = tuned_source(dataclasses.replace(pruned, source=stepped, prune=stepped.spec), config)
@@ -82,7 +86,7 @@ def test_nothing_trained_after_the_reference_has_no_control(
 ) -> None:
     reference = matrix["yolo11n-p00-fp32-torch"]
     int8 = next(v for v in matrix.values() if v.precision == "int8" and v.prune is None)
-    pruned = matrix["yolo11n-p30-l1-ft4-fp32-torch"]
+    pruned = matrix["yolo11n-p30-l1-ft8-fp32-torch"]
     assert isinstance(pruned.source, PruneRecipe)
     raw = pruned.source.spec.without_finetune()
     unfinetuned = dataclasses.replace(pruned, source=dataclasses.replace(pruned.source, spec=raw), prune=raw)
@@ -115,7 +119,7 @@ def test_a_users_weights_are_the_start(tmp_path: Path) -> None:
 def test_the_control_is_replicated_seed_for_seed_with_the_pruned_variant(
     config: HarnessConfig, matrix: dict[str, Variant]
 ) -> None:
-    pruned = matrix["yolo11n-p30-l1-ft4-fp32-torch"]
+    pruned = matrix["yolo11n-p30-l1-ft8-fp32-torch"]
     tuned = tuned_reference(pruned, config)
     assert tuned is not None
     pairs = replicated_pairs(tuned, pruned, 2)
@@ -133,7 +137,7 @@ def test_replaying_no_stage_is_refused(config: HarnessConfig, matrix: dict[str, 
 def test_the_control_is_built_only_where_the_verdicts_ask_for_it(
     config: HarnessConfig, matrix: dict[str, Variant]
 ) -> None:
-    pruned = matrix["yolo11n-p30-l1-ft4-fp32-torch"]
+    pruned = matrix["yolo11n-p30-l1-ft8-fp32-torch"]
     on = dataclasses.replace(config, verdicts=dataclasses.replace(config.verdicts, tuned_reference=True))
     off = dataclasses.replace(on, verdicts=dataclasses.replace(on.verdicts, tuned_reference=False))
     assert tuned_control(pruned, on) == tuned_reference(pruned, on) is not None
