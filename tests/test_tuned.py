@@ -35,6 +35,11 @@ def matrix(config: HarnessConfig) -> dict[str, Variant]:
     return {v.slug: v for v in build_variants(config)}
 
 
+def _with_tuned_reference(config: HarnessConfig, on: bool) -> HarnessConfig:
+    """``config`` with ``[verdicts] tuned_reference`` set to ``on``."""
+    return dataclasses.replace(config, verdicts=dataclasses.replace(config.verdicts, tuned_reference=on))
+
+
 def test_a_pruned_variant_is_set_against_the_reference_fine_tuned_alike(
     config: HarnessConfig, matrix: dict[str, Variant]
 ) -> None:
@@ -138,16 +143,14 @@ def test_the_control_is_built_only_where_the_verdicts_ask_for_it(
     config: HarnessConfig, matrix: dict[str, Variant]
 ) -> None:
     pruned = matrix["yolo11n-p30-l1-ft8-fp32-torch"]
-    on = dataclasses.replace(config, verdicts=dataclasses.replace(config.verdicts, tuned_reference=True))
-    off = dataclasses.replace(on, verdicts=dataclasses.replace(on.verdicts, tuned_reference=False))
+    on, off = _with_tuned_reference(config, True), _with_tuned_reference(config, False)
     assert tuned_control(pruned, on) == tuned_reference(pruned, on) is not None
     assert tuned_control(pruned, off) is None
     assert tuned_control(matrix["yolo11n-p00-fp32-torch"], on) is None  # nothing trained after it
 
 
 def test_a_bar_against_the_tuned_reference_says_why_it_was_not_judged(config: HarnessConfig) -> None:
-    on = dataclasses.replace(config, verdicts=dataclasses.replace(config.verdicts, tuned_reference=True))
-    off = dataclasses.replace(on, verdicts=dataclasses.replace(on.verdicts, tuned_reference=False))
+    on, off = _with_tuned_reference(config, True), _with_tuned_reference(config, False)
     drop = Interval(0.02, 0.01, 0.03, 0.95)
     assert "tuned_reference = false" in (tuned_skip("s", off, drop, 0.01, "max_map_drop") or "")
     assert "not built from it alone" in (tuned_skip("s", on, None, 0.01, "max_map_drop") or "")
