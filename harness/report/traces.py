@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -129,12 +130,23 @@ def op_group(op: str, backend: str) -> str:
     return OP_GROUPS.get(backend, {}).get(name, name)
 
 
-def _grouped(row: dict[str, object]) -> dict[str, float]:
+def _totals(row: dict[str, object], name: Callable[[str], str]) -> dict[str, float]:
+    """Milliseconds per inference of ``row``'s operators, summed under ``name(op)``."""
     totals: dict[str, float] = {}
     for o in _op_rows(row):
-        group = op_group(str(o["op"]), str(row.get("backend")))
-        totals[group] = totals.get(group, 0.0) + _ms(o)
+        key = name(str(o["op"]))
+        totals[key] = totals.get(key, 0.0) + _ms(o)
     return totals
+
+
+def _grouped(row: dict[str, object]) -> dict[str, float]:
+    backend = str(row.get("backend"))
+    return _totals(row, lambda op: op_group(op, backend))
+
+
+def _change(change: tuple[str, float | None, float | None]) -> float:
+    _, before, after = change
+    return abs((after or 0.0) - (before or 0.0))
 
 
 def operator_changes(
@@ -146,10 +158,9 @@ def operator_changes(
     mine, theirs = _grouped(row), _grouped(fp32)
     floor = 0.02 * (_number_or_none(fp32.get("traced_ms")) or 0.0)
     changes = sorted(
-        ((op, theirs.get(op), mine.get(op)) for op in {*mine, *theirs}),
-        key=lambda c: (-abs((c[2] or 0.0) - (c[1] or 0.0)), c[0]),
+        ((op, theirs.get(op), mine.get(op)) for op in {*mine, *theirs}), key=lambda c: (-_change(c), c[0])
     )
-    return [c for c in changes if abs((c[2] or 0.0) - (c[1] or 0.0)) >= floor][:SHOWN_CHANGES]
+    return [c for c in changes if _change(c) >= floor][:SHOWN_CHANGES]
 
 
 def changes_text(changes: list[tuple[str, float | None, float | None]]) -> str:
@@ -171,9 +182,7 @@ def explaining_ops(row: dict[str, object], fp32: dict[str, object] | None) -> li
     theirs = _number_or_none(fp32.get("traced_ms")) if fp32 else None
     if fp32 is None or mine is None or theirs is None:
         return [o for o in ops if o.get("kind") != "int8"][:TABLE_OPS]
-    base: dict[str, float] = {}
-    for o in _op_rows(fp32):
-        base[str(o["op"])] = base.get(str(o["op"]), 0.0) + _ms(o)
+    base = _totals(fp32, str)
     excess = sorted(
         ((_ms(o) - base.get(float_counterpart(str(o["op"])), 0.0), o) for o in ops),
         key=lambda e: -e[0],
