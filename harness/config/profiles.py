@@ -126,8 +126,10 @@ _DEFAULT: dict[str, object] = {
     # (min_speedup_vs_fp32 1.0): measured 1.09x, 1.28x and 1.84x on the Xeon.
     "budgets": {"pruned": {"max_map_drop": 0.02}, "min_speedup": {"int8": 1.5, "fp16": 1.2}},
     # Training claims (pruned drop, fine-tune and KD gains, the ablation's training rows) over two
-    # seeds: 4 min 59 s more training than one (fine-tune 58 s, KD 83 s, the 320 px stage 62 s and
-    # its multi-scale repeat 96 s). One seed's pruned drop swung from 0.003 to 0.030 between seeds.
+    # seeds. A second seed's builds in the fresh-clone main job at f3b9b20 (Zen 4 EPYC): the 8-epoch
+    # fine-tune 160 s, KD 115 s and its 4-epoch control 73 s, the 3-epoch 320 px stages 95-120 s each
+    # (Xeon, with 4 fine-tune epochs: 4 min 59 s in all). One seed's pruned drop swung from 0.003 to
+    # 0.030 between seeds.
     "verdicts": {"training_seeds": 2},
     # The pruned yolo11n recovers with response KD from its unpruned reference for 4 epochs against
     # its control, the same pruned start fine-tuned the same 4 epochs (its own training: the pruned
