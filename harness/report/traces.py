@@ -20,20 +20,23 @@ import pandas as pd
 
 from harness.report.quant import slower_than_fp32
 from harness.report.tables import StudyTable, number_or_nan
-from harness.results import TRACES, RunResults
+from harness.results import RECOMMENDATION, TRACES, RunResults
 
 __all__ = [
     "OP_GROUPS", "TRACES_DIR", "TRACE_LINK_COLUMNS", "TRACE_TABLES", "changes_text", "explaining_ops",
-    "float_counterpart", "op_group", "op_text", "operator_changes", "place_traces", "traces_table",
+    "float_counterpart", "measured_peak", "op_group", "op_text", "operator_changes", "place_traces",
+    "traces_table",
 ]  # fmt: skip
 
 TRACES_DIR = "traces"  # folder of the trace files inside a run's report folder
 
 _COLUMNS = (
     "Variant", "Backend", "Precision", "Traced ms", "INT8 %", "Float %", "Convert %", "Layout %",
-    "Slowest operator types", "INT8 vs FP32 by operator", "Slower than FP32 because of", "Trace",
+    "Conv GMAC/s", "Conv % of INT8 peak", "Slowest operator types", "INT8 vs FP32 by operator",
+    "Slower than FP32 because of", "Trace",
 )  # fmt: skip
-_FORMATS = {"Traced ms": ".2f", "INT8 %": ".0f", "Float %": ".0f", "Convert %": ".0f", "Layout %": ".0f"}
+_FORMATS = {"Traced ms": ".2f", "INT8 %": ".0f", "Float %": ".0f", "Convert %": ".0f", "Layout %": ".0f",
+            "Conv GMAC/s": ".0f", "Conv % of INT8 peak": ".0f"}  # fmt: skip
 TRACE_LINK_COLUMNS = frozenset({"Trace"})
 LEGEND = (
     "Each traced variant's kernels per inference, from its backend's own profiler (PyTorch: torch.profiler, "
@@ -45,7 +48,10 @@ LEGEND = (
     "trace: the slowest that are not integer kernels). `INT8 vs FP32 by operator`: for every INT8 variant with "
     "an FP32 trace, the operators whose time changed most, FP32 -> INT8 ms per inference (SiLU: ONNX Runtime "
     "fuses FP32's x * sigmoid(x) into QuickGelu and runs INT8's as QLinearSigmoid and QLinearMul, so the three "
-    "are compared as one; `-` = none on that side). Profiling adds its "
+    "are compared as one; `-` = none on that side). `Conv GMAC/s` (OpenVINO): the convolutions' "
+    "multiply-accumulates, from the IR's shapes, over their traced time; `Conv % of INT8 peak`: that rate "
+    "against this CPU's INT8 peak measured in the same run (the recommendation's roofline probe), i.e. how "
+    "close the model's own convolutions come to the roofline. Profiling adds its "
     "own overhead: compare shares, not these times with the timed latency. `-` = no trace (the note says why)."
 )
 
@@ -197,18 +203,30 @@ def explaining_ops(row: dict[str, object], fp32: dict[str, object] | None) -> li
     return chosen
 
 
-def _row(run: RunResults, row: dict[str, object]) -> dict[str, object]:
+def measured_peak(run: RunResults) -> float | None:
+    """The INT8 peak (GMAC/s) the run's recommendation study measured, if it measured one."""
+    peaks = [_number_or_none(row.get("peak_gmacs")) for row in run.studies.get(RECOMMENDATION, [])]
+    return max((p for p in peaks if p), default=None)
+
+
+def _of_peak(rate: float | None, peak: float | None) -> float:
+    return 100.0 * rate / peak if rate and peak else math.nan
+
+
+def _row(run: RunResults, row: dict[str, object], peak: float | None) -> dict[str, object]:
     result = run.variant(str(row["variant"]))
     slower = result is not None and slower_than_fp32(run, result)
     note = row.get("note")
     fp32 = _fp32_trace(run, row)
     because = op_text(explaining_ops(row, fp32)) if slower else ""
     changes = changes_text(operator_changes(row, fp32)) if fp32 and row.get("precision") == "int8" else ""
+    rate = _number_or_none(row.get("conv_gmac_per_s"))
     return {
         "Variant": row["variant"], "Backend": row.get("backend"), "Precision": row.get("precision"),
         "Traced ms": row.get("traced_ms", math.nan) if not note else math.nan,
         "INT8 %": _percent(row.get("int8_share")), "Float %": _percent(row.get("float_share")),
         "Convert %": _percent(row.get("convert_share")), "Layout %": _percent(row.get("layout_share")),
+        "Conv GMAC/s": number_or_nan(rate), "Conv % of INT8 peak": _of_peak(rate, peak),
         "Slowest operator types": op_text(_first(row.get("ops"))) or (str(note) if note else ""),
         "INT8 vs FP32 by operator": changes, "Slower than FP32 because of": because,
         "Trace": row.get("file") or "",
@@ -217,7 +235,8 @@ def _row(run: RunResults, row: dict[str, object]) -> dict[str, object]:
 
 def traces_table(run: RunResults) -> pd.DataFrame:
     """One row per traced variant (empty when the run recorded no trace)."""
-    rows = [_row(run, row) for row in run.studies.get(TRACES, [])]
+    peak = measured_peak(run)
+    rows = [_row(run, row, peak) for row in run.studies.get(TRACES, [])]
     return pd.DataFrame(rows, columns=list(_COLUMNS))
 
 

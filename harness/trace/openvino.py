@@ -9,6 +9,7 @@ import numpy as np
 
 from harness.backends.openvino_backend import OpenVinoRunner
 from harness.fsutil import atomic_write_json
+from harness.trace.macs import conv_macs
 from harness.trace.ops import Profile, openvino_kind, summarize
 
 __all__ = ["profile_openvino"]
@@ -24,10 +25,13 @@ class _Node:
 def profile_openvino(runner: OpenVinoRunner, x: np.ndarray, rounds: int, dest: Path) -> Profile:
     """Compile ``runner``'s model again with ``PERF_COUNT`` on (same config otherwise), run ``x``
     once untimed and ``rounds`` times; every executed node's mean time, type and executed kernel
-    (``exec_type``, e.g. ``brgconv_avx512_I8``) goes to ``dest`` (``.json`` added)."""
+    (``exec_type``, e.g. ``brgconv_avx512_I8``) and, for a convolution, its MACs goes to ``dest``
+    (``.json`` added); the profile carries the convolutions' MACs and traced time."""
     import openvino as ov
 
-    compiled = ov.Core().compile_model(str(runner.artifact), "CPU", {**runner.config, "PERF_COUNT": True})
+    core = ov.Core()
+    macs = conv_macs(core.read_model(str(runner.artifact)))
+    compiled = core.compile_model(str(runner.artifact), "CPU", {**runner.config, "PERF_COUNT": True})
     request = compiled.create_infer_request()
     request.infer({0: x})
     nodes: dict[str, _Node] = {}
@@ -40,8 +44,12 @@ def profile_openvino(runner: OpenVinoRunner, x: np.ndarray, rounds: int, dest: P
     final = dest.with_name(dest.name + ".json")
     ranked = sorted(nodes.items(), key=lambda item: -item[1].us)
     atomic_write_json(final, [
-        {"node": name, "type": n.type, "exec_type": n.exec_type, "us_per_inference": n.us / rounds}
+        {"node": name, "type": n.type, "exec_type": n.exec_type, "us_per_inference": n.us / rounds,
+         "macs": macs.get(name)}
         for name, n in ranked
     ])  # fmt: skip
     events = [(n.type, openvino_kind(n.type, n.exec_type), n.us / 1e3, rounds) for n in nodes.values()]
-    return Profile("openvino", final, summarize(events, rounds), rounds)
+    convs = [(macs[name], n.us) for name, n in nodes.items() if name in macs]
+    conv_total = sum(m for m, _ in convs) or None
+    conv_ms = sum(us for _, us in convs) / rounds / 1e3 if convs else None
+    return Profile("openvino", final, summarize(events, rounds), rounds, conv_total, conv_ms)

@@ -65,6 +65,15 @@ class Profile:
     file: Path | None
     ops: tuple[OpTime, ...]
     inferences: int
+    conv_macs: int | None = None  # MACs per inference of the traced convolutions (OpenVINO only)
+    conv_ms: float | None = None  # their traced milliseconds per inference
+
+    @property
+    def conv_gmac_per_s(self) -> float | None:
+        """The traced convolutions' MAC rate in GMAC/s (None where their MACs are not known)."""
+        if self.conv_macs is None or not self.conv_ms:
+            return None
+        return self.conv_macs / (self.conv_ms * 1e-3) / 1e9
 
     @property
     def total_ms(self) -> float:

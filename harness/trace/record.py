@@ -50,10 +50,12 @@ def _identity(variant: Variant) -> dict[str, object]:
 
 
 def trace_row(variant: Variant, profile: Profile) -> dict[str, object]:
-    """The study row of one trace: traced time, each kind's share, every operator type (slowest first)."""
+    """The study row of one trace: traced time, each kind's share, every operator type (slowest first),
+    the convolutions' MAC rate (None where not known)."""
     shares = {f"{kind}_share": profile.share(kind) for kind in KINDS}
     ops = [{"op": o.op, "kind": o.kind, "ms": o.ms, "calls": o.calls} for o in profile.ops]
     return _identity(variant) | {
         "inferences": profile.inferences, "traced_ms": profile.total_ms, **shares, "ops": ops,
+        "conv_gmac_per_s": profile.conv_gmac_per_s,
         "file": str(profile.file) if profile.file else None, "note": None,
     }  # fmt: skip

@@ -6,12 +6,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
+
 from harness.environment import Fingerprint
 from harness.report.html import html_table
 from harness.report.traces import (
     changes_text,
     explaining_ops,
     float_counterpart,
+    measured_peak,
     op_group,
     op_text,
     operator_changes,
@@ -19,7 +22,7 @@ from harness.report.traces import (
     traces_table,
 )
 from harness.report.writer import write_run
-from harness.results import TRACES, RunResults
+from harness.results import RECOMMENDATION, TRACES, RunResults
 
 FP = Fingerprint("cpu", 2, 2, None, "3.11", "2", "8", "1", "2")
 SLOW = "m-p00-int8-slow-onnxruntime"
@@ -149,3 +152,22 @@ def test_the_table_compares_every_int8_row_with_its_fp32_trace() -> None:
         "DequantizeLinear - -> 3.30 ms; Conv 8.10 -> 5.50 ms; ReorderInput - -> 1.10 ms; SiLU - -> 1.10 ms"
     )
     assert table.loc["m-p00-fp32-onnxruntime", "INT8 vs FP32 by operator"] == ""  # FP32: nothing to compare
+
+
+def test_openvino_convolutions_are_set_against_the_runs_measured_int8_peak() -> None:
+    run = _run()
+    ov = {"variant": "m-p00-int8-openvino", "model": "m", "backend": "openvino", "precision": "int8", "prune": 0.0,
+          "inferences": 20, "note": None, "traced_ms": 6.8, "ops": _ops(("Convolution", "int8", 5.3)),
+          "conv_gmac_per_s": 149.0, "file": None}  # fmt: skip
+    run.add_study(TRACES, [ov])
+    assert measured_peak(run) is None  # no recommendation study in the run: no share of a peak
+    table = traces_table(run).set_index("Variant")
+    assert table.loc["m-p00-int8-openvino", "Conv GMAC/s"] == 149.0
+    assert math.isnan(table.loc["m-p00-int8-openvino", "Conv % of INT8 peak"])
+    run.add_study(
+        RECOMMENDATION, [{"variant": "a", "peak_gmacs": None}, {"variant": "b", "peak_gmacs": 417.0}]
+    )
+    table = traces_table(run).set_index("Variant")
+    assert measured_peak(run) == 417.0
+    assert table.loc["m-p00-int8-openvino", "Conv % of INT8 peak"] == pytest.approx(100 * 149 / 417)
+    assert math.isnan(table.loc[SLOW, "Conv GMAC/s"])  # ONNX Runtime: MACs not read, so "-" and not 0

@@ -74,8 +74,17 @@ def test_openvino_trace_names_the_executed_precision(bench: Bench, tmp_path: Pat
     profile = _trace(bench, variant, tmp_path)
     _check(profile, "openvino", tmp_path, variant.slug)
     nodes = json.loads(profile.file.read_text())  # type: ignore[union-attr]
-    assert {"node", "type", "exec_type", "us_per_inference"} <= set(nodes[0])
+    assert {"node", "type", "exec_type", "us_per_inference", "macs"} <= set(nodes[0])
     assert (profile.share("int8") or 0) > 0  # NNCF INT8 convolutions ran as integer kernels
+    # Every convolution of the IR ran as a node of its own name: its MACs are the whole model's
+    import openvino as ov
+
+    from harness.trace.macs import conv_macs
+
+    ir = conv_macs(ov.Core().read_model(str(bench.runner(variant).artifact)))  # type: ignore[attr-defined]
+    assert ir and profile.conv_macs == sum(ir.values())
+    assert sum(n["macs"] or 0 for n in nodes) == profile.conv_macs
+    assert profile.conv_ms and 0 < profile.conv_ms < profile.total_ms and (profile.conv_gmac_per_s or 0) > 0
 
 
 @pytest.mark.slow

@@ -60,3 +60,11 @@ def test_openvino_kinds(node_type: str, exec_type: str, kind: str) -> None:
 )  # fmt: skip
 def test_torch_kinds(name: str, kind: str) -> None:
     assert torch_kind(name) == kind
+
+
+def test_conv_rate_is_macs_over_traced_time_and_unknown_without_macs() -> None:
+    ops = (OpTime("Convolution", "int8", 3.0, 1),)
+    traced = Profile("openvino", None, ops, 1, conv_macs=600_000_000, conv_ms=3.0)
+    assert traced.conv_gmac_per_s == pytest.approx(200.0)  # 0.6 GMAC in 3 ms
+    assert Profile("onnxruntime", None, ops, 1).conv_gmac_per_s is None  # MACs not known: not 0
+    assert Profile("openvino", None, ops, 1, conv_macs=600_000_000, conv_ms=0.0).conv_gmac_per_s is None
