@@ -50,8 +50,8 @@ LEGEND = (
     "fuses FP32's x * sigmoid(x) into QuickGelu and runs INT8's as QLinearSigmoid and QLinearMul, so the three "
     "are compared as one; `-` = none on that side). `Conv GMAC/s` (OpenVINO): the convolutions' "
     "multiply-accumulates, from the IR's shapes, over their traced time; `Conv % of INT8 peak`: that rate "
-    "against this CPU's INT8 peak measured in the same run (the recommendation's roofline probe), i.e. how "
-    "close the model's own convolutions come to the roofline. Profiling adds its "
+    "against this CPU's INT8 peak measured in the same run (the recommendation's roofline probe), for INT8 "
+    "rows: how close the model's own convolutions come to the roofline. Profiling adds its "
     "own overhead: compare shares, not these times with the timed latency. `-` = no trace (the note says why)."
 )
 
@@ -226,7 +226,8 @@ def _row(run: RunResults, row: dict[str, object], peak: float | None) -> dict[st
         "Traced ms": row.get("traced_ms", math.nan) if not note else math.nan,
         "INT8 %": _percent(row.get("int8_share")), "Float %": _percent(row.get("float_share")),
         "Convert %": _percent(row.get("convert_share")), "Layout %": _percent(row.get("layout_share")),
-        "Conv GMAC/s": number_or_nan(rate), "Conv % of INT8 peak": _of_peak(rate, peak),
+        "Conv GMAC/s": number_or_nan(rate),
+        "Conv % of INT8 peak": _of_peak(rate, peak) if row.get("precision") == "int8" else math.nan,
         "Slowest operator types": op_text(_first(row.get("ops"))) or (str(note) if note else ""),
         "INT8 vs FP32 by operator": changes, "Slower than FP32 because of": because,
         "Trace": row.get("file") or "",

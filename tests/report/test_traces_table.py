@@ -171,3 +171,10 @@ def test_openvino_convolutions_are_set_against_the_runs_measured_int8_peak() -> 
     assert measured_peak(run) == 417.0
     assert table.loc["m-p00-int8-openvino", "Conv % of INT8 peak"] == pytest.approx(100 * 149 / 417)
     assert math.isnan(table.loc[SLOW, "Conv GMAC/s"])  # ONNX Runtime: MACs not read, so "-" and not 0
+    run.add_study(
+        TRACES, [ov | {"variant": "m-p00-fp32-openvino", "precision": "fp32", "conv_gmac_per_s": 83.0}]
+    )
+    fp32 = traces_table(run).set_index("Variant").loc["m-p00-fp32-openvino"]
+    assert fp32["Conv GMAC/s"] == 83.0 and math.isnan(
+        fp32["Conv % of INT8 peak"]
+    )  # FP32: no INT8 peak to set it against
