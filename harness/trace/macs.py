@@ -31,7 +31,8 @@ def node_macs(node: ov.Node) -> int | None:
     out, weights = node.output(0).get_partial_shape(), node.input(1).get_partial_shape()
     if not (out.is_static and weights.is_static):
         return None
-    per_output = list(weights.to_shape())[1:] if kind == "Convolution" else list(weights.to_shape())[2:]
+    leading = 1 if kind == "Convolution" else 2  # the output-channel axes: (O, ...) or (G, O/G, ...)
+    per_output = list(weights.to_shape())[leading:]
     return math.prod(out.to_shape()) * math.prod(per_output)
 
 

@@ -30,8 +30,9 @@ def profile_openvino(runner: OpenVinoRunner, x: np.ndarray, rounds: int, dest: P
     import openvino as ov
 
     core = ov.Core()
-    macs = conv_macs(core.read_model(str(runner.artifact)))
-    compiled = core.compile_model(str(runner.artifact), "CPU", {**runner.config, "PERF_COUNT": True})
+    model = core.read_model(str(runner.artifact))
+    macs = conv_macs(model)
+    compiled = core.compile_model(model, "CPU", {**runner.config, "PERF_COUNT": True})
     request = compiled.create_infer_request()
     request.infer({0: x})
     nodes: dict[str, _Node] = {}
